@@ -1,0 +1,223 @@
+package buildpack
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/slipway/slipway/api"
+)
+
+// Descriptor is buildpack.toml (cnb-spec.md §2.1).
+type Descriptor struct {
+	API       string   `toml:"api"`
+	Buildpack Info     `toml:"buildpack"`
+	Order     Order    `toml:"order"`
+	Targets   []Target `toml:"targets"`
+	Stacks    []Stack  `toml:"stacks"`
+	Metadata  any      `toml:"metadata"`
+
+	// Dir is the directory holding buildpack.toml; not part of the file.
+	Dir string `toml:"-"`
+}
+
+// Info is the [buildpack] table (cnb-spec.md §2.1.1).
+type Info struct {
+	ID          string    `toml:"id"`
+	Version     string    `toml:"version"`
+	Name        string    `toml:"name,omitempty"`
+	Homepage    string    `toml:"homepage,omitempty"`
+	Description string    `toml:"description,omitempty"`
+	Keywords    []string  `toml:"keywords,omitempty"`
+	Licenses    []License `toml:"licenses,omitempty"`
+	ClearEnv    bool      `toml:"clear-env,omitempty"`
+	SBOMFormats []string  `toml:"sbom-formats,omitempty"`
+	// ExecEnv accepts both the lifecycle's string array and the spec's [[buildpack.exec-env]]
+	// tables on read (cnb-spec.md §2.1.5).
+	ExecEnv ExecEnvList `toml:"exec-env,omitempty"`
+}
+
+// License is [[buildpack.licenses]].
+type License struct {
+	Type string `toml:"type,omitempty"`
+	URI  string `toml:"uri,omitempty"`
+}
+
+// Target is one [[targets]] entry (cnb-spec.md §2.1.2). Empty fields match anything.
+type Target struct {
+	OS      string `toml:"os,omitempty" json:"os,omitempty"`
+	Arch    string `toml:"arch,omitempty" json:"arch,omitempty"`
+	Variant string `toml:"variant,omitempty" json:"variant,omitempty"`
+	// ArchVariant is the lifecycle's spelling of Variant; both are accepted (cnb-spec.md §2.1.2).
+	ArchVariant string   `toml:"arch-variant,omitempty" json:"-"`
+	Distros     []Distro `toml:"distros,omitempty" json:"distros,omitempty"`
+}
+
+// Distro is [[targets.distros]].
+type Distro struct {
+	Name    string `toml:"name,omitempty" json:"name,omitempty"`
+	Version string `toml:"version,omitempty" json:"version,omitempty"`
+}
+
+// Stack is a legacy [[stacks]] entry.
+type Stack struct {
+	ID     string   `toml:"id"`
+	Mixins []string `toml:"mixins,omitempty"`
+}
+
+// ExecEnvList decodes either ["production", …] or [{name="production"}, …].
+type ExecEnvList []string
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (l *ExecEnvList) UnmarshalTOML(v any) error {
+	items, ok := v.([]any)
+	if !ok {
+		return fmt.Errorf("exec-env must be an array, got %T", v)
+	}
+	for _, it := range items {
+		switch x := it.(type) {
+		case string:
+			*l = append(*l, x)
+		case map[string]any:
+			name, _ := x["name"].(string)
+			if name == "" {
+				return errors.New("exec-env table entry needs a name")
+			}
+			*l = append(*l, name)
+		default:
+			return fmt.Errorf("exec-env entry must be a string or table, got %T", it)
+		}
+	}
+	return nil
+}
+
+// Allows reports whether the list admits execEnv; an empty list or "*" admits all.
+func (l ExecEnvList) Allows(execEnv string) bool {
+	if len(l) == 0 {
+		return true
+	}
+	for _, e := range l {
+		if e == "*" || e == execEnv {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	idPattern      = regexp.MustCompile(`^[A-Za-z0-9./-]+$`)
+	versionPattern = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)([-+].*)?$`)
+	reservedIDs    = map[string]bool{"app": true, "config": true, "generated": true, "sbom": true}
+)
+
+// ReadDescriptor reads and validates dir/buildpack.toml. TOML syntax errors carry the file
+// name and line/column.
+func ReadDescriptor(dir string) (*Descriptor, error) {
+	path := filepath.Join(dir, "buildpack.toml")
+	var d Descriptor
+	if err := DecodeTOMLFile(path, &d); err != nil {
+		return nil, err
+	}
+	d.Dir = dir
+	if err := d.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &d, nil
+}
+
+func (d *Descriptor) validate() error {
+	if d.API == "" {
+		return errors.New("missing top-level api (e.g. api = \"0.12\")")
+	}
+	if _, err := api.ForBuildpack(d.API, "buildpack "+d.Buildpack.ID); err != nil {
+		return err
+	}
+	id := d.Buildpack.ID
+	switch {
+	case id == "":
+		return errors.New("missing [buildpack] id")
+	case !idPattern.MatchString(id):
+		return fmt.Errorf("buildpack id %q may contain only letters, digits, '.', '/' and '-'", id)
+	case reservedIDs[strings.ToLower(id)]:
+		return fmt.Errorf("buildpack id %q is reserved", id)
+	}
+	if d.Buildpack.Version == "" {
+		return fmt.Errorf("buildpack %s: missing [buildpack] version", id)
+	}
+	if !versionPattern.MatchString(d.Buildpack.Version) {
+		return fmt.Errorf("buildpack %s: version %q must be X.Y.Z without leading zeros", id, d.Buildpack.Version)
+	}
+	for i := range d.Targets {
+		if d.Targets[i].Variant == "" {
+			d.Targets[i].Variant = d.Targets[i].ArchVariant
+		}
+	}
+	if d.IsComposite() && len(d.Targets) > 0 {
+		return fmt.Errorf("buildpack %s: a composite buildpack (with [[order]]) may not declare [[targets]]", id)
+	}
+	return nil
+}
+
+// IsComposite reports whether the buildpack is an order of other buildpacks (cnb-spec.md §2.1.4).
+func (d *Descriptor) IsComposite() bool { return len(d.Order) > 0 }
+
+// Ref is "id@version", the way buildpacks are named in messages.
+func (d *Descriptor) Ref() string { return d.Buildpack.ID + "@" + d.Buildpack.Version }
+
+// APIFeatures resolves the buildpack's declared API; validated by ReadDescriptor.
+func (d *Descriptor) APIFeatures() api.Buildpack {
+	b, _ := api.ForBuildpack(d.API, d.Ref())
+	return b
+}
+
+// EscapedID is the id with '/' replaced by '_', used for every on-disk path (cnb-spec.md §8.3).
+func EscapedID(id string) string { return strings.ReplaceAll(id, "/", "_") }
+
+// DecodeTOMLFile decodes path into v. Errors name the file and, for syntax errors,
+// the line and column (toml.ParseError).
+func DecodeTOMLFile(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if _, err := toml.Decode(string(b), v); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("parse %s: line %d, column %d: %s", path, pe.Position.Line, pe.Position.Col, pe.Message)
+		}
+		return fmt.Errorf("parse %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteTOMLFile writes v as TOML to path atomically (temp + fsync + rename).
+func WriteTOMLFile(path string, v any) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := toml.NewEncoder(tmp).Encode(v); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

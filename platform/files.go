@@ -1,0 +1,78 @@
+package platform
+
+import "github.com/slipway/slipway/buildpack"
+
+// Canonical paths inside the build and run containers (cnb-spec.md §4.4). Images always
+// use these paths, never host paths: buildpacks bake absolute paths into layers.
+const (
+	LayersDir      = "/layers"
+	AppDir         = "/workspace"
+	PlatformDir    = "/platform"
+	CNBDir         = "/cnb"
+	BuildpacksDir  = "/cnb/buildpacks"
+	BuildConfigDir = "/cnb/build-config"
+	LifecycleDir   = "/cnb/lifecycle"
+	LauncherPath   = "/cnb/lifecycle/launcher"
+	ProcessDir     = "/cnb/process"
+)
+
+// RunImage is one [[images]] entry of run.toml.
+type RunImage struct {
+	Image   string   `toml:"image" json:"image"`
+	Mirrors []string `toml:"mirrors,omitempty" json:"mirrors,omitempty"`
+}
+
+// RunFile is run.toml (cnb-spec.md §4.14).
+type RunFile struct {
+	Images []RunImage `toml:"images"`
+}
+
+// TargetMetadata is the [target] of analyzed.toml. The lifecycle spells the variant
+// arch-variant (cnb-spec.md §4.14, §8.6).
+type TargetMetadata struct {
+	ID          string        `toml:"id,omitempty" json:"id,omitempty"`
+	OS          string        `toml:"os" json:"os"`
+	Arch        string        `toml:"arch" json:"arch"`
+	ArchVariant string        `toml:"arch-variant,omitempty" json:"arch-variant,omitempty"`
+	Distro      *TargetDistro `toml:"distro,omitempty" json:"distro,omitempty"`
+}
+
+// TargetDistro is [target.distro].
+type TargetDistro struct {
+	Name    string `toml:"name" json:"name"`
+	Version string `toml:"version" json:"version"`
+}
+
+// Target converts to the buildpack package's matching form.
+func (t TargetMetadata) Target() buildpack.Target {
+	bt := buildpack.Target{OS: t.OS, Arch: t.Arch, Variant: t.ArchVariant}
+	if t.Distro != nil {
+		bt.Distros = []buildpack.Distro{{Name: t.Distro.Name, Version: t.Distro.Version}}
+	}
+	return bt
+}
+
+// ProjectMetadata is project-metadata.toml and the io.buildpacks.project.metadata label.
+type ProjectMetadata struct {
+	Source *ProjectSource `toml:"source,omitempty" json:"source,omitempty"`
+}
+
+// ProjectSource is [source].
+type ProjectSource struct {
+	Type     string         `toml:"type" json:"type"`
+	Version  map[string]any `toml:"version,omitempty" json:"version,omitempty"`
+	Metadata map[string]any `toml:"metadata,omitempty" json:"metadata,omitempty"`
+}
+
+// Report is report.toml (cnb-spec.md §4.14).
+type Report struct {
+	Image ImageReport `toml:"image"`
+}
+
+// ImageReport is [image] of report.toml.
+type ImageReport struct {
+	Tags         []string `toml:"tags"`
+	Digest       string   `toml:"digest,omitempty"`
+	ImageID      string   `toml:"image-id,omitempty"`
+	ManifestSize int64    `toml:"manifest-size,omitempty"`
+}
