@@ -1,0 +1,359 @@
+package builder
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/project"
+)
+
+// FetchBuildpacks lays out every [[buildpacks]] entry of cfg under
+// <destBuildpacksDir>/<escaped id>/<version>/ (cnb-spec.md §7.1, §8.3) and returns their
+// descriptors in config order. A uri may be a directory, a .tgz/.tar archive with
+// buildpack.toml at its root, or a file:// URL; relative paths resolve against cfg.Dir.
+//
+// It checks what pack checks: an entry's id/version, when given, must match the
+// buildpack.toml found; every child of a composite buildpack and every [[order.group]]
+// entry must name a listed buildpack. An order entry without a version is completed with
+// the version of the only listed buildpack of that id, so cfg.Order can be written as
+// order.toml directly.
+func FetchBuildpacks(ctx context.Context, cfg *Config, destBuildpacksDir string) ([]*buildpack.Descriptor, error) {
+	if err := os.MkdirAll(destBuildpacksDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create buildpacks directory %s: %w", destBuildpacksDir, err)
+	}
+	where := cfg.Path
+	if where == "" {
+		where = "builder config"
+	}
+	var out []*buildpack.Descriptor
+	for i, bc := range cfg.Buildpacks {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("fetch buildpacks: %w", err)
+		}
+		d, err := fetchOne(ctx, cfg.Dir, bc, destBuildpacksDir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: [[buildpacks]] entry %d (%s): %w", where, i+1, bpName(bc), err)
+		}
+		if (bc.ID != "" && bc.ID != d.Buildpack.ID) || (bc.Version != "" && bc.Version != d.Buildpack.Version) {
+			return nil, fmt.Errorf("%s: [[buildpacks]] entry %d: config says %s but %s/buildpack.toml is %s; fix the id/version or the uri",
+				where, i+1, bpName(bc), bc.URI, d.Ref())
+		}
+		out = append(out, d)
+	}
+
+	versions := map[string][]string{}
+	for _, d := range out {
+		versions[d.Buildpack.ID] = append(versions[d.Buildpack.ID], d.Buildpack.Version)
+	}
+	has := func(id, version string) bool {
+		for _, v := range versions[id] {
+			if version == "" || v == version {
+				return true
+			}
+		}
+		return false
+	}
+	for _, d := range out {
+		for _, g := range d.Order {
+			for _, e := range g.Group {
+				if !has(e.ID, e.Version) {
+					return nil, fmt.Errorf("%s: composite buildpack %s needs %s, which no [[buildpacks]] entry provides; add it",
+						where, d.Ref(), e.Ref())
+				}
+			}
+		}
+	}
+	for i := range cfg.Order {
+		for j := range cfg.Order[i].Group {
+			e := &cfg.Order[i].Group[j]
+			if !has(e.ID, e.Version) {
+				return nil, fmt.Errorf("%s: [[order]] entry %d names %s, which no [[buildpacks]] entry provides; add it",
+					where, i+1, strings.TrimSuffix(e.Ref(), "@"))
+			}
+			if e.Version == "" {
+				if vs := versions[e.ID]; len(vs) == 1 {
+					e.Version = vs[0]
+				} else {
+					return nil, fmt.Errorf("%s: [[order]] entry %d names %s without a version, but several versions are listed (%s); set version",
+						where, i+1, e.ID, strings.Join(vs, ", "))
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// fetchOne resolves one entry's uri and lays the buildpack out under dest.
+func fetchOne(ctx context.Context, baseDir string, bc BuildpackConfig, dest string) (*buildpack.Descriptor, error) {
+	if bc.URI == "" {
+		return nil, fmt.Errorf("buildpackage image %q: image buildpacks are not supported yet; use a directory or .tgz uri", bc.Image)
+	}
+	p, err := localPath(baseDir, bc.URI)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("uri %s: %w", bc.URI, err)
+	}
+	if fi.IsDir() {
+		return LayoutBuildpackDir(ctx, p, dest)
+	}
+	return layoutArchive(ctx, p, dest)
+}
+
+// localPath turns a uri into a local path, refusing the remote forms Slipway cannot fetch yet.
+func localPath(baseDir, uri string) (string, error) {
+	if u, err := url.Parse(uri); err == nil && u.Scheme != "" && len(u.Scheme) > 1 {
+		switch u.Scheme {
+		case "file":
+			if u.Host != "" && u.Host != "localhost" {
+				return "", fmt.Errorf("uri %s: file:// URLs must name a local path", uri)
+			}
+			return filepath.FromSlash(u.Path), nil
+		default:
+			return "", fmt.Errorf("uri %s: %s:// buildpacks are not supported yet; download it and use a directory or .tgz path", uri, u.Scheme)
+		}
+	}
+	if strings.HasPrefix(uri, "urn:cnb:") {
+		return "", fmt.Errorf("uri %s: registry buildpacks are not supported yet", uri)
+	}
+	if filepath.IsAbs(uri) {
+		return uri, nil
+	}
+	return filepath.Join(baseDir, uri), nil
+}
+
+// LayoutBuildpackDir copies the buildpack directory srcDir (e.g. from `--buildpack DIR`) to
+// <destBuildpacksDir>/<escaped id>/<version>/ (cnb-spec.md §7.1, §8.3), replacing any
+// previous copy. Symlinks are copied as links, not followed. The copy is staged beside the
+// target and renamed into place, so readers never see a half-copied buildpack.
+func LayoutBuildpackDir(ctx context.Context, srcDir, destBuildpacksDir string) (*buildpack.Descriptor, error) {
+	d, err := buildpack.ReadDescriptor(srcDir)
+	if err != nil {
+		return nil, fmt.Errorf("lay out buildpack %s: %w", srcDir, err)
+	}
+	if err := os.MkdirAll(destBuildpacksDir, 0o755); err != nil {
+		return nil, fmt.Errorf("lay out buildpack %s: %w", d.Ref(), err)
+	}
+	stage, err := os.MkdirTemp(destBuildpacksDir, ".stage-*")
+	if err != nil {
+		return nil, fmt.Errorf("lay out buildpack %s: %w", d.Ref(), err)
+	}
+	defer os.RemoveAll(stage)
+	tree := filepath.Join(stage, "bp")
+	if err := project.CopyApp(ctx, srcDir, tree, nil, nil); err != nil {
+		return nil, fmt.Errorf("lay out buildpack %s from %s: %w", d.Ref(), srcDir, err)
+	}
+	return install(tree, destBuildpacksDir)
+}
+
+// layoutArchive extracts a buildpack archive (.tgz, .tar.gz or .tar; gzip is detected from
+// the content) and installs it.
+func layoutArchive(ctx context.Context, archive, dest string) (*buildpack.Descriptor, error) {
+	stage, err := os.MkdirTemp(dest, ".stage-*")
+	if err != nil {
+		return nil, fmt.Errorf("extract %s: %w", archive, err)
+	}
+	defer os.RemoveAll(stage)
+	tree := filepath.Join(stage, "bp")
+	if err := extract(ctx, archive, tree); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(tree, "buildpack.toml")); err != nil {
+		return nil, fmt.Errorf("archive %s has no buildpack.toml at its root (.cnb buildpackages are not supported yet)", archive)
+	}
+	return install(tree, dest)
+}
+
+// install reads tree's buildpack.toml and renames tree to <dest>/<escaped id>/<version>.
+func install(tree, dest string) (*buildpack.Descriptor, error) {
+	d, err := buildpack.ReadDescriptor(tree)
+	if err != nil {
+		return nil, err
+	}
+	target := filepath.Join(dest, buildpack.EscapedID(d.Buildpack.ID), d.Buildpack.Version)
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return nil, fmt.Errorf("install buildpack %s: %w", d.Ref(), err)
+	}
+	// Swap an existing copy aside first: rename cannot replace a non-empty directory.
+	old := tree + ".old"
+	if err := os.Rename(target, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("install buildpack %s: %w", d.Ref(), err)
+	}
+	if err := os.Rename(tree, target); err != nil {
+		return nil, fmt.Errorf("install buildpack %s: %w", d.Ref(), err)
+	}
+	_ = os.RemoveAll(old)
+	d.Dir = target
+	return d, nil
+}
+
+// extract unpacks archive into dir, refusing entries that would land outside dir: absolute
+// or ".." names, and paths through a symlink extracted earlier. Symlinks themselves are
+// created as given (they are not followed here); hard links must point inside dir.
+// Devices and FIFOs are skipped.
+func extract(ctx context.Context, archive, dir string) error {
+	f, err := os.Open(archive)
+	if err != nil {
+		return fmt.Errorf("extract %s: %w", archive, err)
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	var r io.Reader = br
+	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("extract %s: %w", archive, err)
+		}
+		defer gz.Close()
+		r = gz
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("extract %s: %w", archive, err)
+	}
+	tr := tar.NewReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("extract %s: %w", archive, err)
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("extract %s: %w", archive, err)
+		}
+		target, err := safeJoin(dir, hdr.Name)
+		if err != nil {
+			return fmt.Errorf("extract %s: %w", archive, err)
+		}
+		if target == dir {
+			continue
+		}
+		if err := mkParents(dir, target); err != nil {
+			return fmt.Errorf("extract %s: entry %q: %w", archive, hdr.Name, err)
+		}
+		mode := fs.FileMode(hdr.Mode).Perm()
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("extract %s: %w", archive, err)
+			}
+			if fi, err := os.Lstat(target); err != nil || !fi.IsDir() {
+				return fmt.Errorf("extract %s: entry %q is a directory over a non-directory", archive, hdr.Name)
+			}
+			if err := os.Chmod(target, mode|0o700); err != nil {
+				return fmt.Errorf("extract %s: %w", archive, err)
+			}
+		case tar.TypeReg:
+			if err := writeEntry(tr, target, mode, hdr); err != nil {
+				return fmt.Errorf("extract %s: entry %q: %w", archive, hdr.Name, err)
+			}
+		case tar.TypeSymlink:
+			_ = os.RemoveAll(target)
+			if err := os.Symlink(hdr.Linkname, target); err != nil {
+				return fmt.Errorf("extract %s: %w", archive, err)
+			}
+		case tar.TypeLink:
+			src, err := safeJoin(dir, hdr.Linkname)
+			if err != nil {
+				return fmt.Errorf("extract %s: hard link %q: %w", archive, hdr.Name, err)
+			}
+			if err := mkParents(dir, src); err != nil {
+				return fmt.Errorf("extract %s: hard link %q: %w", archive, hdr.Name, err)
+			}
+			if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() {
+				return fmt.Errorf("extract %s: hard link %q must point to a regular file extracted earlier", archive, hdr.Name)
+			}
+			_ = os.RemoveAll(target)
+			if err := os.Link(src, target); err != nil {
+				return fmt.Errorf("extract %s: %w", archive, err)
+			}
+		default:
+			// Devices, FIFOs and extended-header-only entries have no place in a buildpack.
+		}
+	}
+}
+
+// safeJoin maps a tar entry name to a path under dir, rejecting absolute and escaping names.
+func safeJoin(dir, name string) (string, error) {
+	n := strings.ReplaceAll(name, `\`, "/")
+	if path.IsAbs(n) {
+		return "", fmt.Errorf("entry %q has an absolute path", name)
+	}
+	clean := path.Clean(n)
+	if clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("entry %q points outside the archive root (path traversal)", name)
+	}
+	if clean == "." {
+		return dir, nil
+	}
+	return filepath.Join(dir, filepath.FromSlash(clean)), nil
+}
+
+// mkParents creates target's parent directories under root and refuses a parent that is a
+// symlink, which would let a later entry write through it to outside root.
+func mkParents(root, target string) error {
+	rel, err := filepath.Rel(root, filepath.Dir(target))
+	if err != nil {
+		return err
+	}
+	if rel == "." {
+		return nil
+	}
+	cur := root
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if err := os.Mkdir(cur, 0o755); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("path goes through symlink %s (path traversal)", part)
+		case !fi.IsDir():
+			return fmt.Errorf("parent %s is not a directory", part)
+		}
+	}
+	return nil
+}
+
+// writeEntry streams one regular file out of the archive.
+func writeEntry(r io.Reader, target string, mode fs.FileMode, hdr *tar.Header) error {
+	// Remove whatever an earlier entry left there: opening it could follow a symlink or
+	// truncate a file hard-linked elsewhere.
+	if err := os.RemoveAll(target); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, r); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(target, mode); err != nil {
+		return err
+	}
+	return os.Chtimes(target, hdr.ModTime, hdr.ModTime)
+}
