@@ -1,0 +1,440 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/launch"
+	"github.com/slipway/slipway/layer"
+	"github.com/slipway/slipway/platform"
+)
+
+// ExportInputs is everything the exporter reads (cnb-spec.md §4.10, §5).
+type ExportInputs struct {
+	LayersDir string // host dir mounted at /layers during build
+	AppDir    string // host dir mounted at /workspace during build
+	Group     []buildpack.GroupElement
+
+	RunImage        v1.Image
+	RunImageRef     string   // digest reference or image ID, recorded as runImage.reference
+	RunImageName    string   // recorded as runImage.image
+	RunImageMirrors []string // recorded as runImage.mirrors
+
+	LauncherPath             string // host path of the static launcher → /cnb/lifecycle/launcher
+	LauncherVersion          string
+	LauncherSourceRepository string // optional, recorded in the build label
+	LauncherSourceCommit     string // optional, recorded in the build label
+
+	ProjectMetadata    platform.ProjectMetadata
+	DefaultProcessType string // -process-type; "" means the buildpack default
+
+	// PreviousImage may be nil. A launch=true layer with a .toml but no directory reuses the
+	// previous image's layer (cnb-spec.md §3.3).
+	PreviousImage v1.Image
+
+	UID, GID    int       // CNB_USER_ID / CNB_GROUP_ID: owner of buildpack, app and config layers
+	Created     time.Time // SOURCE_DATE_EPOCH; zero means layer.Epoch() (cnb-spec.md §8.1)
+	PlatformAPI string    // recorded as CNB_PLATFORM_API; "" means api.DefaultPlatform
+
+	// ScratchDir receives the layer blobs; the returned image reads them, so keep the dir until
+	// the image is written.
+	ScratchDir string
+}
+
+// ExportReport lists the layers the exporter added, bottom to top.
+type ExportReport struct {
+	Layers []ExportedLayer
+}
+
+// ExportedLayer is one added layer.
+type ExportedLayer struct {
+	// Name is "<bp-id>:<layer>", "sbom", "slice-<n>" (the last slice holds the remaining app
+	// files), "launcher", "config" or "process-types".
+	Name   string
+	DiffID v1.Hash
+	Digest v1.Hash
+	Size   int64
+	// Reused is true for a layer taken from the previous image (cnb-spec.md §3.3).
+	Reused bool
+}
+
+// Export assembles the app image on top of the run image (cnb-spec.md §5). Layers are written
+// to ScratchDir in parallel; nothing is pushed. Errors carry exit code 62.
+func Export(ctx context.Context, in ExportInputs) (v1.Image, *ExportReport, error) {
+	img, rep, err := export(ctx, in)
+	if err != nil {
+		return nil, nil, platform.NewError(platform.CodeExportError, err)
+	}
+	return img, rep, nil
+}
+
+// exportLayer is one planned layer: built (or looked up) by build, recorded by record.
+type exportLayer struct {
+	name      string
+	createdBy string
+	reused    bool
+	build     func(ctx context.Context) (v1.Layer, error)
+	record    func(diffID string)
+
+	layer v1.Layer
+}
+
+type exportPlan struct {
+	in       ExportInputs
+	md       launch.Metadata
+	meta     LayersMetadata
+	opts     layer.Options // buildpack, app and config layers
+	rootOpts layer.Options // launcher and process-types layers
+	layers   []*exportLayer
+	prevMeta *LayersMetadata
+}
+
+func export(ctx context.Context, in ExportInputs) (v1.Image, *ExportReport, error) {
+	if in.RunImage == nil {
+		return nil, nil, errors.New("export: no run image given")
+	}
+	if in.Created.IsZero() {
+		in.Created = layer.Epoch()
+	}
+	in.Created = in.Created.UTC()
+	if in.PlatformAPI == "" {
+		in.PlatformAPI = api.DefaultPlatform.String()
+	}
+	layerMT, err := layerMediaType(in.RunImage)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &exportPlan{in: in}
+	// Buildpack, app and config layers belong to the CNB user, and so do the /layers and
+	// /workspace parents, as in the build container (cnb-spec.md §7.1, §8.1). The launcher and
+	// process links are root-owned (§8.1).
+	p.opts = layer.Options{ScratchDir: in.ScratchDir, MediaType: layerMT, ModTime: in.Created,
+		UID: in.UID, GID: in.GID, ParentUID: in.UID, ParentGID: in.GID}
+	p.rootOpts = layer.Options{ScratchDir: in.ScratchDir, MediaType: layerMT, ModTime: in.Created}
+
+	mdPath := filepath.Join(in.LayersDir, "config", "metadata.toml")
+	if err := buildpack.DecodeTOMLFile(mdPath, &p.md); err != nil {
+		return nil, nil, fmt.Errorf("read launch metadata (run the build phase first): %w", err)
+	}
+	entrypoint, err := exportEntrypoint(p.md, in.DefaultProcessType)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.planBuildpackLayers(); err != nil {
+		return nil, nil, err
+	}
+	p.planSBOMLayer()
+	if err := p.planAppLayers(ctx); err != nil {
+		return nil, nil, err
+	}
+	p.planLauncherLayers()
+
+	if err := p.buildLayers(ctx); err != nil {
+		return nil, nil, err
+	}
+	img, err := p.assemble(entrypoint)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := &ExportReport{}
+	for _, l := range p.layers {
+		e := ExportedLayer{Name: l.name, Reused: l.reused}
+		if e.DiffID, err = l.layer.DiffID(); err == nil {
+			if e.Digest, err = l.layer.Digest(); err == nil {
+				e.Size, err = l.layer.Size()
+			}
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("describe layer %s: %w", l.name, err)
+		}
+		rep.Layers = append(rep.Layers, e)
+	}
+	return img, rep, nil
+}
+
+// layerMediaType follows the run image's manifest family so the image never mixes Docker and
+// OCI media types.
+func layerMediaType(run v1.Image) (types.MediaType, error) {
+	mt, err := run.MediaType()
+	if err != nil {
+		return "", fmt.Errorf("read run image media type: %w", err)
+	}
+	if mt == types.DockerManifestSchema2 {
+		return types.DockerLayer, nil
+	}
+	return types.OCILayer, nil
+}
+
+// layerTOML is <layers>/<bp>/<layer>.toml as the exporter needs it (cnb-spec.md §3.1).
+type layerTOML struct {
+	Types struct {
+		Launch bool `toml:"launch"`
+		Build  bool `toml:"build"`
+		Cache  bool `toml:"cache"`
+	} `toml:"types"`
+	Metadata map[string]any `toml:"metadata"`
+}
+
+// planBuildpackLayers adds each buildpack's launch layers, in group order and sorted by name
+// within a buildpack (cnb-spec.md §5.2 item 3).
+func (p *exportPlan) planBuildpackLayers() error {
+	for _, bp := range p.in.Group {
+		if bp.Extension {
+			continue
+		}
+		bpDir := filepath.Join(p.in.LayersDir, buildpack.EscapedID(bp.ID))
+		bpMeta := BuildpackLayersMetadata{ID: bp.ID, Version: bp.Version, Layers: map[string]BuildpackLayerMetadata{}}
+		if _, err := os.Stat(filepath.Join(bpDir, "store.toml")); err == nil {
+			var store BuildpackStore
+			if err := buildpack.DecodeTOMLFile(filepath.Join(bpDir, "store.toml"), &store); err != nil {
+				return err
+			}
+			bpMeta.Store = &store
+		}
+		names, err := layerNames(bpDir)
+		if err != nil {
+			return err
+		}
+		idx := len(p.meta.Buildpacks)
+		p.meta.Buildpacks = append(p.meta.Buildpacks, bpMeta)
+		for _, name := range names {
+			var lt layerTOML
+			if err := buildpack.DecodeTOMLFile(filepath.Join(bpDir, name+".toml"), &lt); err != nil {
+				return err
+			}
+			if !lt.Types.Launch {
+				continue // cnb-spec.md §3.3: launch=false layers are not in the image
+			}
+			lm := BuildpackLayerMetadata{Data: lt.Metadata, Build: lt.Types.Build, Launch: true, Cache: lt.Types.Cache}
+			id := bp.ID + ":" + name
+			el := &exportLayer{
+				name:      id,
+				createdBy: fmt.Sprintf("Layer: '%s', Created by buildpack: %s", name, bp.Ref()),
+				record: func(sha string) {
+					lm.SHA = sha
+					p.meta.Buildpacks[idx].Layers[name] = lm
+				},
+			}
+			dir := filepath.Join(bpDir, name)
+			if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+				imagePath := path.Join(platform.LayersDir, buildpack.EscapedID(bp.ID), name)
+				el.build = func(ctx context.Context) (v1.Layer, error) {
+					return layer.FromDir(ctx, dir, imagePath, p.opts)
+				}
+			} else {
+				if lt.Types.Cache {
+					return fmt.Errorf("layer %s is cache=true but has no contents at %s; the buildpack must recreate it or set cache=false", id, dir)
+				}
+				prev, err := p.previousLayer(bp.ID, name)
+				if err != nil {
+					return err
+				}
+				el.reused = true
+				el.build = func(context.Context) (v1.Layer, error) { return prev, nil }
+			}
+			p.layers = append(p.layers, el)
+		}
+	}
+	return nil
+}
+
+// layerNames lists the layer TOMLs of a buildpack's layers dir, sorted by layer name.
+func layerNames(bpDir string) ([]string, error) {
+	entries, err := os.ReadDir(bpDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read buildpack layers dir: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".toml") {
+			continue
+		}
+		switch n {
+		case "launch.toml", "build.toml", "store.toml":
+			continue
+		}
+		names = append(names, strings.TrimSuffix(n, ".toml"))
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// previousLayer finds a layer of the previous image by the diffID its lifecycle metadata
+// label records (cnb-spec.md §3.3).
+func (p *exportPlan) previousLayer(bpID, name string) (v1.Layer, error) {
+	id := bpID + ":" + name
+	if p.in.PreviousImage == nil {
+		return nil, fmt.Errorf("layer %s has launch=true and no directory, which reuses it from the previous image, but there is no previous image; the buildpack must recreate the layer", id)
+	}
+	if p.prevMeta == nil {
+		cf, err := p.in.PreviousImage.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("read previous image config: %w", err)
+		}
+		var m LayersMetadata
+		if raw := cf.Config.Labels[LayersMetadataLabel]; raw != "" {
+			if err := json.Unmarshal([]byte(raw), &m); err != nil {
+				return nil, fmt.Errorf("parse previous image label %s: %w", LayersMetadataLabel, err)
+			}
+		}
+		p.prevMeta = &m
+	}
+	var sha string
+	for _, b := range p.prevMeta.Buildpacks {
+		if b.ID == bpID {
+			sha = b.Layers[name].SHA
+		}
+	}
+	if sha == "" {
+		return nil, fmt.Errorf("cannot reuse layer %s: the previous image's %s label does not record it; the buildpack must recreate the layer", id, LayersMetadataLabel)
+	}
+	h, err := v1.NewHash(sha)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reuse layer %s: previous image records diffID %q: %w", id, sha, err)
+	}
+	l, err := p.in.PreviousImage.LayerByDiffID(h)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reuse layer %s: previous image has no layer %s: %w", id, sha, err)
+	}
+	return l, nil
+}
+
+// planSBOMLayer adds <layers>/sbom/launch when buildpacks produced launch SBOMs (§5.2 item 4).
+func (p *exportPlan) planSBOMLayer() {
+	dir := filepath.Join(p.in.LayersDir, "sbom", "launch")
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return
+	}
+	p.layers = append(p.layers, &exportLayer{
+		name:      "sbom",
+		createdBy: "Software Bill-of-Materials",
+		build: func(ctx context.Context) (v1.Layer, error) {
+			return layer.FromDir(ctx, dir, path.Join(platform.LayersDir, "sbom", "launch"), p.opts)
+		},
+		record: func(sha string) { p.meta.SBOM = &LayerSHA{SHA: sha} },
+	})
+}
+
+// planLauncherLayers adds the launcher, config and process-types layers (§5.2 items 6–8).
+func (p *exportPlan) planLauncherLayers() {
+	root := layer.Owner{UID: 0, GID: 0, Mode: 0o755}
+	launcher := p.in.LauncherPath
+	p.layers = append(p.layers, &exportLayer{
+		name:      "launcher",
+		createdBy: "Buildpacks Application Launcher",
+		build: func(ctx context.Context) (v1.Layer, error) {
+			return layer.FromEntries(ctx, []layer.Entry{{
+				Type: layer.EntryFile, Path: platform.LauncherPath, HostPath: launcher, Owner: root,
+			}}, p.rootOpts)
+		},
+		record: func(sha string) { p.meta.Launcher.SHA = sha },
+	})
+	configDir := filepath.Join(p.in.LayersDir, "config")
+	p.layers = append(p.layers, &exportLayer{
+		name:      "config",
+		createdBy: "Buildpacks Launcher Config",
+		build: func(ctx context.Context) (v1.Layer, error) {
+			return layer.FromDir(ctx, configDir, path.Join(platform.LayersDir, "config"), p.opts)
+		},
+		record: func(sha string) { p.meta.Config.SHA = sha },
+	})
+	if len(p.md.Processes) == 0 {
+		return
+	}
+	var entries []layer.Entry
+	for _, t := range processTypes(p.md) {
+		entries = append(entries, layer.Entry{
+			Type: layer.EntrySymlink, Path: path.Join(platform.ProcessDir, t), Target: platform.LauncherPath, Owner: root,
+		})
+	}
+	p.layers = append(p.layers, &exportLayer{
+		name:      "process-types",
+		createdBy: "Buildpacks Process Types",
+		build: func(ctx context.Context) (v1.Layer, error) {
+			return layer.FromEntries(ctx, entries, p.rootOpts)
+		},
+		record: func(sha string) { p.meta.ProcessTypes.SHA = sha },
+	})
+}
+
+func processTypes(md launch.Metadata) []string {
+	var ts []string
+	for _, pr := range md.Processes {
+		ts = append(ts, pr.Type)
+	}
+	sort.Strings(ts)
+	return slices.Compact(ts)
+}
+
+// buildLayers builds every planned layer, at most GOMAXPROCS at a time; the first failure
+// cancels the rest and removes nothing already written (the scratch dir is the caller's).
+func (p *exportPlan) buildLayers(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	errs := make([]error, len(p.layers))
+	var wg sync.WaitGroup
+	for i, l := range p.layers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			built, err := l.build(ctx)
+			if err != nil {
+				errs[i] = fmt.Errorf("create layer %s: %w", l.name, err)
+				cancel()
+				return
+			}
+			l.layer = built
+		}()
+	}
+	wg.Wait()
+	// Report the first real failure rather than the cancellations it caused.
+	var first error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	for _, l := range p.layers {
+		d, err := l.layer.DiffID()
+		if err != nil {
+			return fmt.Errorf("read diffID of layer %s: %w", l.name, err)
+		}
+		l.record(d.String())
+	}
+	return nil
+}
