@@ -76,3 +76,24 @@ type ImageReport struct {
 	ImageID      string   `toml:"image-id,omitempty"`
 	ManifestSize int64    `toml:"manifest-size,omitempty"`
 }
+
+// Analyzed is analyzed.toml (cnb-spec.md §4.6, §4.14), written by the analyze step on the
+// host and read by the detector and builder inside the sandbox for the run-image target.
+type Analyzed struct {
+	PreviousImage *ImageIdentifier `toml:"image,omitempty"`
+	RunImage      *AnalyzedRun     `toml:"run-image,omitempty"`
+	BuildImage    *ImageIdentifier `toml:"build-image,omitempty"`
+}
+
+// ImageIdentifier is a [image]/[build-image] reference.
+type ImageIdentifier struct {
+	Reference string `toml:"reference"`
+}
+
+// AnalyzedRun is [run-image].
+type AnalyzedRun struct {
+	Reference string          `toml:"reference"`
+	Image     string          `toml:"image,omitempty"`
+	Extend    bool            `toml:"extend,omitempty"`
+	Target    *TargetMetadata `toml:"target,omitempty"`
+}

@@ -1,0 +1,339 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/builder"
+	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/imagestore"
+	"github.com/slipway/slipway/lifecycle"
+	"github.com/slipway/slipway/logging"
+	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/project"
+	"github.com/slipway/slipway/registry"
+	"github.com/slipway/slipway/sandbox"
+)
+
+// Options is one `slipway build`.
+type Options struct {
+	// Image is the output image name: a local store name, or a registry reference with Publish.
+	Image string
+	// AppDir is the application source directory.
+	AppDir string
+	// BuilderConfig is a pack-compatible builder.toml.
+	BuilderConfig string
+	// Buildpacks, when set, replace the builder's order with one group (pack's --buildpack).
+	Buildpacks []string
+	// RunImage overrides the builder's run image.
+	RunImage string
+	// Descriptor is the project.toml path; default <AppDir>/project.toml when present.
+	Descriptor string
+	// Env are KEY=VALUE build-time variables for buildpacks (--env), written to <platform>/env.
+	Env []string
+	// DefaultProcess selects the image's default process type (--default-process).
+	DefaultProcess string
+	// Publish writes the image to its registry instead of the local store.
+	Publish bool
+	// Tags are extra names for the same image (-t).
+	Tags []string
+
+	Store    *imagestore.Store
+	Registry registry.Options
+	Executor sandbox.Executor
+	// WorkDir holds per-app build directories and unpacked build images.
+	WorkDir string
+	// LifecycleBinary is the static slipway binary run inside the sandbox as the phases.
+	LifecycleBinary string
+	// LauncherPath is the static launcher binary copied into every image.
+	LauncherPath string
+	// SourceDateEpoch, when non-zero, is the image creation time; default 1980-01-01T00:00:01Z.
+	SourceDateEpoch time.Time
+	Log             *logging.Logger
+}
+
+// Result describes the image a build produced.
+type Result struct {
+	Image  v1.Image
+	Digest v1.Hash
+	// Names are the references the image was written to.
+	Names []string
+	// Phases are the durations of each phase, in order.
+	Phases []PhaseTiming
+}
+
+// PhaseTiming is how long one phase took.
+type PhaseTiming struct {
+	Name     string
+	Duration time.Duration
+}
+
+// reproducibleEpoch is the creation time of every layer entry and image (cnb-spec.md §8.1).
+var reproducibleEpoch = time.Date(1980, 1, 1, 0, 0, 1, 0, time.UTC)
+
+// Build runs analyze, detect, build and export, then writes the image. A failure at any
+// point leaves the store and the registry as they were: the image is written last, atomically.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	log := o.Log
+	if log == nil {
+		log = logging.Discard()
+	}
+	res := &Result{}
+	phase := func(name string, fn func() error) error {
+		done := log.Phase(name)
+		err := fn()
+		res.Phases = append(res.Phases, PhaseTiming{name, done(err)})
+		return err
+	}
+
+	if err := checkAppDir(o.AppDir); err != nil {
+		return nil, err
+	}
+	proj, err := readProject(o.AppDir, o.Descriptor)
+	if err != nil {
+		return nil, err
+	}
+	if o.BuilderConfig == "" {
+		return nil, errors.New("no builder: pass --builder with a builder.toml (or set [io.buildpacks] builder in project.toml)")
+	}
+	cfg, err := builder.ReadConfig(o.BuilderConfig)
+	if err != nil {
+		return nil, err
+	}
+
+	dirs, unlock, err := openAppDirs(o.WorkDir, o.Image)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	var (
+		buildImg, runImg *resolvedImage
+		rootfs           string
+		uid, gid         int
+		runTarget        platform.TargetMetadata
+		order            buildpack.Order
+	)
+	err = phase("ANALYZING", func() error {
+		if err := project.CopyApp(ctx, o.AppDir, dirs.workspace, proj.includes(), proj.excludes()); err != nil {
+			return fmt.Errorf("copy app %s: %w", o.AppDir, err)
+		}
+		if order, err = prepareBuildpacks(ctx, cfg, proj, o.Buildpacks, dirs); err != nil {
+			return err
+		}
+		if err := writePlatformEnv(dirs.platform, proj.env(), o.Env); err != nil {
+			return err
+		}
+		if err := writeBuildConfigEnv(filepath.Join(dirs.cnb, "build-config", "env"), cfg.Build.Env); err != nil {
+			return err
+		}
+		if buildImg, err = resolveImage(ctx, o.Store, cfg.Build.Image, o.Registry); err != nil {
+			return fmt.Errorf("build image: %w", err)
+		}
+		runName, mirrors := chooseRunImage(cfg, o.RunImage)
+		if runName == "" {
+			return fmt.Errorf("no run image: set [[run.images]] in %s or pass --run-image", o.BuilderConfig)
+		}
+		if runImg, err = resolveImage(ctx, o.Store, runName, o.Registry); err != nil {
+			return fmt.Errorf("run image: %w", err)
+		}
+		runImg.mirrors = mirrors
+		bcfg, err := buildImg.Image.ConfigFile()
+		if err != nil {
+			return fmt.Errorf("read config of build image %s: %w", buildImg.Name, err)
+		}
+		if uid, gid, err = cnbUser(bcfg, buildImg.Name); err != nil {
+			return err
+		}
+		rcfg, err := runImg.Image.ConfigFile()
+		if err != nil {
+			return fmt.Errorf("read config of run image %s: %w", runImg.Name, err)
+		}
+		runTarget = platform.TargetOf(rcfg)
+		if err := buildpack.WriteTOMLFile(filepath.Join(dirs.cnb, "order.toml"), buildpack.OrderFile{Order: order}); err != nil {
+			return err
+		}
+		analyzed := platform.Analyzed{RunImage: &platform.AnalyzedRun{Reference: runImg.Reference, Image: runImg.Name, Target: &runTarget}}
+		if err := buildpack.WriteTOMLFile(filepath.Join(dirs.layers, "analyzed.toml"), analyzed); err != nil {
+			return err
+		}
+		if rootfs, err = sandbox.Unpack(ctx, buildImg.Image, filepath.Join(o.WorkDir, "rootfs")); err != nil {
+			return fmt.Errorf("unpack build image %s: %w", buildImg.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	bcfg, _ := buildImg.Image.ConfigFile()
+	run := func(phaseName string, args ...string) error {
+		out := log.Writer(logging.Info, "")
+		defer out.Close()
+		spec := sandbox.Spec{
+			Rootfs: rootfs,
+			Binds: []sandbox.Bind{
+				{Source: dirs.workspace, Dest: platform.AppDir},
+				{Source: dirs.layers, Dest: platform.LayersDir},
+				{Source: dirs.platform, Dest: platform.PlatformDir, ReadOnly: true},
+				{Source: dirs.cnb, Dest: platform.CNBDir, ReadOnly: true},
+				{Source: o.LifecycleBinary, Dest: lifecycleBinaryPath, ReadOnly: true},
+			},
+			Args:   append([]string{lifecycleBinaryPath, "lifecycle", phaseName}, args...),
+			Env:    sandboxEnv(bcfg.Config.Env, log),
+			Dir:    platform.AppDir,
+			UID:    uid,
+			GID:    gid,
+			Stdout: out,
+			Stderr: out,
+		}
+		err := o.Executor.Run(ctx, spec)
+		var ee *sandbox.ExitError
+		if errors.As(err, &ee) {
+			// The phase printed its own report; keep its exit code (cnb-spec.md §2.4.7, §4.10).
+			return platform.NewError(ee.Code, fmt.Errorf("%s failed (exit code %d)", phaseName, ee.Code))
+		}
+		return err
+	}
+	common := []string{"-app", platform.AppDir, "-layers", platform.LayersDir, "-platform", platform.PlatformDir,
+		"-buildpacks", platform.BuildpacksDir, "-build-config", platform.BuildConfigDir,
+		"-analyzed", platform.LayersDir + "/analyzed.toml",
+		"-group", platform.LayersDir + "/group.toml", "-plan", platform.LayersDir + "/plan.toml"}
+	if log.IsDebug() {
+		common = append(common, "-log-level", "debug")
+	}
+	if err := phase("DETECTING", func() error {
+		return run("detector", append(common, "-order", platform.CNBDir+"/order.toml")...)
+	}); err != nil {
+		return nil, err
+	}
+	if err := phase("BUILDING", func() error { return run("builder", common...) }); err != nil {
+		return nil, err
+	}
+
+	var img v1.Image
+	err = phase("EXPORTING", func() error {
+		var group buildpack.GroupFile
+		if err := buildpack.DecodeTOMLFile(filepath.Join(dirs.layers, "group.toml"), &group); err != nil {
+			return err
+		}
+		created := o.SourceDateEpoch
+		if created.IsZero() {
+			created = reproducibleEpoch
+		}
+		img, _, err = lifecycle.Export(ctx, lifecycle.ExportInputs{
+			LayersDir:          dirs.layers,
+			AppDir:             dirs.workspace,
+			Group:              group.Group,
+			RunImage:           runImg.Image,
+			RunImageRef:        runImg.Reference,
+			RunImageName:       runImg.Name,
+			RunImageMirrors:    runImg.mirrors,
+			LauncherPath:       o.LauncherPath,
+			ProjectMetadata:    proj.metadata(),
+			DefaultProcessType: o.DefaultProcess,
+			UID:                uid,
+			GID:                gid,
+			Created:            created,
+			PlatformAPI:        api.DefaultPlatform.String(),
+			LauncherVersion:    Version,
+			ScratchDir:         dirs.scratch,
+		})
+		if err != nil {
+			return platform.NewError(platform.CodeExportError, err)
+		}
+		names := append([]string{o.Image}, o.Tags...)
+		for _, n := range names {
+			var d v1.Hash
+			var err error
+			if o.Publish {
+				d, err = registry.Write(ctx, n, img, o.Registry)
+			} else {
+				d, err = o.Store.Write(ctx, n, img)
+			}
+			if err != nil {
+				return platform.NewError(platform.CodeExportError, fmt.Errorf("write image %s: %w", n, err))
+			}
+			res.Digest = d
+			res.Names = append(res.Names, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Image = img
+	return res, nil
+}
+
+// lifecycleBinaryPath is where the slipway binary is mounted inside the sandbox.
+const lifecycleBinaryPath = platform.LifecycleDir + "/slipway"
+
+// Version is slipway's version, recorded as the launcher version in image labels.
+var Version = "0.1.0-dev"
+
+func checkAppDir(dir string) error {
+	if dir == "" {
+		return errors.New("no app directory: pass --path DIR")
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("app directory %s: %w (pass an existing directory with --path)", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("app path %s is not a directory (pass a directory with --path)", dir)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("app directory %s is not readable: %w", dir, err)
+	}
+	return f.Close()
+}
+
+// cnbUser reads CNB_USER_ID/CNB_GROUP_ID from the build image (cnb-spec.md §4.3).
+func cnbUser(cfg *v1.ConfigFile, image string) (int, int, error) {
+	get := func(key string) (int, error) {
+		for _, kv := range cfg.Config.Env {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return 0, fmt.Errorf("build image %s: %s=%q is not a number", image, key, v)
+				}
+				return n, nil
+			}
+		}
+		return 0, fmt.Errorf("build image %s has no %s in its Env; a CNB build image must set CNB_USER_ID and CNB_GROUP_ID", image, key)
+	}
+	uid, err := get("CNB_USER_ID")
+	if err != nil {
+		return 0, 0, err
+	}
+	gid, err := get("CNB_GROUP_ID")
+	if err != nil {
+		return 0, 0, err
+	}
+	if uid == 0 {
+		return 0, 0, fmt.Errorf("build image %s: CNB_USER_ID is 0; buildpacks must not run as root (cnb-spec.md §4.3)", image)
+	}
+	return uid, gid, nil
+}
+
+// sandboxEnv is the environment the phases start from inside the sandbox: the build
+// image's Env (the phases themselves filter what reaches buildpacks), plus the Platform API.
+func sandboxEnv(imageEnv []string, log *logging.Logger) []string {
+	env := append([]string{}, imageEnv...)
+	env = append(env, "CNB_PLATFORM_API="+api.DefaultPlatform.String(), "HOME=/home/cnb")
+	if log.IsDebug() {
+		env = append(env, "CNB_LOG_LEVEL=debug")
+	}
+	return env
+}

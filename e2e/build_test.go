@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/slipway/slipway/imagestore"
+	"github.com/slipway/slipway/inspect"
+	"github.com/slipway/slipway/registry"
+)
+
+func app(name string) string { return filepath.Join(repoRoot, "e2e", "testdata", "apps", name) }
+
+// The main flow: build into the local store, inspect, save, run with podman.
+func TestBuildInspectSaveRun(t *testing.T) {
+	e := newEnv(t)
+	out := e.mustSlipway("build", "myapp", "--path", app("hello"), "--builder", e.builder)
+	for _, want := range []string{"===> DETECTING", "===> BUILDING", "===> EXPORTING", "building greeter for World as uid 1000", "Successfully built image myapp"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("build output lacks %q:\n%s", want, out)
+		}
+	}
+
+	s, err := imagestore.Open(e.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := s.Image("myapp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("validate.Image: %v", err)
+	}
+	info, err := inspect.Read(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.DefaultProcess != "web" || len(info.Buildpacks) != 1 || info.Buildpacks[0].ID != "test/hello" {
+		t.Errorf("inspect: default %q buildpacks %+v", info.DefaultProcess, info.Buildpacks)
+	}
+	if info.RunImage.Image != runImageName || !strings.Contains(info.RunImage.Reference, "@sha256:") {
+		t.Errorf("run image recorded as %+v", info.RunImage)
+	}
+	cfg, _ := img.ConfigFile()
+	if cfg.Config.Labels["org.example.greeter"] != "yes" {
+		t.Errorf("buildpack label missing: %v", cfg.Config.Labels)
+	}
+	if cfg.Config.WorkingDir != "/workspace" {
+		t.Errorf("WorkingDir = %q", cfg.Config.WorkingDir)
+	}
+
+	// inspect --output json prints the same summary.
+	js := e.mustSlipway("inspect", "myapp", "--output", "json")
+	var parsed inspect.Info
+	if err := json.Unmarshal([]byte(js), &parsed); err != nil {
+		t.Fatalf("inspect json: %v\n%s", err, js)
+	}
+	if len(parsed.Processes) != 2 {
+		t.Errorf("inspect json processes = %+v", parsed.Processes)
+	}
+	if !strings.Contains(e.mustSlipway("images"), "localhost/myapp:latest") {
+		t.Errorf("images does not list localhost/myapp:latest")
+	}
+
+	archive := filepath.Join(t.TempDir(), "myapp.tar")
+	e.mustSlipway("save", "myapp", "-o", archive)
+	got := podmanRun(t, archive, "localhost/myapp")
+	if !strings.Contains(got, "Hello, World! args: default-arg") {
+		t.Errorf("default process printed %q", got)
+	}
+	// User args replace the process args (cnb-spec.md §6.3, B ≥ 0.9).
+	if got := podmanRun(t, archive, "localhost/myapp", "a", "b"); !strings.Contains(got, "Hello, World! args: a b") {
+		t.Errorf("args override printed %q", got)
+	}
+	// The excluded file never reached the image (project.toml exclude, cnb-spec.md §7.5).
+	if got := podmanRun(t, archive, "localhost/myapp", "--", "ls", "/workspace"); strings.Contains(got, "secret.log") {
+		t.Errorf("excluded file in image: %q", got)
+	}
+}
+
+// cnb-spec.md §8.1: the same input builds the same image digest.
+func TestBuildTwiceSameDigest(t *testing.T) {
+	e := newEnv(t)
+	e.mustSlipway("build", "a", "--path", app("hello"), "--builder", e.builder)
+	e.mustSlipway("build", "a2", "--path", app("hello"), "--builder", e.builder)
+	s, _ := imagestore.Open(e.store)
+	d1 := digestOf(t, s, "a")
+	e.mustSlipway("build", "a", "--path", app("hello"), "--builder", e.builder)
+	if d2 := digestOf(t, s, "a"); d1 != d2 {
+		t.Fatalf("rebuild changed digest: %s → %s", d1, d2)
+	}
+	if d3 := digestOf(t, s, "a2"); d1 != d3 {
+		t.Fatalf("a different image name gave a different digest: %s vs %s", d1, d3)
+	}
+}
+
+func digestOf(t *testing.T, s *imagestore.Store, name string) string {
+	t.Helper()
+	img, err := s.Image(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+// --publish pushes to a real registry process; the image reads back valid.
+func TestPublishToRegistry(t *testing.T) {
+	e := newEnv(t)
+	addr := startRegistry(t)
+	ref := addr + "/test/myapp:v1"
+	e.mustSlipway("build", ref, "--path", app("hello"), "--builder", e.builder, "--publish", "--insecure-registry", addr)
+	img, err := registry.Image(context.Background(), ref, registry.Options{Insecure: []string{addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("validate.Image: %v", err)
+	}
+	if _, err := inspect.Read(img); err != nil {
+		t.Fatal(err)
+	}
+	out := e.mustSlipway("inspect", ref, "--remote", "--insecure-registry", addr)
+	if !strings.Contains(out, "test/hello") {
+		t.Errorf("remote inspect:\n%s", out)
+	}
+}
+
+// A Procfile app on a Buildpack API 0.7 buildpack: shell process, default web.
+func TestProcfileApp(t *testing.T) {
+	e := newEnv(t)
+	e.mustSlipway("build", "proc", "--path", app("procfile"), "--builder", e.builder)
+	archive := filepath.Join(t.TempDir(), "proc.tar")
+	e.mustSlipway("save", "proc", "-o", archive)
+	if got := podmanRun(t, archive, "localhost/proc"); !strings.Contains(got, "procfile web on port 8080") {
+		t.Errorf("procfile web printed %q", got)
+	}
+}
+
+// cnb-spec.md §2.4.7: no group passes → exit 20 and a report naming every buildpack and why.
+func TestNoGroupPassedReport(t *testing.T) {
+	e := newEnv(t)
+	out, code := e.slipway("build", "none", "--path", app("none"), "--builder", e.builder)
+	if code != 20 {
+		t.Fatalf("exit code %d, want 20\n%s", code, out)
+	}
+	for _, want := range []string{"test/hello@1.0.0", "test/procfile@1.0.0", "no hello.txt", "no Procfile"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// A failing buildpack exits 51, names itself, and leaves the previous image untouched.
+func TestFailedBuildKeepsPreviousImage(t *testing.T) {
+	e := newEnv(t)
+	e.mustSlipway("build", "keep", "--path", app("hello"), "--builder", e.builder)
+	s, _ := imagestore.Open(e.store)
+	before := digestOf(t, s, "keep")
+	appDir := t.TempDir()
+	writeFile(t, filepath.Join(appDir, "hello.txt"), "Changed")
+	out, code := e.slipway("build", "keep", "--path", appDir, "--builder", e.builder, "--env", "FAIL_BUILD=on purpose")
+	if code != 51 {
+		t.Fatalf("exit code %d, want 51\n%s", code, out)
+	}
+	for _, want := range []string{"test/hello@1.0.0", "asked to fail: on purpose"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("failure output lacks %q:\n%s", want, out)
+		}
+	}
+	s, _ = imagestore.Open(e.store)
+	if after := digestOf(t, s, "keep"); after != before {
+		t.Fatalf("failed build changed the stored image: %s → %s", before, after)
+	}
+	img, _ := s.Image("keep")
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("previous image no longer valid: %v", err)
+	}
+}
+
+func TestBadInputErrors(t *testing.T) {
+	e := newEnv(t)
+	badBuilder := filepath.Join(t.TempDir(), "builder.toml")
+	writeFile(t, badBuilder, "[build]\nimage = \n")
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"missing app dir", []string{"build", "x", "--path", "/nonexistent/app", "--builder", e.builder}, []string{"/nonexistent/app", "--path"}},
+		{"malformed builder.toml", []string{"build", "x", "--path", app("hello"), "--builder", badBuilder}, []string{badBuilder, "line 2"}},
+		{"unknown image", []string{"inspect", "nope"}, []string{"nope"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := e.slipway(tc.args...)
+			if code == 0 {
+				t.Fatalf("succeeded:\n%s", out)
+			}
+			if strings.Contains(out, "goroutine ") || strings.Contains(out, "panic:") {
+				t.Fatalf("stack trace:\n%s", out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("error lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway/slipway/build"
+	"github.com/slipway/slipway/sandbox"
+)
+
+func newBuildCmd(g *globals) *cobra.Command {
+	var (
+		o          build.Options
+		insecure   []string
+		sandboxArg string
+		workDir    string
+	)
+	cmd := &cobra.Command{
+		Use:   "build IMAGE",
+		Short: "Build an image from source with buildpacks",
+		Long: `Detects which buildpacks apply to the app, runs them in a sandbox made from the builder's build
+image, and exports an OCI image based on the run image. The image is written to the local store,
+or pushed to its registry with --publish.`,
+		Example: `  slipway build myapp --path ./app --builder ./builder.toml
+  slipway build 127.0.0.1:5000/myapp --path ./app --builder ./builder.toml --publish --insecure-registry 127.0.0.1:5000
+  slipway build myapp --path ./app --builder ./builder.toml --buildpack ./my-buildpack --env NODE_ENV=production`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Image = args[0]
+			exec, err := sandbox.New(sandboxArg)
+			if err != nil {
+				return fmt.Errorf("--sandbox %s: %w", sandboxArg, err)
+			}
+			o.Executor = exec
+			if o.Store, err = g.store(); err != nil {
+				return err
+			}
+			if o.Registry, err = registryOptions(insecure); err != nil {
+				return err
+			}
+			o.WorkDir = workDir
+			o.Log = g.logger()
+			if o.LifecycleBinary, err = os.Executable(); err != nil {
+				return fmt.Errorf("find the slipway binary: %w", err)
+			}
+			if o.LauncherPath, err = launcherPath(o.WorkDir); err != nil {
+				return err
+			}
+			if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {
+				var sec int64
+				if _, err := fmt.Sscan(epoch, &sec); err != nil {
+					return fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", epoch)
+				}
+				o.SourceDateEpoch = time.Unix(sec, 0).UTC()
+			}
+			start := time.Now()
+			res, err := build.Build(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			for _, n := range res.Names {
+				fmt.Fprintf(g.stdout, "Successfully built image %s (%s) in %s\n", n, res.Digest, time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.AppDir, "path", "p", ".", "app source directory")
+	f.StringVarP(&o.BuilderConfig, "builder", "B", "", "builder.toml (pack-compatible: [[buildpacks]], [[order]], [build] image, [[run.images]])")
+	f.StringArrayVarP(&o.Buildpacks, "buildpack", "b", nil, "buildpack directory to use instead of the builder's order (repeatable; forms one group, in order)")
+	f.StringVar(&o.RunImage, "run-image", "", "run image to base the app image on (overrides the builder's)")
+	f.StringVarP(&o.Descriptor, "descriptor", "d", "", "project.toml (default <path>/project.toml)")
+	f.StringArrayVarP(&o.Env, "env", "e", nil, "build-time environment variable KEY=VALUE, or KEY to take it from the current environment (repeatable)")
+	f.StringVarP(&o.DefaultProcess, "default-process", "D", "", "process type the image runs by default")
+	f.BoolVar(&o.Publish, "publish", false, "push the image to its registry instead of the local store")
+	f.StringArrayVarP(&o.Tags, "tag", "t", nil, "additional name for the image (repeatable)")
+	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP (repeatable)")
+	f.StringVar(&sandboxArg, "sandbox", "auto", "where buildpacks run: bwrap (bubblewrap sandbox from the build image), host (host filesystem, private mount namespace), auto")
+	f.StringVar(&workDir, "work-dir", filepath.Join(cacheHome(), "slipway"), "directory for build workspaces and unpacked build images")
+	return cmd
+}

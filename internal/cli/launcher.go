@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/slipway/slipway/internal/launcherbin"
+)
+
+// launcherPath finds the static launcher copied into every image: $SLIPWAY_LAUNCHER, the
+// one embedded in this binary (materialised once under workDir), or slipway-launcher next
+// to the slipway executable.
+func launcherPath(workDir string) (string, error) {
+	if p := os.Getenv("SLIPWAY_LAUNCHER"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("SLIPWAY_LAUNCHER=%s: %w", p, err)
+		}
+		return p, nil
+	}
+	if b := launcherbin.Binary(); b != nil {
+		sum := sha256.Sum256(b)
+		p := filepath.Join(workDir, "launcher", hex.EncodeToString(sum[:8]))
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", fmt.Errorf("write launcher: %w", err)
+		}
+		tmp := p + ".tmp"
+		if err := os.WriteFile(tmp, b, 0o755); err != nil {
+			return "", fmt.Errorf("write launcher: %w", err)
+		}
+		return p, os.Rename(tmp, p)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the slipway binary: %w", err)
+	}
+	p := filepath.Join(filepath.Dir(exe), "slipway-launcher")
+	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("no launcher: this slipway was built without an embedded launcher and %s does not exist; build with `make` or set SLIPWAY_LAUNCHER to a static build of ./cmd/launcher", p)
+	}
+	return p, nil
+}

@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/lifecycle"
+	"github.com/slipway/slipway/platform"
+)
+
+// phases are the lifecycle phases this binary answers to, by argv0 or `slipway lifecycle
+// <phase>` (cnb-spec.md §4.1).
+var phases = map[string]func(context.Context, *phaseInputs) error{
+	"detector": runDetector,
+	"builder":  runBuilder,
+}
+
+func isPhase(name string) bool { _, ok := phases[name]; return ok }
+
+// phaseExit carries a phase's exit code through cobra without printing the error twice.
+type phaseExit struct{ code int }
+
+func (e *phaseExit) Error() string { return fmt.Sprintf("exit code %d", e.code) }
+
+func newLifecycleCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "lifecycle PHASE [-flags]",
+		Short: "Run one CNB lifecycle phase (detector, builder) with Platform API flags",
+		Long: `Runs one phase of the Cloud Native Buildpacks lifecycle, with the flags and CNB_* environment
+variables of the Platform API. This is what slipway runs inside its sandbox; other platforms can
+run the same binary as /cnb/lifecycle/<phase>.`,
+		Example:            "  slipway lifecycle detector -app /workspace -layers /layers -order /cnb/order.toml",
+		DisableFlagParsing: true,
+		Args:               cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] == "-h" || args[0] == "--help" {
+				return cmd.Help()
+			}
+			if !isPhase(args[0]) {
+				return fmt.Errorf("unknown phase %q: want one of detector, builder", args[0])
+			}
+			if code := runPhase(cmd.Context(), args[0], args[1:], g.stdout, g.stderr); code != 0 {
+				return &phaseExit{code}
+			}
+			return nil
+		},
+	}
+}
+
+// phaseInputs are the Platform API inputs shared by the phases (cnb-spec.md §4.4, §4.7, §4.10).
+type phaseInputs struct {
+	app, layers, platformDir, buildpacks, buildConfig string
+	order, group, plan, analyzed, logLevel, execEnv   string
+	platformAPI                                       api.Platform
+	stdout, stderr                                    io.Writer
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func runPhase(ctx context.Context, phase string, args []string, stdout, stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "ERROR: %s: %v\n", phase, err)
+		return platform.ExitCode(err)
+	}
+	// cnb-spec.md §4.1: CNB_PLATFORM_API is read before anything else.
+	pAPI, err := api.ForPlatform(os.Getenv("CNB_PLATFORM_API"))
+	if err != nil {
+		return fail(platform.NewError(platform.CodeIncompatiblePlatform, err))
+	}
+	in := &phaseInputs{platformAPI: pAPI, stdout: stdout, stderr: stderr}
+	fs := flag.NewFlagSet(phase, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	// Flags take precedence over CNB_* variables, which take precedence over defaults.
+	fs.StringVar(&in.app, "app", envOr("CNB_APP_DIR", platform.AppDir), "application directory")
+	fs.StringVar(&in.layers, "layers", envOr("CNB_LAYERS_DIR", platform.LayersDir), "layers directory")
+	fs.StringVar(&in.platformDir, "platform", envOr("CNB_PLATFORM_DIR", platform.PlatformDir), "platform directory")
+	fs.StringVar(&in.buildpacks, "buildpacks", envOr("CNB_BUILDPACKS_DIR", platform.BuildpacksDir), "buildpacks directory")
+	fs.StringVar(&in.buildConfig, "build-config", envOr("CNB_BUILD_CONFIG_DIR", platform.BuildConfigDir), "operator build config directory")
+	fs.StringVar(&in.order, "order", os.Getenv("CNB_ORDER_PATH"), "order.toml (default <layers>/order.toml if present, else /cnb/order.toml)")
+	fs.StringVar(&in.group, "group", os.Getenv("CNB_GROUP_PATH"), "group.toml (default <layers>/group.toml)")
+	fs.StringVar(&in.plan, "plan", os.Getenv("CNB_PLAN_PATH"), "plan.toml (default <layers>/plan.toml)")
+	fs.StringVar(&in.analyzed, "analyzed", os.Getenv("CNB_ANALYZED_PATH"), "analyzed.toml (default <layers>/analyzed.toml)")
+	fs.StringVar(&in.logLevel, "log-level", envOr("CNB_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.StringVar(&in.execEnv, "exec-env", envOr("CNB_EXEC_ENV", "production"), "execution environment (cnb-spec.md §1.5)")
+	if err := fs.Parse(args); err != nil {
+		return platform.CodeInvalidArgs
+	}
+	if fs.NArg() > 0 {
+		return fail(platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("unexpected arguments %q", fs.Args())))
+	}
+	if strings.Contains(in.execEnv, "/") {
+		return fail(platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("CNB_EXEC_ENV %q must not contain '/'", in.execEnv)))
+	}
+	def := func(p *string, name string) {
+		if *p == "" {
+			*p = filepath.Join(in.layers, name)
+		}
+	}
+	def(&in.group, "group.toml")
+	def(&in.plan, "plan.toml")
+	def(&in.analyzed, "analyzed.toml")
+	if in.order == "" {
+		in.order = filepath.Join(in.layers, "order.toml")
+		if _, err := os.Stat(in.order); err != nil {
+			in.order = filepath.Join(platform.CNBDir, "order.toml")
+		}
+	}
+	// cnb-spec.md §4.3 [L]: detector and builder refuse to run as root.
+	if os.Getuid() == 0 {
+		return fail(platform.NewError(platform.CodeFailed, errors.New("refusing to run as root; run as the build image's CNB user")))
+	}
+	if err := phases[phase](ctx, in); err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+func (in *phaseInputs) target() (buildpack.Target, error) {
+	var a platform.Analyzed
+	if _, err := os.Stat(in.analyzed); errors.Is(err, os.ErrNotExist) {
+		return buildpack.Target{}, nil
+	}
+	if err := buildpack.DecodeTOMLFile(in.analyzed, &a); err != nil {
+		return buildpack.Target{}, err
+	}
+	if a.RunImage == nil || a.RunImage.Target == nil {
+		return buildpack.Target{}, nil
+	}
+	return a.RunImage.Target.Target(), nil
+}
+
+func (in *phaseInputs) logWriter() io.Writer {
+	if in.logLevel == "debug" {
+		return in.stdout
+	}
+	return io.Discard
+}
+
+func runDetector(ctx context.Context, in *phaseInputs) error {
+	var of buildpack.OrderFile
+	if err := buildpack.DecodeTOMLFile(in.order, &of); err != nil {
+		return platform.NewError(platform.CodeDetectError, err)
+	}
+	target, err := in.target()
+	if err != nil {
+		return platform.NewError(platform.CodeDetectError, err)
+	}
+	res, err := lifecycle.Detect(ctx, lifecycle.DetectInputs{
+		AppDir: in.app, PlatformDir: in.platformDir, BuildpacksDir: in.buildpacks, BuildConfigDir: in.buildConfig,
+		Order: of.Order, Target: target, ExecEnv: in.execEnv, Platform: in.platformAPI,
+		Environ: os.Environ(), Log: in.logWriter(),
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range res.Group.Group {
+		fmt.Fprintf(in.stdout, "%s %s\n", e.ID, e.Version)
+	}
+	return lifecycle.WriteDetectResult(in.group, in.plan, res)
+}
+
+func runBuilder(ctx context.Context, in *phaseInputs) error {
+	var group buildpack.GroupFile
+	if err := buildpack.DecodeTOMLFile(in.group, &group); err != nil {
+		return platform.NewError(platform.CodeBuildError, err)
+	}
+	var plan buildpack.PlanFile
+	if err := buildpack.DecodeTOMLFile(in.plan, &plan); err != nil {
+		return platform.NewError(platform.CodeBuildError, err)
+	}
+	target, err := in.target()
+	if err != nil {
+		return platform.NewError(platform.CodeBuildError, err)
+	}
+	_, err = lifecycle.Build(ctx, lifecycle.BuildInputs{
+		AppDir: in.app, LayersDir: in.layers, PlatformDir: in.platformDir, BuildpacksDir: in.buildpacks,
+		BuildConfigDir: in.buildConfig, Group: group.Group, Plan: plan, Target: target, ExecEnv: in.execEnv,
+		Platform: in.platformAPI, Environ: os.Environ(), Out: in.stdout,
+	})
+	return err
+}

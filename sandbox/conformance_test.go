@@ -1,0 +1,464 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slipway/slipway/internal/testimages"
+	"github.com/slipway/slipway/sandbox"
+)
+
+// executorCase is one backend of the conformance suite. isolated backends switch to the
+// build image's rootfs; the host backend keeps the host's files visible.
+type executorCase struct {
+	name     string
+	ex       sandbox.Executor
+	isolated bool
+}
+
+func executors(t *testing.T) []executorCase {
+	t.Helper()
+	bwrap, err := exec.LookPath("bwrap")
+	if err != nil {
+		t.Skip("bubblewrap is not installed (apt-get install bubblewrap)")
+	}
+	return []executorCase{
+		{"bwrap", &sandbox.Bwrap{Path: bwrap}, true},
+		{"host", &sandbox.Host{BwrapPath: bwrap}, false},
+	}
+}
+
+// buildRootfs is the test build image unpacked the way a build does it, cached with the
+// other fixtures so it is extracted once per machine.
+func buildRootfs(t *testing.T) string {
+	t.Helper()
+	build, _ := testimages.BuildAndRun(t)
+	dir, err := sandbox.Unpack(t.Context(), build, filepath.Join(testimages.CacheDir(t), "unpacked"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// cnbDirs are per-build host dirs bound at the canonical CNB paths (cnb-spec.md §4.4).
+type cnbDirs struct{ workspace, layers, platform, cnb string }
+
+func newCNBDirs(t *testing.T) cnbDirs {
+	t.Helper()
+	base := t.TempDir()
+	d := cnbDirs{
+		workspace: filepath.Join(base, "workspace"),
+		layers:    filepath.Join(base, "layers"),
+		platform:  filepath.Join(base, "platform"),
+		cnb:       filepath.Join(base, "cnb"),
+	}
+	for _, p := range []string{d.workspace, d.layers, d.platform, d.cnb} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(d.workspace, "app.txt"), []byte("app source\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (d cnbDirs) binds() []sandbox.Bind {
+	return []sandbox.Bind{
+		{Source: d.workspace, Dest: "/workspace"},
+		{Source: d.layers, Dest: "/layers"},
+		{Source: d.platform, Dest: "/platform", ReadOnly: true},
+		{Source: d.cnb, Dest: "/cnb", ReadOnly: true},
+	}
+}
+
+const sandboxPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// TestExecutorConformance runs one table against every executor (STYLE.md habit 12).
+// It covers cnb-spec.md §4.3/§8.5 (detect and build run as the non-root CNB user, see no
+// host credentials) and §4.4 (CNB dirs at their canonical paths).
+func TestExecutorConformance(t *testing.T) {
+	rootfs := buildRootfs(t)
+	marker, err := os.MkdirTemp("/var/tmp", "slipway-host-marker-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(marker) })
+	t.Setenv("SLIPWAY_HOST_MARKER", "leaked")
+	hostNet, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
+
+	tests := []struct {
+		name string
+		// onlyIsolated marks checks that only hold when the rootfs is switched.
+		onlyIsolated bool
+		uid, gid     int
+		dir          string
+		env          []string
+		script       string
+		check        func(t *testing.T, ec executorCase, r result)
+	}{
+		{
+			name: "runs as the CNB user (§4.3)", uid: 1000, gid: 1000,
+			script: "id -u; id -g",
+			check:  wantOutput("1000\n1000\n"),
+		},
+		{
+			name: "runs as any given uid and gid", uid: 4321, gid: 4322,
+			script: "id -u; id -g",
+			check:  wantOutput("4321\n4322\n"),
+		},
+		{
+			name: "sees bound dirs at canonical paths (§4.4)", uid: 1000, gid: 1000,
+			script: "cat /workspace/app.txt; test -d /layers && test -d /platform && test -d /cnb && echo dirs",
+			check:  wantOutput("app source\ndirs\n"),
+		},
+		{
+			name: "writes /layers and /tmp, host sees /layers", uid: 1000, gid: 1000,
+			script: "mkdir -p /layers/bp/l && echo built > /layers/bp/l/out && echo scratch > /tmp/s && cat /tmp/s",
+			check: func(t *testing.T, ec executorCase, r result) {
+				wantOutput("scratch\n")(t, ec, r)
+				got, err := os.ReadFile(filepath.Join(r.dirs.layers, "bp", "l", "out"))
+				if err != nil || string(got) != "built\n" {
+					t.Errorf("host /layers/bp/l/out = %q, %v; want built", got, err)
+				}
+			},
+		},
+		{
+			name: "read-only binds stay read-only", uid: 1000, gid: 1000,
+			script: "touch /platform/x 2>/dev/null && echo wrote || echo denied",
+			check:  wantOutput("denied\n"),
+		},
+		{
+			name: "cannot write the root filesystem", uid: 1000, gid: 1000,
+			script: "touch /usr/x /x 2>/dev/null && echo wrote || echo denied",
+			check:  wantOutput("denied\n"),
+		},
+		{
+			name: "host files are hidden (§8.5)", onlyIsolated: true, uid: 1000, gid: 1000,
+			script: "test -e " + marker + " && echo visible || echo hidden",
+			check:  wantOutput("hidden\n"),
+		},
+		{
+			name: "host resolv.conf is bound for DNS", onlyIsolated: true, uid: 1000, gid: 1000,
+			script: "cat /etc/resolv.conf",
+			check:  wantOutput(string(hostResolv)),
+		},
+		{
+			name: "network is shared", uid: 1000, gid: 1000,
+			script: "readlink /proc/self/ns/net",
+			check:  wantOutput(hostNet + "\n"),
+		},
+		{
+			name: "working dir", uid: 1000, gid: 1000, dir: "/workspace",
+			script: "pwd",
+			check:  wantOutput("/workspace\n"),
+		},
+		{
+			name: "exit code is an ExitError", uid: 1000, gid: 1000,
+			script: "exit 42",
+			check: func(t *testing.T, ec executorCase, r result) {
+				var ee *sandbox.ExitError
+				if !errors.As(r.err, &ee) || ee.Code != 42 {
+					t.Errorf("err = %v, want *ExitError{42}", r.err)
+				}
+			},
+		},
+		{
+			name: "death by signal is an ExitError of 128+signal", uid: 1000, gid: 1000,
+			script: "kill -9 $$",
+			check: func(t *testing.T, ec executorCase, r result) {
+				var ee *sandbox.ExitError
+				if !errors.As(r.err, &ee) || ee.Code != 128+9 {
+					t.Errorf("err = %v, want *ExitError{137}", r.err)
+				}
+			},
+		},
+	}
+	for _, ec := range executors(t) {
+		t.Run(ec.name, func(t *testing.T) {
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					if tc.onlyIsolated && !ec.isolated {
+						t.Skip("the host executor keeps host files visible by design")
+					}
+					d := newCNBDirs(t)
+					var out, errb bytes.Buffer
+					err := ec.ex.Run(t.Context(), sandbox.Spec{
+						Rootfs: rootfs,
+						Binds:  d.binds(),
+						Args:   []string{"sh", "-c", tc.script},
+						Env:    []string{"PATH=" + sandboxPath, "CNB_PLATFORM_API=0.14"},
+						Dir:    tc.dir,
+						UID:    tc.uid, GID: tc.gid,
+						Stdout: &out, Stderr: &errb,
+					})
+					if errb.Len() > 0 {
+						t.Logf("stderr: %s", errb.String())
+					}
+					tc.check(t, ec, result{stdout: out.String(), err: err, dirs: d})
+				})
+			}
+		})
+	}
+}
+
+// result is what one conformance case observed.
+type result struct {
+	stdout string
+	err    error
+	dirs   cnbDirs
+}
+
+func wantOutput(want string) func(t *testing.T, ec executorCase, r result) {
+	return func(t *testing.T, ec executorCase, r result) {
+		t.Helper()
+		if r.err != nil {
+			t.Fatalf("Run: %v", r.err)
+		}
+		if r.stdout != want {
+			t.Errorf("output = %q, want %q", r.stdout, want)
+		}
+	}
+}
+
+// The environment inside is exactly Spec.Env plus PWD (the working dir, which bwrap
+// always sets): no host variable leaks, registry credentials included (cnb-spec.md §8.5).
+func TestExecutorEnvIsExactlySpecEnv(t *testing.T) {
+	rootfs := buildRootfs(t)
+	t.Setenv("SLIPWAY_HOST_MARKER", "leaked")
+	t.Setenv("CNB_REGISTRY_AUTH", `{"example.test":"Basic c2VjcmV0"}`)
+	env := []string{"PATH=" + sandboxPath, "CNB_LAYERS_DIR=/layers", "HOME=/home/cnb", "EMPTY=", "WITH_EQ=a=b"}
+	for _, ec := range executors(t) {
+		t.Run(ec.name, func(t *testing.T) {
+			d := newCNBDirs(t)
+			var out bytes.Buffer
+			err := ec.ex.Run(t.Context(), sandbox.Spec{
+				Rootfs: rootfs, Binds: d.binds(),
+				Args: []string{"env"}, Env: env,
+				UID: 1000, GID: 1000, Stdout: &out,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+			slices.Sort(got)
+			want := append(slices.Clone(env), "PWD=/")
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("env inside = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// Cancelling the context kills the sandboxed process and everything it started.
+func TestExecutorCancelKills(t *testing.T) {
+	rootfs := buildRootfs(t)
+	for _, ec := range executors(t) {
+		t.Run(ec.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			d := newCNBDirs(t)
+			// A unique sleep argument lets us find leftovers in the host's /proc.
+			arg := "600.4242"
+			w := &cancelWriter{cancel: cancel, cmdline: "sleep\x00" + arg}
+			err := ec.ex.Run(ctx, sandbox.Spec{
+				Rootfs: rootfs, Binds: d.binds(),
+				Args: []string{"sh", "-c", "sleep " + arg + " & echo started; wait"},
+				Env:  []string{"PATH=" + sandboxPath},
+				UID:  1000, GID: 1000,
+				Stdout: w,
+			})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			if !w.sawProcess {
+				t.Fatal("the sandboxed sleep never showed up in /proc; the test checks nothing")
+			}
+			// The kernel reaps the pid namespace asynchronously; poll for it to finish.
+			deadline := time.Now().Add(10 * time.Second)
+			for hasProcess("sleep\x00" + arg) {
+				if time.Now().After(deadline) {
+					t.Fatal("sleep still running after Run returned on cancel")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// A sandbox that cannot be set up is an ordinary error, never an *ExitError, so it is
+// not mistaken for a failing buildpack.
+func TestExecutorSetupErrors(t *testing.T) {
+	rootfs := buildRootfs(t)
+	tests := []struct {
+		name string
+		spec sandbox.Spec
+	}{
+		{"missing bind source", sandbox.Spec{Rootfs: rootfs, Binds: []sandbox.Bind{{Source: "/nonexistent/slipway", Dest: "/layers"}}, Args: []string{"true"}}},
+		{"relative bind dest", sandbox.Spec{Rootfs: rootfs, Binds: []sandbox.Bind{{Source: t.TempDir(), Dest: "layers"}}, Args: []string{"true"}}},
+		{"no args", sandbox.Spec{Rootfs: rootfs}},
+		{"bad env entry", sandbox.Spec{Rootfs: rootfs, Args: []string{"true"}, Env: []string{"NOEQUALS"}}},
+		{"nested bind without a mount point in a read-only bind", sandbox.Spec{Rootfs: rootfs, Binds: []sandbox.Bind{
+			{Source: t.TempDir(), Dest: "/cnb", ReadOnly: true}, {Source: "/bin/sh", Dest: "/cnb/lifecycle/slipway", ReadOnly: true}}, Args: []string{"true"}}},
+		{"command not found", sandbox.Spec{Rootfs: rootfs, Args: []string{"/nonexistent-binary"}, Env: []string{"PATH=/usr/bin"}}},
+	}
+	for _, ec := range executors(t) {
+		t.Run(ec.name, func(t *testing.T) {
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					tc.spec.UID, tc.spec.GID = 1000, 1000
+					err := ec.ex.Run(t.Context(), tc.spec)
+					var ee *sandbox.ExitError
+					if err == nil || errors.As(err, &ee) {
+						t.Fatalf("err = %v, want a setup error", err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// The sandbox runs the slipway binary itself, bound read-only inside /cnb; it must be
+// static because the build image's libc is not the host's (DESIGN.md sandbox/).
+func TestExecutorRunsStaticBinaryBoundReadOnly(t *testing.T) {
+	rootfs := buildRootfs(t)
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go toolchain not in PATH")
+	}
+	src := filepath.Join(t.TempDir(), "main.go")
+	must(t, os.WriteFile(src, []byte(`package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	err := os.WriteFile("/layers/written-by-probe", []byte("ok"), 0o644)
+	fmt.Println(os.Getuid(), os.Args[0], err == nil)
+}
+`), 0o644))
+	probe := filepath.Join(t.TempDir(), "probe")
+	build := exec.Command(goBin, "build", "-o", probe, src)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build probe: %v\n%s", err, out)
+	}
+	for _, ec := range executors(t) {
+		t.Run(ec.name, func(t *testing.T) {
+			d := newCNBDirs(t)
+			// The mount point inside the read-only /cnb bind must exist beforehand.
+			must(t, os.MkdirAll(filepath.Join(d.cnb, "lifecycle"), 0o755))
+			must(t, os.WriteFile(filepath.Join(d.cnb, "lifecycle", "detector"), nil, 0o755))
+			var out bytes.Buffer
+			err := ec.ex.Run(t.Context(), sandbox.Spec{
+				Rootfs: rootfs,
+				Binds:  append(d.binds(), sandbox.Bind{Source: probe, Dest: "/cnb/lifecycle/detector", ReadOnly: true}),
+				Args:   []string{"/cnb/lifecycle/detector"},
+				Env:    []string{"PATH=" + sandboxPath},
+				UID:    1000, GID: 1000, Stdout: &out,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := out.String(), "1000 /cnb/lifecycle/detector true\n"; got != want {
+				t.Errorf("output = %q, want %q", got, want)
+			}
+			if _, err := os.Stat(filepath.Join(d.layers, "written-by-probe")); err != nil {
+				t.Errorf("host /layers lacks the probe's file: %v", err)
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBwrapRequiresRootfs(t *testing.T) {
+	err := (&sandbox.Bwrap{}).Run(t.Context(), sandbox.Spec{Rootfs: filepath.Join(t.TempDir(), "missing"), Args: []string{"true"}})
+	if err == nil || !strings.Contains(err.Error(), "Unpack") {
+		t.Fatalf("err = %v, want one pointing at sandbox.Unpack", err)
+	}
+}
+
+func TestNew(t *testing.T) {
+	tests := []struct {
+		name    string
+		want    string
+		wantErr bool
+	}{
+		{"bwrap", "*sandbox.Bwrap", false},
+		{"host", "*sandbox.Host", false},
+		{"auto", "*sandbox.Bwrap", false},
+		{"docker", "", true},
+	}
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Skip("bubblewrap is not installed")
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ex, err := sandbox.New(tc.name)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("New(%q) err = %v", tc.name, err)
+			}
+			if got := typeName(ex); !tc.wantErr && got != tc.want {
+				t.Errorf("New(%q) = %s, want %s", tc.name, got, tc.want)
+			}
+		})
+	}
+}
+
+func typeName(v any) string { return fmt.Sprintf("%T", v) }
+
+// cancelWriter cancels the run on the first output, once the process named by cmdline
+// is visible in the host's /proc, so the test knows there was something to kill.
+type cancelWriter struct {
+	once       sync.Once
+	cancel     context.CancelFunc
+	cmdline    string
+	sawProcess bool
+}
+
+func (w *cancelWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if hasProcess(w.cmdline) {
+				w.sawProcess = true
+				break
+			}
+		}
+		w.cancel()
+	})
+	return len(p), nil
+}
+
+func hasProcess(cmdline string) bool {
+	m, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range m {
+		b, err := os.ReadFile(p)
+		if err == nil && strings.HasPrefix(string(b), cmdline) {
+			return true
+		}
+	}
+	return false
+}
