@@ -189,7 +189,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 				{Source: o.LifecycleBinary, Dest: lifecycleBinaryPath, ReadOnly: true},
 			},
 			Args:   append([]string{lifecycleBinaryPath, "lifecycle", phaseName}, args...),
-			Env:    sandboxEnv(bcfg.Config.Env, log),
+			Env:    sandboxEnv(bcfg.Config.Env, homeDir(rootfs, uid), log),
 			Dir:    platform.AppDir,
 			UID:    uid,
 			GID:    gid,
@@ -327,11 +327,27 @@ func cnbUser(cfg *v1.ConfigFile, image string) (int, int, error) {
 	return uid, gid, nil
 }
 
+// homeDir is the CNB user's home from the build image's /etc/passwd, as a container
+// runtime would set HOME; "/" when the user has no entry.
+func homeDir(rootfs string, uid int) string {
+	b, err := os.ReadFile(filepath.Join(rootfs, "etc", "passwd"))
+	if err != nil {
+		return "/"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 6 && f[2] == strconv.Itoa(uid) && f[5] != "" {
+			return f[5]
+		}
+	}
+	return "/"
+}
+
 // sandboxEnv is the environment the phases start from inside the sandbox: the build
 // image's Env (the phases themselves filter what reaches buildpacks), plus the Platform API.
-func sandboxEnv(imageEnv []string, log *logging.Logger) []string {
+func sandboxEnv(imageEnv []string, home string, log *logging.Logger) []string {
 	env := append([]string{}, imageEnv...)
-	env = append(env, "CNB_PLATFORM_API="+api.DefaultPlatform.String(), "HOME=/home/cnb")
+	env = append(env, "CNB_PLATFORM_API="+api.DefaultPlatform.String(), "HOME="+home)
 	if log.IsDebug() {
 		env = append(env, "CNB_LOG_LEVEL=debug")
 	}

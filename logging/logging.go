@@ -84,7 +84,7 @@ func (l *Logger) Phase(name string) func(err error) time.Duration {
 		if err != nil {
 			l.write(Info, "", fmt.Sprintf("     %s failed after %s", name, round(d)))
 		} else {
-			l.Debugf("     %s done in %s", name, round(d))
+			l.write(Info, "", fmt.Sprintf("     %s done in %s", name, round(d)))
 		}
 		return d
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,6 +57,16 @@ or pushed to its registry with --publish.`,
 					return fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", epoch)
 				}
 				o.SourceDateEpoch = time.Unix(sec, 0).UTC()
+			}
+			// --env KEY takes KEY's value from the current environment, like pack.
+			for i, kv := range o.Env {
+				if !strings.Contains(kv, "=") {
+					v, ok := os.LookupEnv(kv)
+					if !ok {
+						return fmt.Errorf("--env %s: %s is not set in the current environment; use --env %s=VALUE", kv, kv, kv)
+					}
+					o.Env[i] = kv + "=" + v
+				}
 			}
 			start := time.Now()
 			res, err := build.Build(cmd.Context(), o)
