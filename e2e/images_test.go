@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slipway/slipway/imagestore"
+	"github.com/slipway/slipway/inspect"
+	"github.com/slipway/slipway/internal/testimages"
+	"github.com/slipway/slipway/registry"
+)
+
+// Images a builder.toml references are pulled from their registry when they are not in the
+// local store; --run-image overrides the run image and is what the label records.
+func TestBaseImagesFromRegistryAndRunImageOverride(t *testing.T) {
+	e := newEnv(t)
+	addr := startRegistry(t)
+	build, run := testimages.BuildAndRun(t)
+	ctx := context.Background()
+	ro := registry.Options{Insecure: []string{addr}}
+	buildRef, runRef := addr+"/stacks/build:1", addr+"/stacks/run:1"
+	if _, err := registry.Write(ctx, buildRef, build, ro); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := registry.Write(ctx, runRef, run, ro); err != nil {
+		t.Fatal(err)
+	}
+	builderToml := filepath.Join(t.TempDir(), "builder.toml")
+	writeFile(t, builderToml, fmt.Sprintf(`
+[[buildpacks]]
+  uri = %q
+[[order]]
+  [[order.group]]
+    id = "test/hello"
+[build]
+  image = %q
+[[run.images]]
+  image = %q
+  mirrors = ["mirror.example.com/stacks/run:1"]
+`, filepath.Join(repoRoot, "e2e", "testdata", "buildpacks", "hello"), buildRef, runRef))
+
+	e.mustSlipway("build", "fromreg", "--path", app("hello"), "--builder", builderToml, "--insecure-registry", addr)
+	s, _ := imagestore.Open(e.store)
+	img, err := s.Image("fromreg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := inspect.Read(img)
+	if info.RunImage.Image != runRef || len(info.RunImage.Mirrors) != 1 || !strings.HasPrefix(info.RunImage.Reference, addr+"/stacks/run@sha256:") {
+		t.Errorf("run image recorded as %+v", info.RunImage)
+	}
+
+	// --run-image: the store's run image instead; the label records it, without the
+	// builder's mirrors (they belong to another image).
+	e.mustSlipway("build", "override", "--path", app("hello"), "--builder", builderToml, "--insecure-registry", addr, "--run-image", runImageName)
+	img, _ = s.Image("override")
+	info, _ = inspect.Read(img)
+	if info.RunImage.Image != runImageName || len(info.RunImage.Mirrors) != 0 {
+		t.Errorf("override recorded as %+v", info.RunImage)
+	}
+
+	// An unreachable registry names the image and says what to do.
+	bad := filepath.Join(t.TempDir(), "builder.toml")
+	writeFile(t, bad, fmt.Sprintf("[[buildpacks]]\nuri = %q\n[[order]]\n[[order.group]]\nid = \"test/hello\"\n[build]\nimage = \"127.0.0.1:1/nothing/here:1\"\n[[run.images]]\nimage = %q\n",
+		filepath.Join(repoRoot, "e2e", "testdata", "buildpacks", "hello"), runImageName))
+	out, code := e.slipway("build", "x", "--path", app("hello"), "--builder", bad)
+	if code == 0 || !strings.Contains(out, "127.0.0.1:1/nothing/here:1") {
+		t.Errorf("unreachable build image: exit %d\n%s", code, out)
+	}
+}
+
+// pack's --buildpack replaces the builder's order with one group; rmi untags.
+func TestBuildpackFlagAndRmi(t *testing.T) {
+	e := newEnv(t)
+	out := e.mustSlipway("build", "flagged", "--path", app("procfile"), "--builder", e.builder,
+		"--buildpack", filepath.Join(repoRoot, "e2e", "testdata", "buildpacks", "procfile"))
+	if !strings.Contains(out, "reading Procfile") {
+		t.Errorf("procfile buildpack did not run:\n%s", out)
+	}
+	// With only the hello buildpack in the group, the Procfile app does not detect.
+	out, code := e.slipway("build", "flagged2", "--path", app("procfile"), "--builder", e.builder,
+		"--buildpack", filepath.Join(repoRoot, "e2e", "testdata", "buildpacks", "hello"))
+	if code != 20 || strings.Contains(out, "test/procfile") {
+		t.Errorf("--buildpack did not replace the order: exit %d\n%s", code, out)
+	}
+	e.mustSlipway("rmi", "flagged")
+	if strings.Contains(e.mustSlipway("images"), "flagged") {
+		t.Error("rmi left the image listed")
+	}
+}
