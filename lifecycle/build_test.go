@@ -16,7 +16,7 @@ import (
 	"github.com/slipway/slipway/platform"
 )
 
-// buildFixtureBP is a fixture buildpack whose bin/build is testdata/build/bin-build.sh: it
+// buildFixtureBP is a fixture buildpack whose bin/build is ../buildpack/testdata/build/bin-build.sh: it
 // records env, args and plan under <bp>/seen/, copies <bp>/out/ into its layers dir, then
 // sources <bp>/extra.sh.
 type buildFixtureBP struct {
@@ -47,7 +47,7 @@ func newBuildFixture(t *testing.T, bps ...buildFixtureBP) *buildFixture {
 			t.Fatal(err)
 		}
 	}
-	script, err := os.ReadFile(filepath.Join("testdata", "build", "bin-build.sh"))
+	script, err := os.ReadFile(filepath.Join("..", "buildpack", "testdata", "build", "bin-build.sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
