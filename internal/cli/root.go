@@ -90,7 +90,7 @@ func newRoot(g *globals) *cobra.Command {
 	pf.StringVar(&g.storeDir, "store", defaultStoreDir(), "local image store (an OCI image layout); env SLIPWAY_STORE")
 	root.MarkFlagsMutuallyExclusive("verbose", "quiet")
 	root.AddCommand(newBuildCmd(g), newImagesCmd(g), newInspectCmd(g), newSaveCmd(g), newRmiCmd(g),
-		newVersionCmd(g), newLifecycleCmd(g), newRebaseCmd(g),
+		newVersionCmd(g), newLifecycleCmd(g), newRebaseCmd(g), newStackCmd(g),
 		newBuilderCmd(g), newBuildpackCmd(g))
 	return root
 }

@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/slipway/slipway/debian/debiantest"
+	"github.com/slipway/slipway/stack"
+)
+
+// stackEnv is an env without the debootstrap test images: the stack under test makes
+// the base images. Downloads are cached across runs in the shared test cache.
+func stackEnv(t *testing.T) (*env, string) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("e2e tests need root (bubblewrap user namespaces, podman, image ownership)")
+	}
+	if _, err := os.Stat("/usr/share/keyrings/debian-archive-keyring.gpg"); err != nil {
+		t.Skip("Debian's archive keyring is not installed (apt-get install debian-archive-keyring)")
+	}
+	cache := os.Getenv("SLIPWAY_TEST_CACHE")
+	if cache == "" {
+		cache = "/var/tmp/slipway-test-cache"
+	}
+	e := &env{t: t, store: filepath.Join(t.TempDir(), "store"), work: filepath.Join(t.TempDir(), "work")}
+	return e, filepath.Join(cache, "debs")
+}
+
+func stackBuilder(t *testing.T, buildImage, runImage string) string {
+	bps := filepath.Join(repoRoot, "e2e", "testdata", "buildpacks")
+	path := filepath.Join(t.TempDir(), "builder.toml")
+	writeFile(t, path, fmt.Sprintf(`
+[[buildpacks]]
+  uri = %q
+[[order]]
+  [[order.group]]
+    id = "test/hello"
+    version = "1.0.0"
+[build]
+  image = %q
+[[run.images]]
+  image = %q
+`, filepath.Join(bps, "hello"), buildImage, runImage))
+	return path
+}
+
+var builtRe = regexp.MustCompile(`Successfully built image (\S+) \((sha256:[0-9a-f]+)\): (\d+) packages, ([0-9.]+ \S+) compressed`)
+
+// builtImages parses `slipway stack build` output: name → digest and size.
+func builtImages(t *testing.T, out string) map[string][2]string {
+	t.Helper()
+	m := map[string][2]string{}
+	for _, g := range builtRe.FindAllStringSubmatch(out, -1) {
+		m[g[1]] = [2]string{g[2], g[4]}
+	}
+	if len(m) != 2 {
+		t.Fatalf("want two built images in output:\n%s", out)
+	}
+	return m
+}
+
+// The built-in Debian 12 stack from the real mirror: build it (twice: same digests,
+// cnb-spec.md §8.1), build an app on it with the fixture buildpack, run it with podman.
+func TestStackBuildDefault(t *testing.T) {
+	e, cache := stackEnv(t)
+	out := e.mustSlipway("stack", "build", "--cache-dir", cache)
+	first := builtImages(t, out)
+	t.Logf("default stack: build %v, run %v", first["slipway/build:bookworm"], first["slipway/run:bookworm"])
+	for _, want := range []string{"Indexed", "maintainer scripts not run", "Stack built in"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	again := builtImages(t, e.mustSlipway("stack", "build", "--cache-dir", cache))
+	for name, v := range first {
+		if again[name][0] != v[0] {
+			t.Errorf("%s: digest %s then %s; same packages must give the same image", name, v[0], again[name][0])
+		}
+	}
+
+	builder := stackBuilder(t, "slipway/build:bookworm", "slipway/run:bookworm")
+	e.mustSlipway("build", "myapp", "--path", app("hello"), "--builder", builder)
+	archive := filepath.Join(t.TempDir(), "myapp.tar")
+	e.mustSlipway("save", "myapp", "-o", archive)
+	if got := podmanRun(t, archive, "localhost/myapp"); !strings.Contains(got, "Hello, World! args: default-arg") {
+		t.Errorf("app on the default stack printed %q", got)
+	}
+	// What the run image offers processes: the CNB user (§4.3), CA bundle, dpkg status.
+	got := podmanExec(t, archive, "localhost/myapp", "/bin/bash", "-c",
+		"id -u; test -s /etc/ssl/certs/ca-certificates.crt && echo certs; grep -c '^Package:' /var/lib/dpkg/status; readlink /etc/localtime")
+	for _, want := range []string{"1001\n", "certs\n", "/usr/share/zoneinfo/Etc/UTC"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("run image check lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// The patch flow: a newer package version in the index → stack build → new run image →
+// slipway rebase of an app built on the old one → the app runs with the new package.
+func TestStackPatchFlow(t *testing.T) {
+	e, cache := stackEnv(t)
+	repo := debiantest.New(t)
+	marker := func(v string) {
+		repo.Add(debiantest.Deb{Name: "slipway-marker", Version: v, Arch: "all", Files: map[string]string{"/usr/share/slipway-marker": "marker " + v + "\n"}})
+		repo.Publish(nil)
+	}
+	marker("1.0")
+	def := string(stack.DefaultConfig())
+	patched := strings.Replace(def, `"zlib1g", "libssl3",`, `"zlib1g", "libssl3", "slipway-marker",`, 1)
+	if patched == def {
+		t.Fatal("default stack.toml changed: cannot add the marker package to [run]")
+	}
+	patched += fmt.Sprintf("\n[[sources]]\nurl = %q\nsuite = %q\ncomponents = [\"main\"]\nkeyring = %q\n", repo.URL, debiantest.Suite, repo.Keyring)
+	config := filepath.Join(t.TempDir(), "stack.toml")
+	writeFile(t, config, patched)
+
+	old := builtImages(t, e.mustSlipway("stack", "build", "--config", config, "--cache-dir", cache))
+	builder := stackBuilder(t, "slipway/build:bookworm", "slipway/run:bookworm")
+	e.mustSlipway("build", "myapp", "--path", app("hello"), "--builder", builder)
+	archive := filepath.Join(t.TempDir(), "old.tar")
+	e.mustSlipway("save", "myapp", "-o", archive)
+	if got := podmanExec(t, archive, "localhost/myapp", "/usr/bin/cat", "/usr/share/slipway-marker"); !strings.Contains(got, "marker 1.0") {
+		t.Fatalf("app before the patch sees %q", got)
+	}
+
+	marker("1.1")
+	out := e.mustSlipway("stack", "build", "--config", config, "--cache-dir", cache)
+	cur := builtImages(t, out)
+	if cur["slipway/run:bookworm"][0] == old["slipway/run:bookworm"][0] {
+		t.Fatalf("run image unchanged after slipway-marker 1.1 entered the index")
+	}
+	if cur["slipway/build:bookworm"][0] != old["slipway/build:bookworm"][0] {
+		t.Errorf("build image changed although none of its packages did")
+	}
+	if _, code := e.slipway("rebase", "--help"); code != 0 {
+		t.Skip("slipway rebase does not exist yet; the patch flow stops after the new run image")
+	}
+	e.mustSlipway("rebase", "myapp", "--run-image", "slipway/run:bookworm")
+	archive = filepath.Join(t.TempDir(), "new.tar")
+	e.mustSlipway("save", "myapp", "-o", archive)
+	if got := podmanExec(t, archive, "localhost/myapp", "/usr/bin/cat", "/usr/share/slipway-marker"); !strings.Contains(got, "marker 1.1") {
+		t.Errorf("rebased app sees %q, want the patched package", got)
+	}
+	if got := podmanRun(t, archive, "localhost/myapp"); !strings.Contains(got, "Hello, World! args: default-arg") {
+		t.Errorf("rebased app printed %q", got)
+	}
+}
+
+// podmanExec runs entrypoint with args in the image instead of its launcher.
+func podmanExec(t *testing.T, archive, image, entrypoint string, args ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Skip("podman not installed")
+	}
+	root := t.TempDir()
+	base := []string{"--root", filepath.Join(root, "storage"), "--runroot", filepath.Join(root, "run"),
+		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", "runc"}
+	if out, err := exec.Command("podman", append(base, "load", "-i", archive)...).CombinedOutput(); err != nil {
+		t.Fatalf("podman load: %v\n%s", err, out)
+	}
+	runArgs := append(append(base, "run", "--rm", "--network", "none", "--entrypoint", entrypoint, image), args...)
+	out, err := exec.Command("podman", runArgs...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(runArgs, " "), err, out)
+	}
+	return string(out)
+}
