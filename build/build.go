@@ -46,6 +46,19 @@ type Options struct {
 	Publish bool
 	// Tags are extra names for the same image (-t).
 	Tags []string
+	// PreviousImage is the image whose layers may be reused; default Image (cnb-spec.md §4.6).
+	PreviousImage string
+	// CacheDir is a volume cache (--cache-dir); default a per-image cache in WorkDir.
+	CacheDir string
+	// CacheImage is a registry cache image (--cache-image); it replaces the volume cache.
+	CacheImage string
+	// ClearCache ignores the cache when restoring (--clear-cache); the new cache is written.
+	ClearCache bool
+	// ReportDir, when set, receives report.toml (cnb-spec.md §4.14).
+	ReportDir string
+	// Hook, when set, is called at named points ("export-before-write", "export-written",
+	// "cache-staged", "cache-swapping", "cache-swapped"); tests use it to simulate a crash.
+	Hook func(point string)
 
 	Store    *imagestore.Store
 	Registry registry.Options
@@ -122,6 +135,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		uid, gid         int
 		runTarget        platform.TargetMetadata
 		order            buildpack.Order
+		analysis         *lifecycle.Analysis
 	)
 	err = phase("ANALYZING", func() error {
 		if err := project.CopyApp(ctx, o.AppDir, dirs.workspace, proj.includes(), proj.excludes()); err != nil {
@@ -139,14 +153,25 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		if buildImg, err = resolveImage(ctx, o.Store, cfg.Build.Image, o.Registry); err != nil {
 			return fmt.Errorf("build image: %w", err)
 		}
-		runName, mirrors := chooseRunImage(cfg, o.RunImage)
-		if runName == "" {
+		var cands []lifecycle.RunImageCandidates
+		for _, ri := range cfg.Run.Images {
+			cands = append(cands, lifecycle.RunImageCandidates{Image: ri.Image, Mirrors: ri.Mirrors})
+		}
+		if len(cands) == 0 && o.RunImage == "" {
 			return fmt.Errorf("no run image: set [[run.images]] in %s or pass --run-image", o.BuilderConfig)
 		}
-		if runImg, err = resolveImage(ctx, o.Store, runName, o.Registry); err != nil {
-			return fmt.Errorf("run image: %w", err)
+		prevSrc := imageSource{store: o.Store, reg: o.Registry, storeOnly: !o.Publish, regOnly: o.Publish}
+		analysis, err = lifecycle.Analyze(ctx, lifecycle.AnalyzeInputs{
+			OutputImage: o.Image, PreviousImage: o.PreviousImage, RunImage: o.RunImage, RunImages: cands,
+			Images: imageSource{store: o.Store, reg: o.Registry}, PreviousImages: prevSrc,
+		})
+		if err != nil {
+			return platform.NewError(platform.CodeAnalyzeError, err)
 		}
-		runImg.mirrors = mirrors
+		runImg = &resolvedImage{Name: analysis.RunImageName, Reference: analysis.RunImageRef, Image: analysis.RunImage, mirrors: analysis.RunImageMirrors}
+		if analysis.Previous != nil {
+			log.Debugf("previous image: %s", analysis.PreviousRef)
+		}
 		bcfg, err := buildImg.Image.ConfigFile()
 		if err != nil {
 			return fmt.Errorf("read config of build image %s: %w", buildImg.Name, err)
@@ -216,21 +241,52 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}); err != nil {
 		return nil, err
 	}
+	var group buildpack.GroupFile
+	if err := buildpack.DecodeTOMLFile(filepath.Join(dirs.layers, "group.toml"), &group); err != nil {
+		return nil, err
+	}
+	created := o.SourceDateEpoch
+	if created.IsZero() {
+		created = reproducibleEpoch
+	}
+	c, cacheMeta, err := openCache(ctx, o, dirs, log)
+	if err != nil {
+		return nil, platform.NewError(platform.CodeRestoreError, err)
+	}
+	defer c.Close()
+	var restored *lifecycle.RestoreReport
+	err = phase("RESTORING", func() error {
+		in := lifecycle.RestoreInputs{LayersDir: dirs.layers, Group: group.Group, Cache: c, CacheMetadata: cacheMeta,
+			Previous: analysis.PreviousMetadata, UID: uid, GID: gid, Created: created, Warn: log.Warnf}
+		if o.ClearCache {
+			in.Cache, in.CacheMetadata = nil, nil
+			log.Infof("--clear-cache: not restoring cached layers")
+		}
+		var err error
+		if restored, err = lifecycle.Restore(ctx, in); err != nil {
+			return platform.NewError(platform.CodeRestoreError, err)
+		}
+		for _, l := range restored.Layers {
+			if l.Contents != "" {
+				log.Debugf("restored cache layer %s:%s: %s", l.Buildpack, l.Name, l.Contents)
+			} else {
+				log.Debugf("restored metadata of layer %s:%s from the previous image", l.Buildpack, l.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	if err := phase("BUILDING", func() error { return run("builder", common...) }); err != nil {
 		return nil, err
 	}
+	warnUntypedRestored(dirs.layers, restored.Layers, log)
 
 	var img v1.Image
 	err = phase("EXPORTING", func() error {
-		var group buildpack.GroupFile
-		if err := buildpack.DecodeTOMLFile(filepath.Join(dirs.layers, "group.toml"), &group); err != nil {
-			return err
-		}
-		created := o.SourceDateEpoch
-		if created.IsZero() {
-			created = reproducibleEpoch
-		}
-		img, _, err = lifecycle.Export(ctx, lifecycle.ExportInputs{
+		var rep *lifecycle.ExportReport
+		img, rep, err = lifecycle.Export(ctx, lifecycle.ExportInputs{
 			LayersDir:          dirs.layers,
 			AppDir:             dirs.workspace,
 			Group:              group.Group,
@@ -241,6 +297,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			LauncherPath:       o.LauncherPath,
 			ProjectMetadata:    proj.metadata(),
 			DefaultProcessType: o.DefaultProcess,
+			PreviousImage:      analysis.Previous,
+			Reuse:              readExportState(dirs),
 			UID:                uid,
 			GID:                gid,
 			Created:            created,
@@ -251,28 +309,98 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return platform.NewError(platform.CodeExportError, err)
 		}
-		names := append([]string{o.Image}, o.Tags...)
-		for _, n := range names {
-			var d v1.Hash
-			var err error
-			if o.Publish {
-				d, err = registry.Write(ctx, n, img, o.Registry)
-			} else {
-				d, err = o.Store.Write(ctx, n, img)
+		for _, l := range rep.Layers {
+			reason := l.Reason
+			if reason == "" {
+				reason = "rebuilt"
 			}
-			if err != nil {
-				return platform.NewError(platform.CodeExportError, fmt.Errorf("write image %s: %w", n, err))
-			}
-			res.Digest = d
-			res.Names = append(res.Names, n)
+			log.Debugf("layer %s: %s %s", l.Name, reason, l.DiffID)
+		}
+		hook(o, "export-before-write")
+		if err := writeImage(ctx, o, img, res); err != nil {
+			return err
+		}
+		hook(o, "export-written")
+		if err := writeExportState(dirs, o.Image, rep); err != nil {
+			log.Warnf("record layer fingerprints: %v; the next build re-creates every layer", err)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	// Errors while writing the cache are warnings: the image is already written (§3.5).
+	_ = phase("CACHING", func() error {
+		crep, err := lifecycle.ExportCache(ctx, lifecycle.CacheExportInputs{
+			LayersDir: dirs.layers, Group: group.Group, Cache: c, Previous: cacheMeta,
+			Restored: restored.Layers, UID: uid, GID: gid, Created: created,
+		})
+		if crep != nil {
+			for _, w := range crep.Warnings {
+				log.Warnf("%s", w)
+			}
+			for _, l := range crep.Layers {
+				log.Debugf("cache layer %s: %s %s", l.Name, l.Reason, l.DiffID)
+			}
+		}
+		if err != nil {
+			log.Warnf("write build cache: %v; the image is fine, the next build may be slower", err)
+		}
+		return nil
+	})
+	if o.ReportDir != "" {
+		if err := writeReport(o, res, img); err != nil {
+			return nil, err
+		}
+	}
 	res.Image = img
 	return res, nil
+}
+
+func hook(o Options, point string) {
+	if o.Hook != nil {
+		o.Hook(point)
+	}
+}
+
+// writeImage writes img under the image name and every tag. Publishing pushes the image once
+// and then adds the tags, so a registry that fails does so before any name moves.
+func writeImage(ctx context.Context, o Options, img v1.Image, res *Result) error {
+	names := append([]string{o.Image}, o.Tags...)
+	for _, n := range names {
+		var d v1.Hash
+		var err error
+		if o.Publish {
+			d, err = registry.Write(ctx, n, img, o.Registry)
+		} else {
+			d, err = o.Store.Write(ctx, n, img)
+		}
+		if err != nil {
+			return platform.NewError(platform.CodeExportError, fmt.Errorf("write image %s: %w", n, err))
+		}
+		res.Digest = d
+		res.Names = append(res.Names, n)
+	}
+	return nil
+}
+
+// writeReport writes <ReportDir>/report.toml (cnb-spec.md §4.14): digest and manifest size for
+// a registry image, the image ID (config digest) for a local one.
+func writeReport(o Options, res *Result, img v1.Image) error {
+	rep := platform.Report{Image: platform.ImageReport{Tags: res.Names}}
+	if o.Publish {
+		rep.Image.Digest = res.Digest.String()
+		if n, err := img.Size(); err == nil {
+			rep.Image.ManifestSize = n
+		}
+	} else if id, err := img.ConfigName(); err == nil {
+		rep.Image.ImageID = id.String()
+		rep.Image.Digest = res.Digest.String()
+	}
+	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
+		return fmt.Errorf("--report-output-dir %s: %w", o.ReportDir, err)
+	}
+	return buildpack.WriteTOMLFile(filepath.Join(o.ReportDir, "report.toml"), rep)
 }
 
 // lifecycleBinaryPath is where the slipway binary is mounted inside the sandbox.

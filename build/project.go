@@ -217,21 +217,3 @@ func writeBuildConfigEnv(dir string, env []builder.BuildEnv) error {
 	}
 	return nil
 }
-
-// chooseRunImage returns the run image and its mirrors: --run-image when given, else the
-// builder's first [[run.images]] entry (cnb-spec.md §4.15; registry-affinity selection among
-// mirrors comes with publishing from the analyzer).
-func chooseRunImage(cfg *builder.Config, override string) (string, []string) {
-	if override != "" {
-		for _, ri := range cfg.Run.Images {
-			if ri.Image == override {
-				return ri.Image, ri.Mirrors
-			}
-		}
-		return override, nil
-	}
-	if len(cfg.Run.Images) == 0 {
-		return "", nil
-	}
-	return cfg.Run.Images[0].Image, cfg.Run.Images[0].Mirrors
-}

@@ -48,9 +48,14 @@ func openAppDirs(workDir, image string) (*appDirs, func(), error) {
 		syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 		lock.Close()
 	}
-	// layers, platform, cnb and scratch are rebuilt each time; the workspace is a synced
-	// copy of the app and is kept so unchanged files are not copied again.
-	for _, dir := range []string{d.layers, d.platform, d.cnb, d.scratch} {
+	// platform, cnb and scratch are rebuilt each time; the workspace is a synced copy of the
+	// app, kept so unchanged files are not copied again; the buildpack dirs in layers are the
+	// materialised build cache, which the restore step prunes to what cnb-spec.md §3.2 allows.
+	if err := cleanLayersDir(d.layers); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	for _, dir := range []string{d.platform, d.cnb, d.scratch} {
 		if err := os.RemoveAll(dir); err != nil {
 			unlock()
 			return nil, nil, fmt.Errorf("clean %s: %w", dir, err)
@@ -71,4 +76,25 @@ func openAppDirs(workDir, image string) (*appDirs, func(), error) {
 		return nil, nil, fmt.Errorf("create lifecycle mount point: %w", err)
 	}
 	return d, unlock, nil
+}
+
+// cleanLayersDir removes everything of the last build from <layers> except buildpack
+// directories: analyzed/group/plan.toml, config/ and sbom/ are outputs of this build's phases.
+func cleanLayersDir(layers string) error {
+	entries, err := os.ReadDir(layers)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return fmt.Errorf("read %s: %w", layers, err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != "config" && e.Name() != "sbom" {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(layers, e.Name())); err != nil {
+			return fmt.Errorf("clean %s: %w", layers, err)
+		}
+	}
+	return nil
 }

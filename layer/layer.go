@@ -19,6 +19,7 @@ type Layer struct {
 	diffID    v1.Hash
 	size      int64
 	mediaType types.MediaType
+	plain     bool // the blob is an uncompressed tar (Options.Uncompressed)
 }
 
 var _ v1.Layer = (*Layer)(nil)
@@ -35,7 +36,7 @@ func (l *Layer) Size() (int64, error) { return l.size, nil }
 // MediaType is the media type chosen by the caller (OCI or Docker family).
 func (l *Layer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
 
-// Compressed opens the blob file.
+// Compressed opens the blob file (the plain tar with Options.Uncompressed).
 func (l *Layer) Compressed() (io.ReadCloser, error) {
 	f, err := os.Open(l.path)
 	if err != nil {
@@ -49,6 +50,9 @@ func (l *Layer) Uncompressed() (io.ReadCloser, error) {
 	f, err := l.Compressed()
 	if err != nil {
 		return nil, err
+	}
+	if l.plain {
+		return f, nil
 	}
 	zr, err := gzip.NewReader(f)
 	if err != nil {

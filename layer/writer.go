@@ -46,6 +46,10 @@ type Options struct {
 	// ParentDirMode. The lifecycle copies the build container's owner of those dirs
 	// (cnb-spec.md §8.1); the exporter passes the owner they had there.
 	ParentUID, ParentGID int
+	// Uncompressed writes the plain tar instead of gzip: the blob is the tar itself and its
+	// digest equals its diffID. The volume cache stores layers this way (<diffID>.tar,
+	// cnb-spec.md §4.16).
+	Uncompressed bool
 }
 
 // Owner is the uid/gid and permission bits of a synthetic entry.
@@ -103,6 +107,10 @@ func NewWriter(opts Options) (*Writer, error) {
 	// klauspost/compress gzip (already in the module graph via go-containerregistry) measured
 	// ~1.8x the throughput of compress/gzip in BenchmarkFromDir. BestSpeed: layers are mostly
 	// already-compressed binaries and packages; CPU is better spent on parallel layers.
+	if opts.Uncompressed {
+		w.tw = tar.NewWriter(io.MultiWriter(w.diffID, w.buf))
+		return w, nil
+	}
 	w.gz, _ = gzip.NewWriterLevel(w.buf, gzip.BestSpeed)
 	w.tw = tar.NewWriter(io.MultiWriter(w.diffID, w.gz))
 	return w, nil
@@ -349,7 +357,7 @@ func (w *Writer) Close() (*Layer, error) {
 	}
 	w.done = true
 	err := w.tw.Close()
-	if err == nil {
+	if err == nil && w.gz != nil {
 		err = w.gz.Close()
 	}
 	if err == nil {
@@ -368,6 +376,7 @@ func (w *Writer) Close() (*Layer, error) {
 		digest:    sha256Hash(w.digest),
 		size:      w.size,
 		mediaType: w.opts.MediaType,
+		plain:     w.opts.Uncompressed,
 	}, nil
 }
 

@@ -49,6 +49,12 @@ type ExportInputs struct {
 	// previous image's layer (cnb-spec.md §3.3).
 	PreviousImage v1.Image
 
+	// Reuse is what each layer (by ExportedLayer.Name) was made from in the last export of this
+	// image on this host. A layer whose fingerprint is unchanged and whose diffID is in
+	// PreviousImage is taken from there without tar, hash or gzip (DESIGN.md "never do work
+	// twice", cnb-spec.md §8.2). Record ExportReport fingerprints to fill it next time.
+	Reuse map[string]LayerFingerprint
+
 	UID, GID    int       // CNB_USER_ID / CNB_GROUP_ID: owner of buildpack, app and config layers
 	Created     time.Time // SOURCE_DATE_EPOCH; zero means layer.Epoch() (cnb-spec.md §8.1)
 	PlatformAPI string    // recorded as CNB_PLATFORM_API; "" means api.DefaultPlatform
@@ -71,8 +77,21 @@ type ExportedLayer struct {
 	DiffID v1.Hash
 	Digest v1.Hash
 	Size   int64
-	// Reused is true for a layer taken from the previous image (cnb-spec.md §3.3).
+	// Reused is true for a layer taken from the previous image, because the buildpack kept
+	// only its .toml (cnb-spec.md §3.3) or because its tree is unchanged since the last export.
 	Reused bool
+	// Reason says why the layer was reused or rebuilt, e.g. "reused (unchanged)" or
+	// "rebuilt (contents changed)".
+	Reason string
+	// Fingerprint is the host-local summary of the layer's inputs ("" when not computed).
+	Fingerprint string
+}
+
+// LayerFingerprint is a layer's input fingerprint (layer.FingerprintDir …) and the diffID it
+// produced.
+type LayerFingerprint struct {
+	Fingerprint string `json:"fingerprint"`
+	DiffID      string `json:"diffID"`
 }
 
 // Export assembles the app image on top of the run image (cnb-spec.md §5). Layers are written
@@ -91,9 +110,13 @@ type exportLayer struct {
 	createdBy string
 	reused    bool
 	build     func(ctx context.Context) (v1.Layer, error)
-	record    func(diffID string)
+	// fingerprint, when set, summarises the layer's inputs so an unchanged layer is reused.
+	fingerprint func(ctx context.Context) (string, error)
+	record      func(diffID string)
 
-	layer v1.Layer
+	layer  v1.Layer
+	fp     string
+	reason string
 }
 
 type exportPlan struct {
@@ -155,7 +178,7 @@ func export(ctx context.Context, in ExportInputs) (v1.Image, *ExportReport, erro
 	}
 	rep := &ExportReport{}
 	for _, l := range p.layers {
-		e := ExportedLayer{Name: l.name, Reused: l.reused}
+		e := ExportedLayer{Name: l.name, Reused: l.reused, Reason: l.reason, Fingerprint: l.fp}
 		if e.DiffID, err = l.layer.DiffID(); err == nil {
 			if e.Digest, err = l.layer.Digest(); err == nil {
 				e.Size, err = l.layer.Size()
@@ -238,6 +261,9 @@ func (p *exportPlan) planBuildpackLayers() error {
 				el.build = func(ctx context.Context) (v1.Layer, error) {
 					return layer.FromDir(ctx, dir, imagePath, p.opts)
 				}
+				el.fingerprint = func(ctx context.Context) (string, error) {
+					return layer.FingerprintDir(ctx, dir, imagePath, p.opts)
+				}
 			} else {
 				if lt.Types.Cache {
 					return fmt.Errorf("layer %s is cache=true but has no contents at %s; the buildpack must recreate it or set cache=false", id, dir)
@@ -247,6 +273,7 @@ func (p *exportPlan) planBuildpackLayers() error {
 					return err
 				}
 				el.reused = true
+				el.reason = "reused from the previous image (buildpack kept only the .toml, cnb-spec.md §3.3)"
 				el.build = func(context.Context) (v1.Layer, error) { return prev, nil }
 			}
 			p.layers = append(p.layers, el)
@@ -317,7 +344,7 @@ func (p *exportPlan) previousLayer(bpID, name string) (v1.Layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot reuse layer %s: previous image has no layer %s: %w", id, sha, err)
 	}
-	return l, nil
+	return knownDiffID{Layer: l, diffID: h}, nil
 }
 
 // planSBOMLayer adds <layers>/sbom/launch when buildpacks produced launch SBOMs (§5.2 item 4).
@@ -332,6 +359,9 @@ func (p *exportPlan) planSBOMLayer() {
 		build: func(ctx context.Context) (v1.Layer, error) {
 			return layer.FromDir(ctx, dir, path.Join(platform.LayersDir, "sbom", "launch"), p.opts)
 		},
+		fingerprint: func(ctx context.Context) (string, error) {
+			return layer.FingerprintDirContents(ctx, dir, path.Join(platform.LayersDir, "sbom", "launch"), p.opts)
+		},
 		record: func(sha string) { p.meta.SBOM = &LayerSHA{SHA: sha} },
 	})
 }
@@ -339,16 +369,15 @@ func (p *exportPlan) planSBOMLayer() {
 // planLauncherLayers adds the launcher, config and process-types layers (§5.2 items 6–8).
 func (p *exportPlan) planLauncherLayers() {
 	root := layer.Owner{UID: 0, GID: 0, Mode: 0o755}
-	launcher := p.in.LauncherPath
+	launcher := []layer.Entry{{Type: layer.EntryFile, Path: platform.LauncherPath, HostPath: p.in.LauncherPath, Owner: root}}
 	p.layers = append(p.layers, &exportLayer{
 		name:      "launcher",
 		createdBy: "Buildpacks Application Launcher",
 		build: func(ctx context.Context) (v1.Layer, error) {
-			return layer.FromEntries(ctx, []layer.Entry{{
-				Type: layer.EntryFile, Path: platform.LauncherPath, HostPath: launcher, Owner: root,
-			}}, p.rootOpts)
+			return layer.FromEntries(ctx, launcher, p.rootOpts)
 		},
-		record: func(sha string) { p.meta.Launcher.SHA = sha },
+		fingerprint: func(context.Context) (string, error) { return layer.FingerprintEntries(launcher, p.rootOpts) },
+		record:      func(sha string) { p.meta.Launcher.SHA = sha },
 	})
 	configDir := filepath.Join(p.in.LayersDir, "config")
 	p.layers = append(p.layers, &exportLayer{
@@ -356,6 +385,9 @@ func (p *exportPlan) planLauncherLayers() {
 		createdBy: "Buildpacks Launcher Config",
 		build: func(ctx context.Context) (v1.Layer, error) {
 			return layer.FromDir(ctx, configDir, path.Join(platform.LayersDir, "config"), p.opts)
+		},
+		fingerprint: func(ctx context.Context) (string, error) {
+			return layer.FingerprintDirContents(ctx, configDir, path.Join(platform.LayersDir, "config"), p.opts)
 		},
 		record: func(sha string) { p.meta.Config.SHA = sha },
 	})
@@ -374,7 +406,8 @@ func (p *exportPlan) planLauncherLayers() {
 		build: func(ctx context.Context) (v1.Layer, error) {
 			return layer.FromEntries(ctx, entries, p.rootOpts)
 		},
-		record: func(sha string) { p.meta.ProcessTypes.SHA = sha },
+		fingerprint: func(context.Context) (string, error) { return layer.FingerprintEntries(entries, p.rootOpts) },
+		record:      func(sha string) { p.meta.ProcessTypes.SHA = sha },
 	})
 }
 
@@ -406,7 +439,7 @@ func (p *exportPlan) buildLayers(ctx context.Context) error {
 				return
 			}
 			defer func() { <-sem }()
-			built, err := l.build(ctx)
+			built, err := p.buildOrReuse(ctx, l)
 			if err != nil {
 				errs[i] = fmt.Errorf("create layer %s: %w", l.name, err)
 				cancel()
@@ -438,3 +471,47 @@ func (p *exportPlan) buildLayers(ctx context.Context) error {
 	}
 	return nil
 }
+
+// buildOrReuse takes the previous image's layer when the layer's fingerprint equals the one
+// recorded at the last export (no tar, no hash, no gzip; the blob is already in the store or
+// registry, so it is not written again either), and builds it otherwise.
+func (p *exportPlan) buildOrReuse(ctx context.Context, l *exportLayer) (v1.Layer, error) {
+	if l.fingerprint == nil {
+		return l.build(ctx)
+	}
+	fp, err := l.fingerprint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.fp = fp
+	prev, ok := p.in.Reuse[l.name]
+	switch {
+	case !ok || prev.DiffID == "":
+		l.reason = "rebuilt (no previous export recorded)"
+	case prev.Fingerprint != fp:
+		l.reason = "rebuilt (contents changed)"
+	case p.in.PreviousImage == nil:
+		l.reason = "rebuilt (no previous image)"
+	default:
+		h, err := v1.NewHash(prev.DiffID)
+		if err == nil {
+			var pl v1.Layer
+			if pl, err = p.in.PreviousImage.LayerByDiffID(h); err == nil {
+				l.reused = true
+				l.reason = "reused (unchanged)"
+				return knownDiffID{Layer: pl, diffID: h}, nil
+			}
+		}
+		l.reason = "rebuilt (previous layer " + prev.DiffID + " is not in the previous image)"
+	}
+	return l.build(ctx)
+}
+
+// knownDiffID is a previous-image layer whose diffID is already known. Layers read from an OCI
+// layout compute DiffID by gunzipping the whole blob; this answers from the label instead.
+type knownDiffID struct {
+	v1.Layer
+	diffID v1.Hash
+}
+
+func (k knownDiffID) DiffID() (v1.Hash, error) { return k.diffID, nil }

@@ -30,6 +30,9 @@ func (p *exportPlan) planAppLayers(ctx context.Context) error {
 			build: func(ctx context.Context) (v1.Layer, error) {
 				return layer.FromFiles(ctx, p.in.AppDir, platform.AppDir, files, p.opts)
 			},
+			fingerprint: func(ctx context.Context) (string, error) {
+				return layer.FingerprintFiles(ctx, p.in.AppDir, platform.AppDir, files, p.opts)
+			},
 			record: func(sha string) { p.meta.App = append(p.meta.App, LayerSHA{SHA: sha}) },
 		})
 	}

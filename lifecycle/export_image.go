@@ -94,8 +94,11 @@ func (p *exportPlan) assemble(entrypoint string) (v1.Image, error) {
 	if len(runLayers) == 0 {
 		return nil, fmt.Errorf("run image %s has no layers", p.in.RunImageName)
 	}
-	top, err := runLayers[len(runLayers)-1].DiffID()
-	if err != nil {
+	// The config lists the diffIDs; asking a layer read from an OCI layout would gunzip it.
+	var top v1.Hash
+	if ids := runCF.RootFS.DiffIDs; len(ids) == len(runLayers) {
+		top = ids[len(ids)-1]
+	} else if top, err = runLayers[len(runLayers)-1].DiffID(); err != nil {
 		return nil, fmt.Errorf("read run image top layer: %w", err)
 	}
 	p.meta.RunImage = RunImageForRebase{

@@ -68,6 +68,16 @@ or pushed to its registry with --publish.`,
 					o.Env[i] = kv + "=" + v
 				}
 			}
+			// A test seam: SLIPWAY_TEST_CRASH_AT=<point> kills the build at that named point
+			// the way kill -9 would (exit 137, no cleanup), to prove crash safety.
+			if point := os.Getenv("SLIPWAY_TEST_CRASH_AT"); point != "" {
+				o.Hook = func(p string) {
+					if p == point {
+						fmt.Fprintf(g.stderr, "SLIPWAY_TEST_CRASH_AT: crashing at %s\n", p)
+						os.Exit(137)
+					}
+				}
+			}
 			start := time.Now()
 			res, err := build.Build(cmd.Context(), o)
 			if err != nil {
@@ -89,6 +99,11 @@ or pushed to its registry with --publish.`,
 	f.StringVarP(&o.DefaultProcess, "default-process", "D", "", "process type the image runs by default")
 	f.BoolVar(&o.Publish, "publish", false, "push the image to its registry instead of the local store")
 	f.StringArrayVarP(&o.Tags, "tag", "t", nil, "additional name for the image (repeatable)")
+	f.StringVar(&o.PreviousImage, "previous-image", "", "image whose layers this build may reuse (default: IMAGE)")
+	f.StringVar(&o.CacheDir, "cache-dir", "", "volume build cache directory (default: a per-image cache in --work-dir)")
+	f.StringVar(&o.CacheImage, "cache-image", "", "registry image holding the build cache (instead of a volume cache)")
+	f.BoolVar(&o.ClearCache, "clear-cache", false, "do not restore cached layers (the new cache is still written)")
+	f.StringVar(&o.ReportDir, "report-output-dir", "", "directory to write report.toml to (image tags, digest)")
 	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP (repeatable)")
 	f.StringVar(&sandboxArg, "sandbox", "auto", "where buildpacks run: bwrap (bubblewrap sandbox from the build image), host (host filesystem, private mount namespace), auto")
 	f.StringVar(&workDir, "work-dir", filepath.Join(cacheHome(), "slipway"), "directory for build workspaces and unpacked build images")

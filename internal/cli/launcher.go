@@ -30,11 +30,27 @@ func launcherPath(workDir string) (string, error) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return "", fmt.Errorf("write launcher: %w", err)
 		}
-		tmp := p + ".tmp"
-		if err := os.WriteFile(tmp, b, 0o755); err != nil {
+		// A unique temp name: concurrent builds may materialise it at the same moment; the
+		// rename makes whichever finishes last win with identical bytes.
+		tmp, err := os.CreateTemp(filepath.Dir(p), ".launcher-*")
+		if err != nil {
 			return "", fmt.Errorf("write launcher: %w", err)
 		}
-		return p, os.Rename(tmp, p)
+		defer os.Remove(tmp.Name())
+		if _, err := tmp.Write(b); err != nil {
+			tmp.Close()
+			return "", fmt.Errorf("write launcher: %w", err)
+		}
+		if err := tmp.Close(); err != nil {
+			return "", fmt.Errorf("write launcher: %w", err)
+		}
+		if err := os.Chmod(tmp.Name(), 0o755); err != nil {
+			return "", fmt.Errorf("write launcher: %w", err)
+		}
+		if err := os.Rename(tmp.Name(), p); err != nil {
+			return "", fmt.Errorf("write launcher: %w", err)
+		}
+		return p, nil
 	}
 	exe, err := os.Executable()
 	if err != nil {

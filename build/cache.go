@@ -1,0 +1,159 @@
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/cache"
+	"github.com/slipway/slipway/imagestore"
+	"github.com/slipway/slipway/lifecycle"
+	"github.com/slipway/slipway/logging"
+	"github.com/slipway/slipway/registry"
+)
+
+// openCache opens the build cache: --cache-image, --cache-dir, or the per-app volume cache
+// under the work dir (what pack does by default). The committed metadata is read here; an
+// unreadable one is a warning and an empty cache (cnb-spec.md §3.5).
+func openCache(ctx context.Context, o Options, dirs *appDirs, log *logging.Logger) (cache.Cache, *cache.Metadata, error) {
+	var c cache.Cache
+	switch {
+	case o.CacheImage != "":
+		ic, err := cache.OpenImage(ctx, o.CacheImage, o.Registry, filepath.Join(dirs.root, "cache-scratch"))
+		if err != nil {
+			return nil, nil, err
+		}
+		c = ic
+	default:
+		dir := o.CacheDir
+		if dir == "" {
+			dir = filepath.Join(dirs.root, "cache")
+		}
+		dc, err := cache.OpenDir(dir, cache.DirOptions{
+			Waiting: func() { log.Infof("waiting for another build using the cache %s", dir) },
+			Hook:    o.Hook,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		c = dc
+	}
+	meta, err := c.Metadata(ctx)
+	if err != nil {
+		log.Warnf("ignoring the build cache: %v", err)
+		meta = &cache.Metadata{}
+	}
+	return c, meta, nil
+}
+
+// exportState is what the last export of this image on this host built each layer from;
+// it lets the next export reuse unchanged layers (lifecycle.ExportInputs.Reuse). It is a hint:
+// a stale or missing file only costs a rebuild of the layers.
+type exportState struct {
+	Image  string                                `json:"image"`
+	Layers map[string]lifecycle.LayerFingerprint `json:"layers"`
+}
+
+func readExportState(dirs *appDirs) map[string]lifecycle.LayerFingerprint {
+	b, err := os.ReadFile(filepath.Join(dirs.root, "export-state.json"))
+	if err != nil {
+		return nil
+	}
+	var s exportState
+	if json.Unmarshal(b, &s) != nil {
+		return nil
+	}
+	return s.Layers
+}
+
+func writeExportState(dirs *appDirs, image string, rep *lifecycle.ExportReport) error {
+	s := exportState{Image: image, Layers: map[string]lifecycle.LayerFingerprint{}}
+	for _, l := range rep.Layers {
+		if l.Fingerprint != "" {
+			s.Layers[l.Name] = lifecycle.LayerFingerprint{Fingerprint: l.Fingerprint, DiffID: l.DiffID.String()}
+		}
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dirs.root, "export-state.json"), b)
+}
+
+// writeFileAtomic writes temp + fsync + rename.
+func writeFileAtomic(p string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(p), filepath.Base(p)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return os.Rename(tmp.Name(), p)
+}
+
+// imageSource finds images for the analyzer: the local store first (unless publishing, where
+// the previous image lives in the registry), then the registry.
+type imageSource struct {
+	store     *imagestore.Store
+	reg       registry.Options
+	storeOnly bool // previous image of a local build: never ask a registry
+	regOnly   bool // previous image of a published build
+}
+
+func (s imageSource) Image(ctx context.Context, ref string) (v1.Image, error) {
+	if s.store != nil && !s.regOnly {
+		img, err := s.store.Image(ref)
+		if err == nil {
+			return img, nil
+		}
+		var nf *imagestore.NotFoundError
+		if !errors.As(err, &nf) {
+			return nil, fmt.Errorf("read image %s from the local store: %w", ref, err)
+		}
+		if s.storeOnly {
+			return nil, fmt.Errorf("%s: %w", ref, lifecycle.ErrImageNotFound)
+		}
+	}
+	img, err := registry.Image(ctx, ref, s.reg)
+	var re *registry.Error
+	if errors.As(err, &re) && re.Kind == registry.KindNotFound {
+		return nil, fmt.Errorf("%w: %w", lifecycle.ErrImageNotFound, err)
+	}
+	return img, err
+}
+
+// warnUntypedRestored warns loudly about the trap of cnb-spec.md §3.1: a restored cache layer
+// whose buildpack did not write [types] again is dropped from the image and the cache.
+func warnUntypedRestored(layersDir string, restored []lifecycle.RestoredLayer, log *logging.Logger) {
+	for _, r := range restored {
+		if r.Contents == "" {
+			continue
+		}
+		bpDir := filepath.Join(layersDir, buildpack.EscapedID(r.Buildpack))
+		var t struct {
+			Types map[string]bool `toml:"types"`
+		}
+		if err := buildpack.DecodeTOMLFile(filepath.Join(bpDir, r.Name+".toml"), &t); err != nil {
+			continue
+		}
+		if !t.Types["launch"] && !t.Types["build"] && !t.Types["cache"] {
+			log.Warnf("!!! buildpack %s reused the restored cache layer %q but did not set [types] in %s.toml again: the layer is now DROPPED from the image and from the cache (cnb-spec.md §3.1). The buildpack must write launch/build/cache = true on every build.", r.Buildpack, r.Name, r.Name)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package cache
+
+import (
+	"context"
+	"io"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/slipway/slipway/layer"
+)
+
+// MetadataLabel names the cache metadata: the file committed/<MetadataLabel> of a volume cache
+// and the label of a cache image (cnb-spec.md §4.16).
+const MetadataLabel = "io.buildpacks.lifecycle.cache.metadata"
+
+// Metadata is the cache metadata document, JSON as the reference lifecycle writes it.
+type Metadata struct {
+	Buildpacks []BuildpackMetadata `json:"buildpacks"`
+}
+
+// BuildpackMetadata is one buildpack's cached layers.
+type BuildpackMetadata struct {
+	ID      string                   `json:"key"`
+	Version string                   `json:"version"`
+	Layers  map[string]LayerMetadata `json:"layers"`
+}
+
+// LayerMetadata is one cached layer: the diffID of its tar, its TOML [metadata] and flags.
+type LayerMetadata struct {
+	SHA    string         `json:"sha"`
+	Data   map[string]any `json:"data"`
+	Build  bool           `json:"build"`
+	Launch bool           `json:"launch"`
+	Cache  bool           `json:"cache"`
+	// Fingerprint is slipway's host-local summary of the layer directory when it was cached
+	// (layer.FingerprintDir); the reference lifecycle ignores the key. A materialised layer
+	// whose fingerprint still matches is not untarred again.
+	Fingerprint string `json:"slipway.fingerprint,omitempty"`
+}
+
+// Layer returns the cached layer name of buildpack id.
+func (m *Metadata) Layer(id, name string) (LayerMetadata, bool) {
+	if m == nil {
+		return LayerMetadata{}, false
+	}
+	for _, b := range m.Buildpacks {
+		if b.ID == id {
+			l, ok := b.Layers[name]
+			return l, ok
+		}
+	}
+	return LayerMetadata{}, false
+}
+
+// Buildpack returns the entry of buildpack id, or nil.
+func (m *Metadata) Buildpack(id string) *BuildpackMetadata {
+	if m == nil {
+		return nil
+	}
+	for i := range m.Buildpacks {
+		if m.Buildpacks[i].ID == id {
+			return &m.Buildpacks[i]
+		}
+	}
+	return nil
+}
+
+// Cache is a build cache backend: a Dir or an Image.
+type Cache interface {
+	// Metadata is the committed metadata; empty (never nil) when nothing was committed yet.
+	Metadata(ctx context.Context) (*Metadata, error)
+	// Open streams the uncompressed tar of the committed layer with diffID h. The caller
+	// verifies the digest while reading (cnb-spec.md §3.5).
+	Open(ctx context.Context, h v1.Hash) (io.ReadCloser, error)
+	// ScratchDir is where new layer tars are written before Commit (same filesystem as the
+	// cache, so committing them is a rename).
+	ScratchDir() string
+	// Commit replaces the committed cache with meta. Every sha in meta is either already
+	// committed or in add (uncompressed tars made with layer.Options.Uncompressed). Either the
+	// old or the new cache survives a crash at any point.
+	Commit(ctx context.Context, meta *Metadata, add map[v1.Hash]*layer.Layer) error
+	// Close releases the cache lock.
+	Close() error
+}

@@ -1,0 +1,180 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// ImageSource finds images by reference: the local store, a registry, or both. It returns
+// ErrImageNotFound (wrapped) when the image does not exist; other errors mean the source
+// could not be asked (unreachable registry, no access).
+type ImageSource interface {
+	Image(ctx context.Context, ref string) (v1.Image, error)
+}
+
+// ErrImageNotFound is what ImageSource returns for an image that does not exist.
+var ErrImageNotFound = errors.New("image not found")
+
+// RunImageCandidates is one [[images]] entry of run.toml (cnb-spec.md §4.14).
+type RunImageCandidates struct {
+	Image   string
+	Mirrors []string
+}
+
+// AnalyzeInputs are the analyzer's inputs (cnb-spec.md §4.6).
+type AnalyzeInputs struct {
+	// OutputImage is <image>; PreviousImage defaults to it (-previous-image).
+	OutputImage, PreviousImage string
+	// RunImage is -run-image; when empty the run image comes from RunImages (run.toml).
+	RunImage  string
+	RunImages []RunImageCandidates
+	Images    ImageSource
+	// PreviousImages finds the previous image; nil means Images. A local build looks only in
+	// the local store, a published one only in the registry.
+	PreviousImages ImageSource
+}
+
+// Analysis is the analyzer's result (analyzed.toml, cnb-spec.md §4.14).
+type Analysis struct {
+	// Previous is nil when there is no previous image; PreviousMetadata is its label.
+	Previous         v1.Image
+	PreviousRef      string
+	PreviousMetadata *LayersMetadata
+
+	// RunImage is the image actually used; RunImageRef its digest reference (recorded as
+	// runImage.reference); RunImageName and RunImageMirrors are recorded as runImage.image
+	// and mirrors (the run.toml entry holding the chosen image, §4.15).
+	RunImage        v1.Image
+	RunImageRef     string
+	RunImageName    string
+	RunImageMirrors []string
+}
+
+// Analyze finds the previous image and chooses the run image (cnb-spec.md §4.6, §4.15).
+func Analyze(ctx context.Context, in AnalyzeInputs) (*Analysis, error) {
+	a := &Analysis{}
+	prev := in.PreviousImage
+	if prev == "" {
+		prev = in.OutputImage
+	}
+	if prev != "" {
+		src := in.PreviousImages
+		if src == nil {
+			src = in.Images
+		}
+		img, err := src.Image(ctx, prev)
+		switch {
+		case errors.Is(err, ErrImageNotFound):
+			// References to images that do not exist yet are accepted (§4.6).
+		case err != nil:
+			return nil, fmt.Errorf("read previous image %s: %w", prev, err)
+		default:
+			a.Previous, a.PreviousRef = img, prev
+			md, err := previousMetadata(img)
+			if err != nil {
+				return nil, fmt.Errorf("previous image %s: %w", prev, err)
+			}
+			a.PreviousMetadata = md
+		}
+	}
+	if err := chooseRunImage(ctx, in, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// previousMetadata parses the io.buildpacks.lifecycle.metadata label; nil without one (an
+// image not built with buildpacks is still a valid previous image, it just reuses nothing).
+func previousMetadata(img v1.Image) (*LayersMetadata, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	raw := cf.Config.Labels[LayersMetadataLabel]
+	if raw == "" {
+		return nil, nil
+	}
+	var m LayersMetadata
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil, fmt.Errorf("parse label %s: %w", LayersMetadataLabel, err)
+	}
+	return &m, nil
+}
+
+// chooseRunImage applies §4.15: among image and mirrors, prefer one on the output image's
+// registry that is readable, else the first readable one; the label records the first
+// run.toml entry containing the chosen image (or just the chosen image for -run-image
+// outside run.toml), and the reference of the image actually used.
+func chooseRunImage(ctx context.Context, in AnalyzeInputs, a *Analysis) error {
+	var candidates []string
+	entry := RunImageCandidates{}
+	if in.RunImage != "" {
+		candidates = []string{in.RunImage}
+		entry = RunImageCandidates{Image: in.RunImage}
+		for _, e := range in.RunImages {
+			if e.Image == in.RunImage || contains(e.Mirrors, in.RunImage) {
+				entry = e
+				break
+			}
+		}
+	} else {
+		if len(in.RunImages) == 0 {
+			return errors.New("no run image: the builder lists no [[run.images]] and no --run-image was given")
+		}
+		entry = in.RunImages[0]
+		candidates = append([]string{entry.Image}, entry.Mirrors...)
+		if reg := registryOf(in.OutputImage); reg != "" {
+			var same, other []string
+			for _, c := range candidates {
+				if registryOf(c) == reg {
+					same = append(same, c)
+				} else {
+					other = append(other, c)
+				}
+			}
+			candidates = append(same, other...)
+		}
+	}
+	var errs []error
+	for _, c := range candidates {
+		img, err := in.Images.Image(ctx, c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c, err))
+			continue
+		}
+		d, err := img.Digest()
+		if err != nil {
+			return fmt.Errorf("digest of run image %s: %w", c, err)
+		}
+		repo := c
+		if r, err := name.ParseReference(c); err == nil {
+			repo = r.Context().Name()
+		}
+		a.RunImage, a.RunImageRef = img, repo+"@"+d.String()
+		a.RunImageName, a.RunImageMirrors = entry.Image, entry.Mirrors
+		return nil
+	}
+	return fmt.Errorf("no run image is readable (tried %v): %w", candidates, errors.Join(errs...))
+}
+
+func registryOf(ref string) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return ""
+	}
+	return r.Context().RegistryStr()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

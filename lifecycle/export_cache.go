@@ -1,0 +1,153 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/cache"
+	"github.com/slipway/slipway/layer"
+)
+
+// CacheExportInputs are what the exporter needs to write the cache (cnb-spec.md §4.11).
+type CacheExportInputs struct {
+	LayersDir string
+	Group     []buildpack.GroupElement
+	Cache     cache.Cache
+	// Previous is the committed metadata; Restored lists layers the restorer untarred (their
+	// fresh fingerprints map to known diffIDs, so they are not tarred again).
+	Previous *cache.Metadata
+	Restored []RestoredLayer
+	UID, GID int
+	Created  time.Time
+}
+
+// CachedLayer reports one cache layer.
+type CachedLayer struct {
+	Name   string // <bp-id>:<layer>
+	DiffID string
+	Reason string // "reused (unchanged)" or "rebuilt (why)"
+}
+
+// CacheExportReport lists the cache layers written.
+type CacheExportReport struct {
+	Layers   []CachedLayer
+	Warnings []string
+}
+
+// ExportCache commits every cache=true layer to the cache. An unchanged layer (same
+// fingerprint as its committed entry) costs no tar; changed ones are tarred in parallel.
+// Problems with single layers are warnings (cnb-spec.md §3.3, §3.5); only the commit itself
+// can fail.
+func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport, error) {
+	rep := &CacheExportReport{}
+	opts := CacheLayerOptions(in.UID, in.GID, in.Created)
+	opts.ScratchDir = in.Cache.ScratchDir()
+	known := map[string]RestoredLayer{}
+	for _, r := range in.Restored {
+		known[r.Buildpack+":"+r.Name] = r
+	}
+	meta := &cache.Metadata{Buildpacks: []cache.BuildpackMetadata{}}
+	type job struct {
+		bp, name, dir, imagePath, fp string
+		lm                           *cache.LayerMetadata
+		l                            *layer.Layer
+		err                          error
+		reason                       string
+	}
+	var jobs []*job
+	for _, bp := range in.Group {
+		if bp.Extension {
+			continue
+		}
+		esc := buildpack.EscapedID(bp.ID)
+		bpDir := filepath.Join(in.LayersDir, esc)
+		names, err := layerNames(bpDir)
+		if err != nil {
+			return nil, err
+		}
+		bm := cache.BuildpackMetadata{ID: bp.ID, Version: bp.Version, Layers: map[string]cache.LayerMetadata{}}
+		for _, name := range names {
+			var lt layerTOML
+			if err := buildpack.DecodeTOMLFile(filepath.Join(bpDir, name+".toml"), &lt); err != nil {
+				rep.Warnings = append(rep.Warnings, fmt.Sprintf("not caching layer %s:%s: %v", bp.ID, name, err))
+				continue
+			}
+			if !lt.Types.Cache {
+				continue
+			}
+			dir := filepath.Join(bpDir, name)
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				rep.Warnings = append(rep.Warnings, fmt.Sprintf("layer %s:%s is cache=true but has no directory; not cached (cnb-spec.md §3.3)", bp.ID, name))
+				continue
+			}
+			lm := cache.LayerMetadata{Data: lt.Metadata, Build: lt.Types.Build, Launch: lt.Types.Launch, Cache: true}
+			bm.Layers[name] = lm
+			jobs = append(jobs, &job{bp: bp.ID, name: name, dir: dir, imagePath: layerImagePath(esc, name)})
+		}
+		meta.Buildpacks = append(meta.Buildpacks, bm)
+	}
+
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if j.fp, j.err = layer.FingerprintDir(ctx, j.dir, j.imagePath, opts); j.err != nil {
+				return
+			}
+			prev, ok := in.Previous.Layer(j.bp, j.name)
+			if ok && prev.Fingerprint == j.fp && prev.SHA != "" {
+				j.reason, j.lm = "reused (unchanged)", &cache.LayerMetadata{SHA: prev.SHA}
+				return
+			}
+			if r, ok := known[j.bp+":"+j.name]; ok && r.Fingerprint == j.fp && r.DiffID != "" {
+				j.reason, j.lm = "reused (restored from the cache, unchanged)", &cache.LayerMetadata{SHA: r.DiffID}
+				return
+			}
+			j.reason = "rebuilt (no previous cache entry)"
+			if ok {
+				j.reason = "rebuilt (contents changed)"
+			}
+			j.l, j.err = layer.FromDir(ctx, j.dir, j.imagePath, opts)
+		}()
+	}
+	wg.Wait()
+	add := map[v1.Hash]*layer.Layer{}
+	for _, j := range jobs {
+		bm := meta.Buildpack(j.bp)
+		if j.err != nil {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("not caching layer %s:%s: %v", j.bp, j.name, j.err))
+			delete(bm.Layers, j.name)
+			continue
+		}
+		lm := bm.Layers[j.name]
+		lm.Fingerprint = j.fp
+		if j.l != nil {
+			d, _ := j.l.DiffID()
+			lm.SHA = d.String()
+			add[d] = j.l
+		} else {
+			lm.SHA = j.lm.SHA
+		}
+		bm.Layers[j.name] = lm
+		rep.Layers = append(rep.Layers, CachedLayer{Name: j.bp + ":" + j.name, DiffID: lm.SHA, Reason: j.reason})
+	}
+	if err := in.Cache.Commit(ctx, meta, add); err != nil {
+		for _, l := range add {
+			l.Remove()
+		}
+		return rep, err
+	}
+	return rep, nil
+}

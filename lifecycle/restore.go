@@ -1,0 +1,309 @@
+package lifecycle
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/cache"
+	"github.com/slipway/slipway/layer"
+	"github.com/slipway/slipway/platform"
+)
+
+// RestoreInputs are the restorer's inputs (cnb-spec.md §4.8).
+type RestoreInputs struct {
+	// LayersDir may still hold the layers of the last build of this app: a cache=true layer
+	// whose directory fingerprint equals the committed one is kept in place (no untar);
+	// everything else the spec does not restore is removed.
+	LayersDir string
+	Group     []buildpack.GroupElement
+	// Cache may be nil (no cache, or --clear-cache); CacheMetadata is its committed metadata.
+	Cache         cache.Cache
+	CacheMetadata *cache.Metadata
+	// Previous is the previous image's io.buildpacks.lifecycle.metadata label, or nil.
+	Previous *LayersMetadata
+	// UID, GID and Created shape cache tars exactly like image layers, so their diffIDs and
+	// fingerprints line up (CacheLayerOptions).
+	UID, GID int
+	Created  time.Time
+	// Warn receives warnings (a corrupt cache entry is discarded with one, cnb-spec.md §3.5).
+	Warn func(format string, args ...any)
+}
+
+// RestoredLayer is one layer whose metadata the restorer wrote.
+type RestoredLayer struct {
+	Buildpack, Name string
+	// Contents is how the directory was restored: "kept (unchanged)", "untarred", or "" when
+	// only the metadata was restored.
+	Contents string
+	// Fingerprint and DiffID describe the restored directory (cache layers only).
+	Fingerprint, DiffID string
+}
+
+// RestoreReport lists what was restored.
+type RestoreReport struct {
+	Layers []RestoredLayer
+}
+
+// CacheLayerOptions are the tar options of cache layers: those of the exporter's buildpack
+// layers, uncompressed, so a launch+cache layer has one diffID in image and cache (§8.2).
+func CacheLayerOptions(uid, gid int, created time.Time) layer.Options {
+	if created.IsZero() {
+		created = layer.Epoch()
+	}
+	return layer.Options{UID: uid, GID: gid, ParentUID: uid, ParentGID: gid, ModTime: created.UTC(), Uncompressed: true}
+}
+
+// Restore prepares <layers> for the build following the table of cnb-spec.md §3.2: cache=true
+// layers get their metadata and contents from the cache; a launch-only layer gets its
+// metadata from the previous image label; store.toml comes from the label (§3.5); nothing
+// else survives. Restored .toml files carry no [types] (§3.1): the buildpack must set them
+// again to keep the layer.
+func Restore(ctx context.Context, in RestoreInputs) (*RestoreReport, error) {
+	warn := in.Warn
+	if warn == nil {
+		warn = func(string, ...any) {}
+	}
+	rep := &RestoreReport{}
+	if err := os.MkdirAll(in.LayersDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create layers dir: %w", err)
+	}
+	keepBP := map[string]bool{}
+	for _, bp := range in.Group {
+		if !bp.Extension {
+			keepBP[buildpack.EscapedID(bp.ID)] = true
+		}
+	}
+	// Directories of earlier builds that belong to no group member, and the outputs of the
+	// builder (config, sbom) go; top-level files (analyzed/group/plan.toml) stay.
+	entries, err := os.ReadDir(in.LayersDir)
+	if err != nil {
+		return nil, fmt.Errorf("read layers dir: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && !keepBP[e.Name()] {
+			if err := os.RemoveAll(filepath.Join(in.LayersDir, e.Name())); err != nil {
+				return nil, fmt.Errorf("clean layers dir: %w", err)
+			}
+		}
+	}
+	opts := CacheLayerOptions(in.UID, in.GID, in.Created)
+	for _, bp := range in.Group {
+		if bp.Extension {
+			continue
+		}
+		if err := restoreBuildpack(ctx, in, bp, opts, warn, rep); err != nil {
+			return nil, fmt.Errorf("restore layers of buildpack %s: %w", bp.Ref(), err)
+		}
+	}
+	return rep, nil
+}
+
+func restoreBuildpack(ctx context.Context, in RestoreInputs, bp buildpack.GroupElement, opts layer.Options, warn func(string, ...any), rep *RestoreReport) error {
+	esc := buildpack.EscapedID(bp.ID)
+	bpDir := filepath.Join(in.LayersDir, esc)
+	cached := in.CacheMetadata.Buildpack(bp.ID)
+	if in.Cache == nil {
+		cached = nil
+	}
+	// Decide which materialised cache layers can stay: same fingerprint as when committed.
+	kept := map[string]string{} // layer name → fingerprint
+	entries, err := os.ReadDir(bpDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() && cached != nil {
+			if lm, ok := cached.Layers[name]; ok && lm.Cache && lm.Fingerprint != "" {
+				fp, err := layer.FingerprintDir(ctx, filepath.Join(bpDir, name), layerImagePath(esc, name), opts)
+				if err == nil && fp == lm.Fingerprint {
+					kept[name] = fp
+					continue
+				}
+			}
+		}
+		if strings.Contains(name, ".sbom.") {
+			continue // layer SBOMs follow their layer, below
+		}
+		if err := os.RemoveAll(filepath.Join(bpDir, name)); err != nil {
+			return err
+		}
+	}
+	// SBOMs of layers that did not stay in place.
+	entries, _ = os.ReadDir(bpDir)
+	for _, e := range entries {
+		if base, _, ok := strings.Cut(e.Name(), ".sbom."); ok {
+			if _, keep := kept[base]; !keep {
+				os.RemoveAll(filepath.Join(bpDir, e.Name()))
+			}
+		}
+	}
+	if err := os.MkdirAll(bpDir, 0o755); err != nil {
+		return err
+	}
+
+	// cnb-spec.md §3.2 rows build=any, cache=T: metadata and contents from the cache.
+	if cached != nil {
+		for name, lm := range cached.Layers {
+			if !lm.Cache {
+				continue
+			}
+			rl := RestoredLayer{Buildpack: bp.ID, Name: name, DiffID: lm.SHA}
+			if fp, ok := kept[name]; ok {
+				rl.Contents, rl.Fingerprint = "kept (unchanged)", fp
+			} else {
+				fp, err := untarLayer(ctx, in.Cache, lm.SHA, in.LayersDir, esc, name, opts)
+				if err != nil {
+					os.RemoveAll(filepath.Join(bpDir, name))
+					warn("cache layer %s:%s (%s) is unusable and was discarded: %v; the buildpack will recreate it", bp.ID, name, lm.SHA, err)
+					continue
+				}
+				rl.Contents, rl.Fingerprint = "untarred", fp
+			}
+			if err := writeRestoredTOML(filepath.Join(bpDir, name+".toml"), lm.Data); err != nil {
+				return err
+			}
+			rep.Layers = append(rep.Layers, rl)
+		}
+	}
+	if in.Previous != nil {
+		for _, b := range in.Previous.Buildpacks {
+			if b.ID != bp.ID {
+				continue
+			}
+			// Row build=F, cache=F, launch=T: metadata from the image label, no contents; the
+			// buildpack may keep the layer by rewriting only its .toml (§3.3).
+			for name, lm := range b.Layers {
+				if lm.Launch && !lm.Build && !lm.Cache {
+					if err := writeRestoredTOML(filepath.Join(bpDir, name+".toml"), lm.Data); err != nil {
+						return err
+					}
+					rep.Layers = append(rep.Layers, RestoredLayer{Buildpack: bp.ID, Name: name})
+				}
+			}
+			// store.toml is restored even when nothing else is (§3.5).
+			if b.Store != nil {
+				if err := buildpack.WriteTOMLFile(filepath.Join(bpDir, "store.toml"), b.Store); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func layerImagePath(escapedID, name string) string {
+	return path.Join(platform.LayersDir, escapedID, name)
+}
+
+// restoredTOML is a layer TOML as restored: [metadata] only, never [types] (cnb-spec.md §3.1).
+type restoredTOML struct {
+	Metadata map[string]any `toml:"metadata"`
+}
+
+func writeRestoredTOML(p string, data map[string]any) error {
+	return buildpack.WriteTOMLFile(p, restoredTOML{Metadata: data})
+}
+
+// untarLayer extracts the cached tar of diffID sha into <layers>/<esc>/<name>, verifying the
+// diffID while reading; on a mismatch the caller discards the directory (cnb-spec.md §3.5).
+// It returns the fingerprint of the extracted directory.
+func untarLayer(ctx context.Context, c cache.Cache, sha, layersDir, esc, name string, opts layer.Options) (string, error) {
+	want, err := v1.NewHash(sha)
+	if err != nil {
+		return "", fmt.Errorf("bad sha %q: %w", sha, err)
+	}
+	rc, err := c.Open(ctx, want)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	dst := filepath.Join(layersDir, esc, name)
+	if err := os.RemoveAll(dst); err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	tr := tar.NewReader(io.TeeReader(rc, h))
+	prefix := strings.TrimPrefix(layerImagePath(esc, name), "/")
+	type dirTime struct {
+		p string
+		t time.Time
+	}
+	var dirs []dirTime
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("read cached tar: %w", err)
+		}
+		n := path.Clean(hdr.Name)
+		if n != prefix && !strings.HasPrefix(n, prefix+"/") {
+			continue // parent directories layers/ and layers/<bp>/
+		}
+		target := filepath.Join(dst, filepath.FromSlash(strings.TrimPrefix(strings.TrimPrefix(n, prefix), "/")))
+		mode := os.FileMode(hdr.Mode).Perm()
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return "", err
+			}
+			if err := os.Chmod(target, mode|0o700); err != nil {
+				return "", err
+			}
+			dirs = append(dirs, dirTime{target, hdr.ModTime})
+		case tar.TypeReg:
+			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+			if err != nil {
+				return "", err
+			}
+			if _, err := io.Copy(f, tr); err != nil {
+				f.Close()
+				return "", fmt.Errorf("extract %s: %w", hdr.Name, err)
+			}
+			if err := f.Close(); err != nil {
+				return "", err
+			}
+			os.Chtimes(target, hdr.ModTime, hdr.ModTime)
+		case tar.TypeSymlink:
+			if err := os.Symlink(hdr.Linkname, target); err != nil {
+				return "", err
+			}
+		case tar.TypeLink:
+			ln := path.Clean(hdr.Linkname)
+			if !strings.HasPrefix(ln, prefix+"/") {
+				return "", fmt.Errorf("hardlink %s points outside the layer", hdr.Name)
+			}
+			if err := os.Link(filepath.Join(dst, filepath.FromSlash(strings.TrimPrefix(ln, prefix+"/"))), target); err != nil {
+				return "", err
+			}
+		}
+	}
+	if _, err := io.Copy(io.Discard, io.TeeReader(rc, h)); err != nil {
+		return "", fmt.Errorf("read cached tar: %w", err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != sha {
+		return "", fmt.Errorf("digest mismatch: the cached tar hashes to %s", got)
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		os.Chtimes(dirs[i].p, dirs[i].t, dirs[i].t)
+	}
+	return layer.FingerprintDir(ctx, dst, layerImagePath(esc, name), opts)
+}
