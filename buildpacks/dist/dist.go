@@ -1,0 +1,95 @@
+package dist
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+
+	"github.com/slipway/slipway/buildpacks/sdk"
+)
+
+// Buildpack is one of our buildpacks: its source dir (holding buildpack.toml) and main package.
+type Buildpack struct {
+	ID      string
+	Version string
+	// Dir is relative to the buildpacks/ directory.
+	Dir string
+}
+
+// All are the buildpacks Package builds.
+var All = []Buildpack{
+	{ID: "slipway/nodejs", Version: "0.1.0", Dir: "nodejs"},
+	{ID: "slipway/procfile", Version: "0.1.0", Dir: "procfile"},
+}
+
+// Options tune Package.
+type Options struct {
+	// Arch is GOARCH of the binaries; empty means amd64.
+	Arch string
+	// Environ is the environment of `go build`; nil means os.Environ().
+	Environ []string
+}
+
+// Package compiles every buildpack in All (CGO_ENABLED=0, static) and writes
+// <outDir>/<escaped-id>/<version>/{buildpack.toml,bin/build,bin/detect}, the layout of
+// /cnb/buildpacks (cnb-spec.md §4.4), returning the buildpack directories by ID. bin/detect
+// and bin/build are one binary (hard links when possible) that dispatches on argv0.
+func Package(ctx context.Context, outDir string, opts Options) (map[string]string, error) {
+	src, err := sourceDir()
+	if err != nil {
+		return nil, err
+	}
+	arch := opts.Arch
+	if arch == "" {
+		arch = "amd64"
+	}
+	env := opts.Environ
+	if env == nil {
+		env = os.Environ()
+	}
+	env = append(env, "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	out := map[string]string{}
+	for _, bp := range All {
+		dir := filepath.Join(outDir, sdk.EscapeID(bp.ID), bp.Version)
+		bin := filepath.Join(dir, "bin")
+		if err := os.MkdirAll(bin, 0o755); err != nil {
+			return nil, fmt.Errorf("package %s: %w", bp.ID, err)
+		}
+		build := filepath.Join(bin, "build")
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", build,
+			"./"+filepath.ToSlash(filepath.Join(bp.Dir, "cmd", filepath.Base(bp.Dir))))
+		cmd.Dir = src
+		cmd.Env = env
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("package %s: go build: %w\n%s", bp.ID, err, b)
+		}
+		detect := filepath.Join(bin, "detect")
+		os.Remove(detect)
+		if err := os.Link(build, detect); err != nil {
+			if err := os.Symlink("build", detect); err != nil {
+				return nil, fmt.Errorf("package %s: %w", bp.ID, err)
+			}
+		}
+		desc, err := os.ReadFile(filepath.Join(src, bp.Dir, "buildpack.toml"))
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", bp.ID, err)
+		}
+		if err := sdk.WriteFileAtomic(filepath.Join(dir, "buildpack.toml"), desc, 0o644); err != nil {
+			return nil, fmt.Errorf("package %s: %w", bp.ID, err)
+		}
+		out[bp.ID] = dir
+	}
+	return out, nil
+}
+
+// sourceDir is the buildpacks/ directory of this source tree.
+func sourceDir() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", fmt.Errorf("locate buildpacks source: no caller information")
+	}
+	return filepath.Dir(filepath.Dir(file)), nil
+}
