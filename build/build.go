@@ -30,8 +30,12 @@ type Options struct {
 	Image string
 	// AppDir is the application source directory.
 	AppDir string
-	// BuilderConfig is a pack-compatible builder.toml.
-	BuilderConfig string
+	// Builder is a pack-compatible builder.toml path or a builder image reference (ours or
+	// one made by `pack builder create`), looked up in the local store, then its registry.
+	// Empty means project.toml's builder, else DefaultBuilder.
+	Builder string
+	// DefaultBuilder names the builder to use when neither Builder nor project.toml does.
+	DefaultBuilder func(ctx context.Context) (string, error)
 	// Buildpacks, when set, replace the builder's order with one group (pack's --buildpack).
 	Buildpacks []string
 	// RunImage overrides the builder's run image.
@@ -115,10 +119,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.BuilderConfig == "" {
-		return nil, errors.New("no builder: pass --builder with a builder.toml (or set [io.buildpacks] builder in project.toml)")
-	}
-	cfg, err := builder.ReadConfig(o.BuilderConfig)
+	builderRef, err := chooseBuilder(ctx, o, proj)
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +131,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	defer unlock()
 
 	var (
+		cfg              *builder.Config
 		buildImg, runImg *resolvedImage
 		rootfs           string
 		uid, gid         int
@@ -138,10 +140,13 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		analysis         *lifecycle.Analysis
 	)
 	err = phase("ANALYZING", func() error {
+		if cfg, buildImg, err = loadBuilder(ctx, o, builderRef); err != nil {
+			return err
+		}
 		if err := project.CopyApp(ctx, o.AppDir, dirs.workspace, proj.includes(), proj.excludes()); err != nil {
 			return fmt.Errorf("copy app %s: %w", o.AppDir, err)
 		}
-		if order, err = prepareBuildpacks(ctx, cfg, proj, o.Buildpacks, dirs); err != nil {
+		if order, err = prepareBuildpacks(ctx, cfg, proj, o, dirs); err != nil {
 			return err
 		}
 		if err := writePlatformEnv(dirs.platform, proj.env(), o.Env); err != nil {
@@ -150,15 +155,12 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		if err := writeBuildConfigEnv(filepath.Join(dirs.cnb, "build-config", "env"), cfg.Build.Env); err != nil {
 			return err
 		}
-		if buildImg, err = resolveImage(ctx, o.Store, cfg.Build.Image, o.Registry); err != nil {
-			return fmt.Errorf("build image: %w", err)
-		}
 		var cands []lifecycle.RunImageCandidates
 		for _, ri := range cfg.Run.Images {
 			cands = append(cands, lifecycle.RunImageCandidates{Image: ri.Image, Mirrors: ri.Mirrors})
 		}
 		if len(cands) == 0 && o.RunImage == "" {
-			return fmt.Errorf("no run image: set [[run.images]] in %s or pass --run-image", o.BuilderConfig)
+			return fmt.Errorf("no run image: builder %s names none ([[run.images]]); pass --run-image", builderRef)
 		}
 		prevSrc := imageSource{store: o.Store, reg: o.Registry, storeOnly: !o.Publish, regOnly: o.Publish}
 		analysis, err = lifecycle.Analyze(ctx, lifecycle.AnalyzeInputs{
@@ -194,7 +196,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		if rootfs, err = sandbox.Unpack(ctx, buildImg.Image, filepath.Join(o.WorkDir, "rootfs")); err != nil {
 			return fmt.Errorf("unpack build image %s: %w", buildImg.Name, err)
 		}
-		return nil
+		// A builder image carries its operator env at /cnb/build-config/env, which the
+		// per-build /cnb bind hides: carry it over (builder.toml [[build.env]] wins).
+		return copyMissingFiles(filepath.Join(rootfs, "cnb", "build-config", "env"), filepath.Join(dirs.cnb, "build-config", "env"))
 	})
 	if err != nil {
 		return nil, err

@@ -2,14 +2,11 @@ package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/slipway/slipway/imagestore"
-	"github.com/slipway/slipway/registry"
 )
 
 // resolvedImage is a base image with the reference that identifies its exact content:
@@ -22,22 +19,11 @@ type resolvedImage struct {
 }
 
 // resolveImage finds ref in the local store, else in its registry. Images a builder
-// references may live in either place (issue: "pulled from their registry (or found in
-// the local store)").
-func resolveImage(ctx context.Context, store *imagestore.Store, ref string, ro registry.Options) (*resolvedImage, error) {
-	if store != nil {
-		img, err := store.Image(ref)
-		if err == nil {
-			return finishResolve(ref, img)
-		}
-		var nf *imagestore.NotFoundError
-		if !errors.As(err, &nf) {
-			return nil, fmt.Errorf("read image %s from the local store: %w", ref, err)
-		}
-	}
-	img, err := registry.Image(ctx, ref, ro)
+// references may live in either place.
+func resolveImage(ctx context.Context, src imageSource, ref string) (*resolvedImage, error) {
+	img, err := src.Image(ctx, ref)
 	if err != nil {
-		return nil, fmt.Errorf("image %s is not in the local store, and pulling it failed: %w", ref, err)
+		return nil, err
 	}
 	return finishResolve(ref, img)
 }

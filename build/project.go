@@ -75,7 +75,7 @@ func (p *projectFile) metadata() platform.ProjectMetadata {
 // prepareBuildpacks lays out every buildpack the build may use under <cnb>/buildpacks and
 // returns the order to detect with: the builder's order, replaced (like pack) by
 // --buildpack flags or by project.toml's buildpacks, with project pre/post groups added.
-func prepareBuildpacks(ctx context.Context, cfg *builder.Config, proj *projectFile, flags []string, dirs *appDirs) (buildpack.Order, error) {
+func prepareBuildpacks(ctx context.Context, cfg *builder.Config, proj *projectFile, o Options, dirs *appDirs) (buildpack.Order, error) {
 	bpDir := filepath.Join(dirs.cnb, "buildpacks")
 	if _, err := builder.FetchBuildpacks(ctx, cfg, bpDir); err != nil {
 		return nil, err
@@ -87,48 +87,54 @@ func prepareBuildpacks(ctx context.Context, cfg *builder.Config, proj *projectFi
 		refs, pre, post = proj.d.Buildpacks, proj.d.Pre, proj.d.Post
 		base = filepath.Dir(proj.path)
 	}
-	if len(flags) > 0 {
+	if len(o.Buildpacks) > 0 {
 		refs = nil
 		base = "."
-		for _, f := range flags {
-			if fi, err := os.Stat(f); err == nil && fi.IsDir() {
-				refs = append(refs, project.BuildpackRef{URI: f})
-				continue
-			}
-			id, version, _ := strings.Cut(f, "@")
-			refs = append(refs, project.BuildpackRef{ID: id, Version: version})
+		for _, f := range o.Buildpacks {
+			refs = append(refs, buildpackFlag(f))
 		}
 	}
+	src := imageSource{store: o.Store, reg: o.Registry}
 	toElements := func(refs []project.BuildpackRef) ([]buildpack.GroupElement, error) {
 		var out []buildpack.GroupElement
 		for _, r := range refs {
+			var descs []*buildpack.Descriptor
+			var err error
 			switch {
 			case r.Script != nil:
-				dir, err := project.MaterializeScript(r, bpDir)
-				if err != nil {
-					return nil, err
+				var dir string
+				if dir, err = project.MaterializeScript(r, bpDir); err == nil {
+					var d *buildpack.Descriptor
+					d, err = buildpack.ReadDescriptor(dir)
+					descs = []*buildpack.Descriptor{d}
 				}
-				d, err := buildpack.ReadDescriptor(dir)
-				if err != nil {
-					return nil, err
+			case strings.HasPrefix(r.URI, "docker://"):
+				// A buildpackage image (cnb-spec.md §7.3), from the store or its registry.
+				ref := strings.TrimPrefix(r.URI, "docker://")
+				var img *resolvedImage
+				if img, err = resolveImage(ctx, src, ref); err == nil {
+					descs, err = builder.LayoutBuildpackage(ctx, img.Image, bpDir)
 				}
-				out = append(out, buildpack.GroupElement{ID: d.Buildpack.ID, Version: d.Buildpack.Version})
 			case r.URI != "":
+				// A directory, .tgz or .cnb buildpackage.
 				uri := strings.TrimPrefix(r.URI, "file://")
 				if !filepath.IsAbs(uri) {
 					uri = filepath.Join(base, uri)
 				}
-				d, err := builder.LayoutBuildpackDir(ctx, uri, bpDir)
-				if err != nil {
-					return nil, fmt.Errorf("buildpack %s: %w", r.URI, err)
-				}
-				out = append(out, buildpack.GroupElement{ID: d.Buildpack.ID, Version: d.Buildpack.Version})
+				descs, err = builder.LayoutBuildpackPath(ctx, uri, bpDir)
 			default:
 				if _, err := buildpack.FindDescriptor(bpDir, r.ID, r.Version); err != nil {
 					return nil, fmt.Errorf("buildpack %s is not in the builder: %w", r.Ref(), err)
 				}
 				out = append(out, buildpack.GroupElement{ID: r.ID, Version: r.Version})
+				continue
 			}
+			if err != nil {
+				return nil, fmt.Errorf("buildpack %s: %w", r.Ref(), err)
+			}
+			// The first descriptor is the one named (a buildpackage's entrypoint); the
+			// others are its dependencies, laid out for a composite's order.
+			out = append(out, buildpack.GroupElement{ID: descs[0].Buildpack.ID, Version: descs[0].Buildpack.Version})
 		}
 		return out, nil
 	}
@@ -160,6 +166,19 @@ func prepareBuildpacks(ctx context.Context, cfg *builder.Config, proj *projectFi
 		return nil, errors.New("no buildpacks to run: the builder has no [[order]] and no --buildpack was given")
 	}
 	return order, nil
+}
+
+// buildpackFlag reads one --buildpack value like pack: an existing path (directory, .tgz or
+// .cnb), docker://IMAGE (a buildpackage image), or id[@version] of a builder buildpack.
+func buildpackFlag(f string) project.BuildpackRef {
+	if _, err := os.Stat(f); err == nil {
+		return project.BuildpackRef{URI: f}
+	}
+	if strings.HasPrefix(f, "docker://") || strings.HasPrefix(f, "file://") {
+		return project.BuildpackRef{URI: f}
+	}
+	id, version, _ := strings.Cut(f, "@")
+	return project.BuildpackRef{ID: id, Version: version}
 }
 
 // writePlatformEnv writes project.toml's env and --env values as <platform>/env files

@@ -27,6 +27,16 @@ import (
 // stack.runImage) and description; Buildpacks lists the extracted directories. Build.Image is
 // left empty: the builder image itself is the build image, and only the caller knows its name.
 func FromImage(ctx context.Context, img v1.Image, destBuildpacksDir string) (*Config, error) {
+	return fromImage(ctx, img, destBuildpacksDir, true)
+}
+
+// FromExtractedImage is FromImage for a builder whose buildpacks an earlier FromImage
+// already extracted to buildpacksDir: it reads the labels and descriptors, extracting nothing.
+func FromExtractedImage(ctx context.Context, img v1.Image, buildpacksDir string) (*Config, error) {
+	return fromImage(ctx, img, buildpacksDir, false)
+}
+
+func fromImage(ctx context.Context, img v1.Image, destBuildpacksDir string, extract bool) (*Config, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("read builder image config: %w", err)
@@ -48,7 +58,12 @@ func FromImage(ctx context.Context, img v1.Image, destBuildpacksDir string) (*Co
 	if _, err := decodeLabel(labels, LabelBuildpackLayers, &mods); err != nil {
 		return nil, fmt.Errorf("read builder image: %w", err)
 	}
-	descs, err := extractModules(ctx, img, mods, destBuildpacksDir)
+	var descs []*buildpack.Descriptor
+	if extract {
+		descs, err = extractModules(ctx, img, mods, destBuildpacksDir)
+	} else {
+		descs, err = readModules(mods, destBuildpacksDir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read builder image: %w", err)
 	}
@@ -151,6 +166,22 @@ func ReadCNB(ctx context.Context, cnbPath, dir string) (v1.Image, error) {
 // extractModules extracts each buildpack of mods from its layer in img into
 // <dest>/<escaped id>/<version>/, replacing earlier copies, and returns their descriptors
 // sorted by id and version. A layer holding several buildpacks is read once.
+// readModules reads the descriptors of already extracted modules, in id and version order.
+func readModules(mods ModuleLayers, dir string) ([]*buildpack.Descriptor, error) {
+	var out []*buildpack.Descriptor
+	for id, versions := range mods {
+		for version := range versions {
+			d, err := buildpack.ReadDescriptor(filepath.Join(dir, buildpack.EscapedID(id), version))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref() < out[j].Ref() })
+	return out, nil
+}
+
 func extractModules(ctx context.Context, img v1.Image, mods ModuleLayers, dest string) ([]*buildpack.Descriptor, error) {
 	byLayer := map[string][]moduleRef{}
 	var diffIDs []string

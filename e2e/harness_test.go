@@ -40,7 +40,8 @@ func run(m *testing.M) int {
 	launcher := filepath.Join(repoRoot, "internal", "launcherbin", "launcher")
 	for _, args := range [][]string{
 		{"build", "-trimpath", "-ldflags", "-s -w", "-o", launcher, "./cmd/launcher"},
-		{"build", "-trimpath", "-ldflags", "-s -w", "-tags", "embedlauncher", "-o", slipwayBin, "./cmd/slipway"},
+		{"run", "./internal/defaultbuilder/gen", filepath.Join(repoRoot, "internal", "defaultbuilder", "buildpacks")},
+		{"build", "-trimpath", "-ldflags", "-s -w", "-tags", "embedlauncher,embedassets", "-o", slipwayBin, "./cmd/slipway"},
 	} {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = repoRoot
@@ -124,7 +125,8 @@ func (e *env) slipway(args ...string) (string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, slipwayBin, args...)
-	cmd.Env = append(os.Environ(), "SLIPWAY_STORE="+e.store, "XDG_CACHE_HOME="+e.work)
+	cmd.Env = append(os.Environ(), "SLIPWAY_STORE="+e.store, "XDG_CACHE_HOME="+e.work,
+		"SLIPWAY_CONFIG="+filepath.Join(e.work, "config.toml"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -200,7 +202,13 @@ func podmanRun(t *testing.T, archive, image string, args ...string) string {
 	if _, err := exec.LookPath("podman"); err != nil {
 		t.Skip("podman not installed")
 	}
-	root := t.TempDir()
+	// Not t.TempDir(): podman refuses a runroot longer than 50 characters, and test
+	// names make those paths long.
+	root, err := os.MkdirTemp("", "pod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
 	base := []string{"--root", filepath.Join(root, "storage"), "--runroot", filepath.Join(root, "run"),
 		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", "runc"}
 	out, err := exec.Command("podman", append(base, "load", "-i", archive)...).CombinedOutput()

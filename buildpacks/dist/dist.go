@@ -42,6 +42,10 @@ func Package(ctx context.Context, outDir string, opts Options) (map[string]strin
 	if err != nil {
 		return nil, err
 	}
+	// go build runs in the source tree, so a relative outDir must not be read from there.
+	if outDir, err = filepath.Abs(outDir); err != nil {
+		return nil, err
+	}
 	arch := opts.Arch
 	if arch == "" {
 		arch = "amd64"

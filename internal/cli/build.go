@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -78,6 +79,9 @@ or pushed to its registry with --publish.`,
 					}
 				}
 			}
+			o.DefaultBuilder = func(ctx context.Context) (string, error) {
+				return defaultBuilder(ctx, g, o.Store, o.WorkDir, o.LifecycleBinary, o.LauncherPath)
+			}
 			start := time.Now()
 			res, err := build.Build(cmd.Context(), o)
 			if err != nil {
@@ -91,8 +95,8 @@ or pushed to its registry with --publish.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.AppDir, "path", "p", ".", "app source directory")
-	f.StringVarP(&o.BuilderConfig, "builder", "B", "", "builder.toml (pack-compatible: [[buildpacks]], [[order]], [build] image, [[run.images]])")
-	f.StringArrayVarP(&o.Buildpacks, "buildpack", "b", nil, "buildpack directory to use instead of the builder's order (repeatable; forms one group, in order)")
+	f.StringVarP(&o.Builder, "builder", "B", "", "builder: a builder.toml (pack format) or a builder image (default: project.toml's, else `slipway config default-builder`, else the built-in one)")
+	f.StringArrayVarP(&o.Buildpacks, "buildpack", "b", nil, "buildpack to use instead of the builder's order: a directory, .tgz, .cnb, docker://IMAGE (buildpackage) or id@version (repeatable; forms one group, in order)")
 	f.StringVar(&o.RunImage, "run-image", "", "run image to base the app image on (overrides the builder's)")
 	f.StringVarP(&o.Descriptor, "descriptor", "d", "", "project.toml (default <path>/project.toml)")
 	f.StringArrayVarP(&o.Env, "env", "e", nil, "build-time environment variable KEY=VALUE, or KEY to take it from the current environment (repeatable)")

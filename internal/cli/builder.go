@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -81,14 +80,9 @@ run.toml and slipway itself as the lifecycle in /cnb/lifecycle, with the labels 
 			if err != nil {
 				return err
 			}
-			names := make([]string, 0, len(phases))
-			for p := range phases {
-				names = append(names, p)
-			}
-			sort.Strings(names)
 			img, err := builder.Create(ctx, builder.CreateOptions{
 				Config: cfg, Buildpacks: descs, BuildImage: buildImg,
-				LifecycleBinary: exe, Phases: names, LauncherPath: launcher,
+				LifecycleBinary: exe, Phases: phaseNames(), LauncherPath: launcher,
 				Version: build.Version, ScratchDir: scratch,
 			})
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,16 @@ import (
 var phases = map[string]func(context.Context, *phaseInputs) error{
 	"detector": runDetector,
 	"builder":  runBuilder,
+}
+
+// phaseNames lists the phases in name order (the /cnb/lifecycle links of a builder).
+func phaseNames() []string {
+	names := make([]string, 0, len(phases))
+	for p := range phases {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func isPhase(name string) bool { _, ok := phases[name]; return ok }

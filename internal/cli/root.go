@@ -91,7 +91,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.MarkFlagsMutuallyExclusive("verbose", "quiet")
 	root.AddCommand(newBuildCmd(g), newImagesCmd(g), newInspectCmd(g), newSaveCmd(g), newRmiCmd(g),
 		newVersionCmd(g), newLifecycleCmd(g), newRebaseCmd(g), newStackCmd(g),
-		newBuilderCmd(g), newBuildpackCmd(g))
+		newBuilderCmd(g), newBuildpackCmd(g), newConfigCmd(g))
 	return root
 }
 

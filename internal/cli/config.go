@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway/slipway/build"
+	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/imagestore"
+	"github.com/slipway/slipway/internal/defaultbuilder"
+)
+
+// settings is slipway's user configuration, $XDG_CONFIG_HOME/slipway/config.toml.
+type settings struct {
+	// DefaultBuilder is used by `slipway build` without --builder (pack's default-builder).
+	DefaultBuilder string `toml:"default-builder,omitempty"`
+}
+
+func configPath() string {
+	if p := os.Getenv("SLIPWAY_CONFIG"); p != "" {
+		return p
+	}
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "slipway", "config.toml")
+}
+
+func readSettings() (*settings, error) {
+	var s settings
+	p := configPath()
+	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+		return &s, nil
+	}
+	if err := buildpack.DecodeTOMLFile(p, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func writeSettings(s *settings) error {
+	p := configPath()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return buildpack.WriteTOMLFile(p, s)
+}
+
+func newConfigCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "config",
+		Short:   "Show or change slipway's settings",
+		Example: "  slipway config default-builder registry.example.com/builders/node:1\n  slipway config default-builder --unset",
+	}
+	var unset bool
+	db := &cobra.Command{
+		Use:   "default-builder [REF]",
+		Short: "Show or set the builder `slipway build` uses without --builder",
+		Long: `With no argument, prints the default builder. With REF (a builder image in the local store or a
+registry, or a builder.toml path), sets it. --unset returns to slipway's built-in default builder.`,
+		Example: "  slipway config default-builder ./builder.toml\n  slipway config default-builder",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := readSettings()
+			if err != nil {
+				return err
+			}
+			switch {
+			case unset:
+				s.DefaultBuilder = ""
+			case len(args) == 1:
+				s.DefaultBuilder = args[0]
+			default:
+				if s.DefaultBuilder == "" {
+					fmt.Fprintln(g.stdout, "built-in (slipway's Node.js and Procfile buildpacks on Debian 12)")
+				} else {
+					fmt.Fprintln(g.stdout, s.DefaultBuilder)
+				}
+				return nil
+			}
+			if err := writeSettings(s); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Default builder set in %s\n", configPath())
+			return nil
+		},
+	}
+	db.Flags().BoolVar(&unset, "unset", false, "go back to the built-in default builder")
+	cmd.AddCommand(db)
+	return cmd
+}
+
+// defaultBuilder is the builder `slipway build` uses when none is named: the one set with
+// `slipway config default-builder`, else the built-in one, made on first use.
+func defaultBuilder(ctx context.Context, g *globals, store *imagestore.Store, workDir, lifecycleBinary, launcher string) (string, error) {
+	s, err := readSettings()
+	if err != nil {
+		return "", err
+	}
+	if s.DefaultBuilder != "" {
+		return s.DefaultBuilder, nil
+	}
+	return defaultbuilder.Ensure(ctx, defaultbuilder.Options{
+		Store: store, WorkDir: workDir, LifecycleBinary: lifecycleBinary, LauncherPath: launcher,
+		Phases: phaseNames(), Version: build.Version, Log: g.logger(),
+	})
+}
