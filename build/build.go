@@ -367,24 +367,23 @@ func hook(o Options, point string) {
 	}
 }
 
-// writeImage writes img under the image name and every tag. Publishing pushes the image once
-// and then adds the tags, so a registry that fails does so before any name moves.
+// writeImage writes img under the image name and every tag, all or nothing as far as the
+// target allows: the store commits every name in one index update; publishing uploads the
+// whole image before it moves any tag (publish).
 func writeImage(ctx context.Context, o Options, img v1.Image, res *Result) error {
 	names := append([]string{o.Image}, o.Tags...)
-	for _, n := range names {
-		var d v1.Hash
-		var err error
-		if o.Publish {
-			d, err = registry.Write(ctx, n, img, o.Registry)
-		} else {
-			d, err = o.Store.Write(ctx, n, img)
-		}
-		if err != nil {
-			return platform.NewError(platform.CodeExportError, fmt.Errorf("write image %s: %w", n, err))
-		}
-		res.Digest = d
-		res.Names = append(res.Names, n)
+	var d v1.Hash
+	var err error
+	if o.Publish {
+		d, err = publish(ctx, names, img, o.Registry, o.Log)
+	} else {
+		d, err = o.Store.WriteMany(ctx, names, img)
 	}
+	if err != nil {
+		return platform.NewError(platform.CodeExportError, fmt.Errorf("write image %s: %w", strings.Join(names, ", "), err))
+	}
+	res.Digest = d
+	res.Names = append(res.Names, names...)
 	return nil
 }
 
