@@ -80,7 +80,7 @@ func TestBuildInspectSaveRun(t *testing.T) {
 	}
 	// The launcher's direct form (cnb-spec.md §6.2: `--`) lists the app dir: the excluded
 	// file never reached the image (project.toml exclude, cnb-spec.md §7.5).
-	got = podmanRun(t, archive, "--entrypoint=/cnb/lifecycle/launcher", "localhost/myapp", "--", "ls", "/workspace")
+	got = podmanLaunch(t, archive, "localhost/myapp", "ls", "/workspace")
 	if !strings.Contains(got, "hello.txt") || strings.Contains(got, "secret.log") {
 		t.Errorf("ls /workspace printed %q: want hello.txt and no secret.log", got)
 	}

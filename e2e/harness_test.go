@@ -196,8 +196,27 @@ func startRegistry(t *testing.T) string {
 	}
 }
 
-// podmanRun loads a docker-archive and runs it, returning the container's output.
+// podmanRun loads a docker-archive into a throwaway podman storage and runs image with
+// args (its default process unless args say otherwise), returning the container's output.
 func podmanRun(t *testing.T, archive, image string, args ...string) string {
+	t.Helper()
+	return podmanRunWith(t, archive, "", image, args...)
+}
+
+// podmanLaunch runs cmd through the image's launcher (cnb-spec.md §6.2 direct form, so the
+// buildpacks' launch env applies, §6.4) instead of the default process.
+func podmanLaunch(t *testing.T, archive, image string, cmd ...string) string {
+	t.Helper()
+	return podmanRunWith(t, archive, "/cnb/lifecycle/launcher", image, append([]string{"--"}, cmd...)...)
+}
+
+// podmanExec runs entrypoint with args in the image, bypassing the launcher.
+func podmanExec(t *testing.T, archive, image, entrypoint string, args ...string) string {
+	t.Helper()
+	return podmanRunWith(t, archive, entrypoint, image, args...)
+}
+
+func podmanRunWith(t *testing.T, archive, entrypoint, image string, args ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("podman"); err != nil {
 		t.Skip("podman not installed")
@@ -215,8 +234,15 @@ func podmanRun(t *testing.T, archive, image string, args ...string) string {
 	if err != nil {
 		t.Fatalf("podman load: %v\n%s", err, out)
 	}
-	runArgs := append(append(base, "run", "--rm", "--network", "none", image), args...)
-	out, err = exec.Command("podman", runArgs...).CombinedOutput()
+	runArgs := append(base, "run", "--rm", "--network", "none")
+	if entrypoint != "" {
+		runArgs = append(runArgs, "--entrypoint", entrypoint)
+	}
+	runArgs = append(append(runArgs, image), args...)
+	// A server the test did not mean to start must not outlive it.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err = exec.CommandContext(ctx, "podman", runArgs...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("podman %s: %v\n%s", strings.Join(runArgs, " "), err, out)
 	}

@@ -1,15 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,84 +11,8 @@ import (
 
 	"github.com/slipway/slipway/buildpacks/dist"
 	"github.com/slipway/slipway/imagestore"
+	"github.com/slipway/slipway/internal/npmmirror"
 )
-
-// nodeRegistry is an npm registry mirror on 127.0.0.1 that fetches from the public registry
-// once per URL (cached on disk across runs). The buildpacks reach it as BP_NPM_REGISTRY,
-// the air-gapped setting; it also keeps Node.js's own TLS (which does not read the host's
-// CA store) out of the test.
-func nodeRegistry(t *testing.T) string {
-	t.Helper()
-	const upstream = "https://registry.npmjs.org"
-	dir := filepath.Join(os.TempDir(), "slipway-buildpacks-test-registry")
-	os.MkdirAll(dir, 0o755)
-	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		accept := "application/json"
-		if strings.Contains(r.Header.Get("Accept"), "vnd.npm.install-v1") {
-			accept = "application/vnd.npm.install-v1+json"
-		}
-		tgz := strings.HasSuffix(r.URL.Path, ".tgz")
-		if tgz {
-			accept = "*/*"
-		}
-		sum := sha256.Sum256([]byte(r.URL.Path + "\x00" + accept))
-		file := filepath.Join(dir, hex.EncodeToString(sum[:]))
-		body, err := os.ReadFile(file)
-		if err != nil {
-			req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, upstream+r.URL.Path, nil)
-			req.Header.Set("Accept", accept)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadGateway)
-				return
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				w.WriteHeader(resp.StatusCode)
-				io.Copy(w, resp.Body)
-				return
-			}
-			if body, err = io.ReadAll(resp.Body); err != nil {
-				http.Error(w, err.Error(), http.StatusBadGateway)
-				return
-			}
-			if os.WriteFile(file+".tmp", body, 0o644) == nil {
-				os.Rename(file+".tmp", file)
-			}
-		}
-		if !tgz {
-			w.Header().Set("Content-Type", "application/json")
-			body = bytes.ReplaceAll(body, []byte(upstream+"/"), []byte(srv.URL+"/"))
-		}
-		w.Write(body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-// podmanLaunch runs cmd through the image's launcher (so the buildpacks' launch env applies,
-// cnb-spec.md §6.4) instead of the default process, bounded by a timeout.
-func podmanLaunch(t *testing.T, archive, image string, cmd ...string) string {
-	t.Helper()
-	if _, err := exec.LookPath("podman"); err != nil {
-		t.Skip("podman not installed")
-	}
-	root := t.TempDir()
-	base := []string{"--root", filepath.Join(root, "storage"), "--runroot", filepath.Join(root, "run"),
-		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", "runc"}
-	if out, err := exec.Command("podman", append(base, "load", "-i", archive)...).CombinedOutput(); err != nil {
-		t.Fatalf("podman load: %v\n%s", err, out)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	args := append(append(base, "run", "--rm", "--network", "none", "--entrypoint", "/cnb/lifecycle/launcher", image, "--"), cmd...)
-	out, err := exec.CommandContext(ctx, "podman", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 // nodeBuilder packages our buildpacks and writes a builder.toml with the test images.
 func (e *env) nodeBuilder() string {
@@ -162,7 +79,7 @@ func imageLayers(t *testing.T, store, name string) []string {
 func TestNodejsExpressApp(t *testing.T) {
 	e := newEnv(t)
 	builder := e.nodeBuilder()
-	reg := nodeRegistry(t)
+	reg := npmmirror.Start(t)
 	appDir := filepath.Join(t.TempDir(), "app")
 	if out, err := exec.Command("cp", "-a", filepath.Join(repoRoot, "buildpacks", "testdata", "apps", "npm-express"), appDir).CombinedOutput(); err != nil {
 		t.Fatalf("copy app: %v\n%s", err, out)
@@ -209,5 +126,42 @@ func TestNodejsExpressApp(t *testing.T) {
 	// Only the app layer (after the buildpack and SBOM layers, before launcher/config) changes.
 	if len(changed) != 1 {
 		t.Errorf("changed layers %v of %d; want exactly the app layer", changed, len(first))
+	}
+}
+
+// yarn (classic and berry, through corepack) and pnpm apps build in the sandbox with the
+// package manager their lockfile names, and the images answer HTTP.
+func TestNodejsYarnAndPnpmApps(t *testing.T) {
+	e := newEnv(t)
+	builder := e.nodeBuilder()
+	reg := npmmirror.Start(t)
+	cases := []struct {
+		app, pm string
+		env     []string
+	}{
+		// yarn 1.22 is signed only with npm's expired 2023 key (buildpacks/nodejs/README.md).
+		{"yarn-classic", "corepack yarn install --frozen-lockfile", []string{"COREPACK_INTEGRITY_KEYS=0"}},
+		{"yarn-berry", "corepack yarn", nil},
+		{"pnpm", "corepack pnpm install", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.app, func(t *testing.T) {
+			args := []string{"build", tc.app, "--path", filepath.Join(repoRoot, "buildpacks", "testdata", "apps", tc.app),
+				"--builder", builder, "--env", "BP_NODE_SOURCE=npm", "--env", "BP_NPM_REGISTRY=" + reg}
+			for _, kv := range tc.env {
+				args = append(args, "--env", kv)
+			}
+			out := e.mustSlipway(args...)
+			if !strings.Contains(out, tc.pm) {
+				t.Errorf("build did not use %q:\n%s", tc.pm, out)
+			}
+			archive := filepath.Join(t.TempDir(), tc.app+".tar")
+			e.mustSlipway("save", tc.app, "-o", archive)
+			got := podmanLaunch(t, archive, "localhost/"+tc.app, "bash", "-c",
+				`node index.js & pid=$!; rc=1; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.5; if node -e "require('http').get('http://127.0.0.1:'+process.env.PORT,r=>r.pipe(process.stdout)).on('error',()=>process.exit(1))"; then rc=0; break; fi; done; kill $pid; exit $rc`)
+			if !strings.Contains(got, "ms says 1m") {
+				t.Errorf("%s answered %q", tc.app, got)
+			}
+		})
 	}
 }

@@ -108,9 +108,8 @@ func TestRebasePodman(t *testing.T) {
 	archive := filepath.Join(t.TempDir(), "myapp.tar")
 	e.mustSlipway("save", "myapp", "-o", archive)
 	// The image's entrypoint is the web process link, which takes user args as its own; the
-	// bare launcher runs `-- cmd` directly (cnb-spec.md §6.2). podmanRun puts its image argument
-	// before the rest, so the flag goes there.
-	if got := podmanRun(t, archive, "--entrypoint=/cnb/lifecycle/launcher", "localhost/myapp", "--", "cat", "/etc/patched"); !strings.Contains(got, "patched base") {
+	// bare launcher runs `-- cmd` directly (cnb-spec.md §6.2).
+	if got := podmanLaunch(t, archive, "localhost/myapp", "cat", "/etc/patched"); !strings.Contains(got, "patched base") {
 		t.Errorf("/etc/patched in the rebased image: %q", got)
 	}
 	if got := podmanRun(t, archive, "localhost/myapp"); !strings.Contains(got, "Hello, World! args: default-arg") {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -149,24 +148,4 @@ func TestStackPatchFlow(t *testing.T) {
 	if got := podmanRun(t, archive, "localhost/myapp"); !strings.Contains(got, "Hello, World! args: default-arg") {
 		t.Errorf("rebased app printed %q", got)
 	}
-}
-
-// podmanExec runs entrypoint with args in the image instead of its launcher.
-func podmanExec(t *testing.T, archive, image, entrypoint string, args ...string) string {
-	t.Helper()
-	if _, err := exec.LookPath("podman"); err != nil {
-		t.Skip("podman not installed")
-	}
-	root := t.TempDir()
-	base := []string{"--root", filepath.Join(root, "storage"), "--runroot", filepath.Join(root, "run"),
-		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", "runc"}
-	if out, err := exec.Command("podman", append(base, "load", "-i", archive)...).CombinedOutput(); err != nil {
-		t.Fatalf("podman load: %v\n%s", err, out)
-	}
-	runArgs := append(append(base, "run", "--rm", "--network", "none", "--entrypoint", entrypoint, image), args...)
-	out, err := exec.Command("podman", runArgs...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("podman %s: %v\n%s", strings.Join(runArgs, " "), err, out)
-	}
-	return string(out)
 }

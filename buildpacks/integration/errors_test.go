@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipway/slipway/internal/npmmirror"
+
 	"github.com/slipway/slipway/lifecycle"
 	"github.com/slipway/slipway/platform"
 )
@@ -13,7 +15,7 @@ import (
 // reason reaches the no-group report (cnb-spec.md §2.4.7); an invalid one a detect error
 // (exit 21); the rest fail bin/build (§2.5.1, builder exit 51).
 func TestNodejsErrors(t *testing.T) {
-	reg := cachingRegistry(t)
+	reg := npmmirror.Start(t)
 	cases := []struct {
 		name, app string
 		code      int
@@ -67,7 +69,7 @@ func TestProcfile(t *testing.T) {
 	})
 	t.Run("over nodejs", func(t *testing.T) {
 		p := newProject(t, "yarn-classic")
-		p.env["BP_NPM_REGISTRY"] = cachingRegistry(t)
+		p.env["BP_NPM_REGISTRY"] = npmmirror.Start(t)
 		p.env["COREPACK_INTEGRITY_KEYS"] = "0"
 		writeApp(t, p.app, "Procfile", "web: node index.js --from-procfile\n")
 		md, _ := p.mustBuild(order("slipway/nodejs", "slipway/procfile"))

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slipway/slipway/internal/npmmirror"
 )
 
 // The main flow: an express app with package-lock.json, a build script and a dev
@@ -13,7 +15,7 @@ import (
 // cnb-spec.md §3.1, §3.2 (layer types and metadata), §3.8 (processes).
 func TestNPMExpressBuildAndReuse(t *testing.T) {
 	p := newProject(t, "npm-express")
-	p.env["BP_NPM_REGISTRY"] = cachingRegistry(t)
+	p.env["BP_NPM_REGISTRY"] = npmmirror.Start(t)
 	md, out := p.mustBuild(order("slipway/nodejs", "slipway/procfile"))
 	for _, want := range []string{"Installing Node.js 22.", "npm ci", "Installing node_modules into layer build-modules",
 		"Installing node_modules into layer launch-modules", `Running npm script "build"`} {
@@ -96,7 +98,7 @@ func TestNPMExpressBuildAndReuse(t *testing.T) {
 // yarn classic, yarn berry and pnpm, chosen by lockfile, fetched through corepack from the
 // configured registry.
 func TestPackageManagers(t *testing.T) {
-	reg := cachingRegistry(t)
+	reg := npmmirror.Start(t)
 	cases := []struct {
 		app, want string
 		env       map[string]string
