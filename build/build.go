@@ -205,6 +205,13 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	bcfg, _ := buildImg.Image.ConfigFile()
+	// Buildpacks expect a writable, empty home as in a fresh build container (npm, yarn and
+	// corepack write there); the rootfs is read-only, so a per-build dir is bound over it.
+	home := homeDir(rootfs, uid)
+	homeBind, err := writableHome(rootfs, home, dirs.scratch)
+	if err != nil {
+		return nil, err
+	}
 	run := func(phaseName string, args ...string) error {
 		out := log.Writer(logging.Info, "")
 		defer out.Close()
@@ -218,12 +225,15 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 				{Source: o.LifecycleBinary, Dest: lifecycleBinaryPath, ReadOnly: true},
 			},
 			Args:   append([]string{lifecycleBinaryPath, "lifecycle", phaseName}, args...),
-			Env:    sandboxEnv(bcfg.Config.Env, homeDir(rootfs, uid), log),
+			Env:    sandboxEnv(bcfg.Config.Env, home, log),
 			Dir:    platform.AppDir,
 			UID:    uid,
 			GID:    gid,
 			Stdout: out,
 			Stderr: out,
+		}
+		if homeBind != nil {
+			spec.Binds = append(spec.Binds, *homeBind)
 		}
 		err := o.Executor.Run(ctx, spec)
 		var ee *sandbox.ExitError
@@ -375,7 +385,7 @@ func writeImage(ctx context.Context, o Options, img v1.Image, res *Result) error
 	var d v1.Hash
 	var err error
 	if o.Publish {
-		d, err = publish(ctx, names, img, o.Registry, o.Log)
+		d, err = Publish(ctx, names, img, o.Registry, o.Log)
 	} else {
 		d, err = o.Store.WriteMany(ctx, names, img)
 	}
@@ -472,6 +482,28 @@ func homeDir(rootfs string, uid int) string {
 		}
 	}
 	return "/"
+}
+
+// writableHome makes a fresh, empty host dir to bind at the CNB user's home, and the mount
+// point for it in the unpacked rootfs (an empty dir, like the /workspace and /layers mount
+// points Unpack makes). No bind for a home of "/" or one under the CNB paths.
+func writableHome(rootfs, home, scratch string) (*sandbox.Bind, error) {
+	if home == "/" || home == "" {
+		return nil, nil
+	}
+	for _, p := range []string{platform.AppDir, platform.LayersDir, platform.PlatformDir, platform.CNBDir, "/tmp"} {
+		if home == p || strings.HasPrefix(home, p+"/") {
+			return nil, nil
+		}
+	}
+	src := filepath.Join(scratch, "home")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return nil, fmt.Errorf("create build home: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(rootfs, home), 0o755); err != nil {
+		return nil, fmt.Errorf("create home mount point %s in the build image rootfs: %w", home, err)
+	}
+	return &sandbox.Bind{Source: src, Dest: home}, nil
 }
 
 // sandboxEnv is the environment the phases start from inside the sandbox: the build
