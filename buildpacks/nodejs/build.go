@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -88,6 +89,16 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 		"YARN_ENABLE_TELEMETRY=0",
 		"YARN_ENABLE_PROGRESS_BARS=false",
 	)
+	// yarn berry refuses plain-HTTP registries unless their host is whitelisted; a mirror the
+	// user configured over http:// (typical inside an air-gapped network) is meant to be used.
+	if u, err := url.Parse(cfg.Registry); err == nil && u.Scheme == "http" && u.Hostname() != "" {
+		env = append(env, "YARN_UNSAFE_HTTP_WHITELIST="+u.Hostname())
+	}
+	if ca := extraCACerts(bc.Env, bc.PlatformDir, SystemCABundle); ca != "" {
+		// Build env only: the launch image keeps Node's defaults unless the user sets it.
+		env = append(env, "NODE_EXTRA_CA_CERTS="+ca)
+		log.Detail("NODE_EXTRA_CA_CERTS=%s (system CA bundle, for proxies and private registries)", ca)
+	}
 	for _, b := range bc.Env.Bindings(bc.PlatformDir, "npmrc") {
 		// A service binding of type npmrc supplies registry credentials without putting
 		// them in the app or the image (servicebinding.io).
