@@ -11,7 +11,7 @@ import (
 	"github.com/slipway/slipway/registry"
 )
 
-// publish writes img to every registry reference in names (the image and its -t tags) so that
+// Publish writes img to every registry reference in names (the image and its -t tags) so that
 // a failure moves no tag: first the blobs and the manifest go to each target repository by
 // digest, which names nothing a user pulls; only when every repository holds the whole image
 // are the tags put, one small manifest PUT each. Blobs a repository already has are not sent
@@ -19,7 +19,7 @@ import (
 // of receiving them again. A registry cannot move several tags atomically, so a failure
 // while tagging (after every upload succeeded) can still leave the earlier tags moved; the
 // error says which ones.
-func publish(ctx context.Context, names []string, img v1.Image, o registry.Options, log *logging.Logger) (v1.Hash, error) {
+func Publish(ctx context.Context, names []string, img v1.Image, o registry.Options, log *logging.Logger) (v1.Hash, error) {
 	dig, err := img.Digest()
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("compute digest of image %s: %w", names[0], err)

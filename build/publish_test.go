@@ -110,13 +110,13 @@ func TestPublishMovesNoTagOnFailure(t *testing.T) {
 			ctx := context.Background()
 			names := []string{host + "/a:latest", host + "/a:v1", host + "/b:v1"}
 			old, _ := random.Image(512, 2)
-			oldD, err := publish(ctx, names, old, registry.Options{}, nil)
+			oldD, err := Publish(ctx, names, old, registry.Options{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			f.fail = c.fail
 			img, _ := random.Image(512, 3)
-			_, err = publish(ctx, names, img, registry.Options{}, nil)
+			_, err = Publish(ctx, names, img, registry.Options{}, nil)
 			if err == nil {
 				t.Fatal("publish succeeded through the injected failure")
 			}
@@ -140,7 +140,7 @@ func TestPublishUploadsOnceThenTags(t *testing.T) {
 	img, _ := random.Image(1024, 3)
 	want, _ := img.Digest()
 	names := []string{host + "/a:latest", host + "/a:v1", host + "/b:v1"}
-	d, err := publish(context.Background(), names, img, registry.Options{}, nil)
+	d, err := Publish(context.Background(), names, img, registry.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,17 +1,24 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
 	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/internal/testimages"
 	"github.com/slipway/slipway/launch"
+	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/registry"
 )
 
-// The same binary is a CNB lifecycle: invoked as /cnb/lifecycle/detector and builder (argv0)
+// The same binary is a CNB lifecycle: invoked as /cnb/lifecycle/detector, builder and exporter (argv0)
 // with Platform API flags and CNB_* variables, as kpack or Tekton would run it
 // (cnb-spec.md §4.1, §4.7, §4.10). Runs as a non-root user, as the phases require (§4.3).
 func TestPhasesByArgv0AsPlatformWouldRunThem(t *testing.T) {
@@ -49,7 +56,7 @@ func TestPhasesByArgv0AsPlatformWouldRunThem(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, phase := range []string{"detector", "builder"} {
+	for _, phase := range []string{"detector", "builder", "exporter"} {
 		if err := os.Symlink(slipwayBin, filepath.Join(dirs["lifecycle"], phase)); err != nil {
 			t.Fatal(err)
 		}
@@ -93,5 +100,45 @@ func TestPhasesByArgv0AsPlatformWouldRunThem(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dirs["layers"], "test_hello", "greeter", "bin", "greet")); err != nil {
 		t.Fatalf("layer not written: %v", err)
+	}
+
+	// exporter (cnb-spec.md §4.11): the run image comes from analyzed.toml, the image goes
+	// to every <image> argument, report.toml records the digest.
+	addr := startRegistry(t)
+	_, runImg := testimages.BuildAndRun(t)
+	ro := registry.Options{Insecure: []string{addr}}
+	runDigest, err := registry.Write(context.Background(), addr+"/stacks/run:1", runImg, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dirs["layers"], "analyzed.toml"), fmt.Sprintf("[run-image]\nreference = %q\nimage = %q\n",
+		addr+"/stacks/run@"+runDigest.String(), addr+"/stacks/run:1"))
+	launcher := filepath.Join(repoRoot, "internal", "launcherbin", "launcher")
+	exp := exec.Command(filepath.Join(dirs["lifecycle"], "exporter"), "-app", dirs["workspace"], "-layers", dirs["layers"],
+		"-launcher", launcher, "-insecure-registry", addr, addr+"/apps/phases:1", addr+"/apps/phases:latest")
+	exp.Env = []string{"PATH=/usr/bin:/bin", "CNB_PLATFORM_API=0.15", "CNB_USER_ID=1000", "CNB_GROUP_ID=1000"}
+	if out, err := exp.CombinedOutput(); err != nil {
+		t.Fatalf("exporter: %v\n%s", err, out)
+	}
+	var report platform.Report
+	if err := buildpack.DecodeTOMLFile(filepath.Join(dirs["layers"], "report.toml"), &report); err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{"1", "latest"} {
+		img, err := registry.Image(context.Background(), addr+"/apps/phases:"+tag, ro)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := validate.Image(img); err != nil {
+			t.Fatalf("validate.Image: %v", err)
+		}
+		d, _ := img.Digest()
+		if d.String() != report.Image.Digest {
+			t.Errorf("tag %s is %s, report.toml says %s", tag, d, report.Image.Digest)
+		}
+		cfg, _ := img.ConfigFile()
+		if len(cfg.Config.Entrypoint) != 1 || cfg.Config.Entrypoint[0] != "/cnb/process/web" {
+			t.Errorf("entrypoint %v", cfg.Config.Entrypoint)
+		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 var phases = map[string]func(context.Context, *phaseInputs) error{
 	"detector": runDetector,
 	"builder":  runBuilder,
+	"exporter": runExporter,
 }
 
 // phaseNames lists the phases in name order (the /cnb/lifecycle links of a builder).
@@ -46,7 +47,7 @@ func (e *phaseExit) Error() string { return fmt.Sprintf("exit code %d", e.code) 
 func newLifecycleCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "lifecycle PHASE [-flags]",
-		Short: "Run one CNB lifecycle phase (detector, builder) with Platform API flags",
+		Short: "Run one CNB lifecycle phase (detector, builder, exporter) with Platform API flags",
 		Long: `Runs one phase of the Cloud Native Buildpacks lifecycle, with the flags and CNB_* environment
 variables of the Platform API. This is what slipway runs inside its sandbox; other platforms can
 run the same binary as /cnb/lifecycle/<phase>.`,
@@ -58,7 +59,7 @@ run the same binary as /cnb/lifecycle/<phase>.`,
 				return cmd.Help()
 			}
 			if !isPhase(args[0]) {
-				return fmt.Errorf("unknown phase %q: want one of detector, builder", args[0])
+				return fmt.Errorf("unknown phase %q: want one of %s", args[0], strings.Join(phaseNames(), ", "))
 			}
 			if code := runPhase(cmd.Context(), args[0], args[1:], g.stdout, g.stderr); code != 0 {
 				return &phaseExit{code}
@@ -74,6 +75,8 @@ type phaseInputs struct {
 	order, group, plan, analyzed, logLevel, execEnv   string
 	platformAPI                                       api.Platform
 	stdout, stderr                                    io.Writer
+	export                                            exportFlags
+	images                                            []string // positional <image> args (exporter)
 }
 
 func envOr(key, def string) string {
@@ -108,10 +111,17 @@ func runPhase(ctx context.Context, phase string, args []string, stdout, stderr i
 	fs.StringVar(&in.analyzed, "analyzed", os.Getenv("CNB_ANALYZED_PATH"), "analyzed.toml (default <layers>/analyzed.toml)")
 	fs.StringVar(&in.logLevel, "log-level", envOr("CNB_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.StringVar(&in.execEnv, "exec-env", envOr("CNB_EXEC_ENV", "production"), "execution environment (cnb-spec.md §1.5)")
+	if phase == "exporter" {
+		in.export.register(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return platform.CodeInvalidArgs
 	}
-	if fs.NArg() > 0 {
+	in.images = fs.Args()
+	if phase == "exporter" && len(in.images) == 0 {
+		return fail(platform.NewError(platform.CodeInvalidArgs, errors.New("no image: pass one or more image names to write")))
+	}
+	if phase != "exporter" && fs.NArg() > 0 {
 		return fail(platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("unexpected arguments %q", fs.Args())))
 	}
 	if strings.Contains(in.execEnv, "/") {
@@ -131,8 +141,9 @@ func runPhase(ctx context.Context, phase string, args []string, stdout, stderr i
 			in.order = filepath.Join(platform.CNBDir, "order.toml")
 		}
 	}
-	// cnb-spec.md §4.3 [L]: detector and builder refuse to run as root.
-	if os.Getuid() == 0 {
+	// cnb-spec.md §4.3 [L]: detector and builder refuse to run as root (the exporter may:
+	// it holds registry credentials and never runs buildpack code).
+	if os.Getuid() == 0 && phase != "exporter" {
 		return fail(platform.NewError(platform.CodeFailed, errors.New("refusing to run as root; run as the build image's CNB user")))
 	}
 	if err := phases[phase](ctx, in); err != nil {

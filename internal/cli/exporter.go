@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/slipway/slipway/build"
+	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/lifecycle"
+	"github.com/slipway/slipway/logging"
+	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/registry"
+)
+
+// exportFlags are the exporter's own Platform API inputs (cnb-spec.md §4.11).
+type exportFlags struct {
+	launcher, processType, projectMetadata, report string
+	insecure                                       string
+}
+
+func (f *exportFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.launcher, "launcher", envOr("CNB_LAUNCHER_PATH", platform.LauncherPath), "launcher binary to put in the image")
+	fs.StringVar(&f.processType, "process-type", os.Getenv("CNB_PROCESS_TYPE"), "default process type of the image")
+	fs.StringVar(&f.projectMetadata, "project-metadata", os.Getenv("CNB_PROJECT_METADATA_PATH"), "project-metadata.toml (default <layers>/project-metadata.toml)")
+	fs.StringVar(&f.report, "report", os.Getenv("CNB_REPORT_PATH"), "report.toml to write (default <layers>/report.toml)")
+	fs.StringVar(&f.insecure, "insecure-registry", os.Getenv("CNB_INSECURE_REGISTRIES"), "comma-separated registries reached over plain HTTP")
+}
+
+// runExporter is the exporter phase (cnb-spec.md §4.11): it exports the layers the builder
+// left into an image on the run image that analyzed.toml names, and pushes it to every
+// <image> given, moving no tag unless all uploads succeeded. Credentials come from
+// CNB_REGISTRY_AUTH and the docker/podman config (§4.2).
+func runExporter(ctx context.Context, in *phaseInputs) error {
+	fail := func(err error) error { return platform.NewError(platform.CodeExportError, err) }
+	var analyzed platform.Analyzed
+	if err := buildpack.DecodeTOMLFile(in.analyzed, &analyzed); err != nil {
+		return fail(err)
+	}
+	if analyzed.RunImage == nil || analyzed.RunImage.Reference == "" {
+		return fail(fmt.Errorf("%s names no run image ([run-image] reference); run the analyzer first", in.analyzed))
+	}
+	var group buildpack.GroupFile
+	if err := buildpack.DecodeTOMLFile(in.group, &group); err != nil {
+		return fail(err)
+	}
+	kc, err := registry.Keychain(os.Environ())
+	if err != nil {
+		return fail(err)
+	}
+	ro := registry.Options{Keychain: kc}
+	if in.export.insecure != "" {
+		ro.Insecure = strings.Split(in.export.insecure, ",")
+	}
+	runImg, err := registry.Image(ctx, analyzed.RunImage.Reference, ro)
+	if err != nil {
+		return fail(fmt.Errorf("run image: %w", err))
+	}
+	var project platform.ProjectMetadata
+	pm := in.export.projectMetadata
+	if pm == "" {
+		pm = filepath.Join(in.layers, "project-metadata.toml")
+	}
+	if _, err := os.Stat(pm); err == nil {
+		if err := buildpack.DecodeTOMLFile(pm, &project); err != nil {
+			return fail(err)
+		}
+	}
+	created := time.Time{}
+	if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {
+		var sec int64
+		if _, err := fmt.Sscan(epoch, &sec); err != nil {
+			return platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", epoch))
+		}
+		created = time.Unix(sec, 0).UTC()
+	}
+	uid, gid, err := cnbIDs()
+	if err != nil {
+		return platform.NewError(platform.CodeInvalidArgs, err)
+	}
+	scratch, err := os.MkdirTemp("", "slipway-export-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(scratch)
+	runName := analyzed.RunImage.Image
+	if runName == "" {
+		runName = analyzed.RunImage.Reference
+	}
+	img, _, err := lifecycle.Export(ctx, lifecycle.ExportInputs{
+		LayersDir: in.layers, AppDir: in.app, Group: group.Group,
+		RunImage: runImg, RunImageRef: analyzed.RunImage.Reference, RunImageName: runName,
+		LauncherPath: in.export.launcher, LauncherVersion: build.Version,
+		ProjectMetadata: project, DefaultProcessType: in.export.processType,
+		UID: uid, GID: gid, Created: created, PlatformAPI: in.platformAPI.Version.String(),
+		ScratchDir: scratch,
+	})
+	if err != nil {
+		return err
+	}
+	log := logging.New(in.stdout, logging.Info, false)
+	dig, err := build.Publish(ctx, in.images, img, ro, log)
+	if err != nil {
+		return fail(err)
+	}
+	report := in.export.report
+	if report == "" {
+		report = filepath.Join(in.layers, "report.toml")
+	}
+	rep := platform.Report{Image: platform.ImageReport{Tags: in.images, Digest: dig.String()}}
+	if err := buildpack.WriteTOMLFile(report, rep); err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(in.stdout, "*** Images (%s):\n", dig.Hex[:12])
+	for _, n := range in.images {
+		fmt.Fprintf(in.stdout, "      %s\n", n)
+	}
+	return nil
+}
+
+// cnbIDs reads CNB_USER_ID and CNB_GROUP_ID, the owner of the exported layers (§4.3).
+func cnbIDs() (int, int, error) {
+	var ids [2]int
+	for i, key := range []string{"CNB_USER_ID", "CNB_GROUP_ID"} {
+		v := os.Getenv(key)
+		if v == "" {
+			return 0, 0, errors.New("CNB_USER_ID and CNB_GROUP_ID must be set (the build image's CNB user)")
+		}
+		if _, err := fmt.Sscan(v, &ids[i]); err != nil {
+			return 0, 0, fmt.Errorf("%s=%q is not a number", key, v)
+		}
+	}
+	return ids[0], ids[1], nil
+}
