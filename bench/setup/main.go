@@ -57,6 +57,7 @@ func run(ctx context.Context, storeDir, builderTOML, bpDir string) error {
   [[order.group]]
     id = "bench/deps"
     version = "1.0.0"
+    optional = true
   [[order.group]]
     id = "bench/app"
     version = "1.0.0"

