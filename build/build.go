@@ -171,6 +171,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			return platform.NewError(platform.CodeAnalyzeError, err)
 		}
 		runImg = &resolvedImage{Name: analysis.RunImageName, Reference: analysis.RunImageRef, Image: analysis.RunImage, mirrors: analysis.RunImageMirrors}
+		if ref, ok := storeReference(o.Store, runImg.Name, runImg.Image); ok {
+			runImg.Reference = ref
+		}
 		if analysis.Previous != nil {
 			log.Debugf("previous image: %s", analysis.PreviousRef)
 		}

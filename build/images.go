@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/slipway/slipway/imagestore"
 )
 
 // resolvedImage is a base image with the reference that identifies its exact content:
@@ -37,4 +39,27 @@ func finishResolve(ref string, img v1.Image) (*resolvedImage, error) {
 		repo = r.Context().Name()
 	}
 	return &resolvedImage{Name: ref, Reference: repo + "@" + dig.String(), Image: img}, nil
+}
+
+// storeReference is the digest reference of img when it is the local store's image of that
+// name, in the store's naming (localhost/<name> for unqualified names, as rebase and podman
+// use), so runImage.reference says where the run image actually came from.
+func storeReference(store *imagestore.Store, ref string, img v1.Image) (string, bool) {
+	if store == nil {
+		return "", false
+	}
+	stored, err := store.Image(ref)
+	if err != nil {
+		return "", false
+	}
+	want, err1 := img.Digest()
+	got, err2 := stored.Digest()
+	if err1 != nil || err2 != nil || want != got {
+		return "", false
+	}
+	r, err := imagestore.Normalize(ref)
+	if err != nil {
+		return "", false
+	}
+	return r.Context().Name() + "@" + got.String(), true
 }
