@@ -4,7 +4,7 @@
 # Uses a throwaway store and podman storage under $DEMO_DIR (default /tmp/slipway-demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x bin/slipway ] || make build
+make build >/dev/null
 D=${DEMO_DIR:-/tmp/slipway-demo}
 mkdir -p "$D/app"
 export SLIPWAY_STORE=$D/store SLIPWAY_CONFIG=$D/config.toml
