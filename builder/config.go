@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/platform"
 )
@@ -111,13 +109,9 @@ func ReadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("read builder config %s: %w", path, err)
 	}
 	var c Config
-	md, err := toml.Decode(string(b), &c)
+	md, err := buildpack.DecodeTOML(b, path, &c)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("parse %s: line %d, column %d: %s", path, pe.Position.Line, pe.Position.Col, pe.Message)
-		}
-		return nil, fmt.Errorf("parse %s: %w", path, err)
+		return nil, err
 	}
 	// Image extensions are valid in pack's format but Slipway cannot run them yet; failing
 	// here beats building without them.

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -63,13 +62,9 @@ func ReadPackageConfig(path string) (*PackageConfig, error) {
 		return nil, fmt.Errorf("read package config %s: %w", path, err)
 	}
 	var c PackageConfig
-	md, err := toml.Decode(string(b), &c)
+	md, err := buildpack.DecodeTOML(b, path, &c)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("parse %s: line %d, column %d: %s", path, pe.Position.Line, pe.Position.Col, pe.Message)
-		}
-		return nil, fmt.Errorf("parse %s: %w", path, err)
+		return nil, err
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		keys := make([]string, len(und))

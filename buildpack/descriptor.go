@@ -178,21 +178,35 @@ func (d *Descriptor) APIFeatures() api.Buildpack {
 // EscapedID is the id with '/' replaced by '_', used for every on-disk path (cnb-spec.md §8.3).
 func EscapedID(id string) string { return strings.ReplaceAll(id, "/", "_") }
 
-// DecodeTOMLFile decodes path into v. Errors name the file and, for syntax errors,
+// DecodeTOMLFile decodes path into v. Errors name the file and, for syntax and type errors,
 // the line and column (toml.ParseError).
 func DecodeTOMLFile(path string, v any) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
-	if _, err := toml.Decode(string(b), v); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return fmt.Errorf("parse %s: line %d, column %d: %s", path, pe.Position.Line, pe.Position.Col, pe.Message)
-		}
-		return fmt.Errorf("parse %s: %w", path, err)
+	_, err = DecodeTOML(b, path, v)
+	return err
+}
+
+// DecodeTOML decodes data, read from path, into v, returning the metadata callers use to
+// find unknown keys. Errors are TOMLError's.
+func DecodeTOML(data []byte, path string, v any) (toml.MetaData, error) {
+	md, err := toml.Decode(string(data), v)
+	if err != nil {
+		return md, TOMLError(path, err)
 	}
-	return nil
+	return md, nil
+}
+
+// TOMLError names the file and, for syntax and type errors, the line and column, so a user
+// can go straight to the mistake.
+func TOMLError(path string, err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("parse %s: line %d, column %d: %s", path, pe.Position.Line, pe.Position.Col, pe.Message)
+	}
+	return fmt.Errorf("parse %s: %w", path, err)
 }
 
 // WriteTOMLFile writes v as TOML to path atomically (temp + fsync + rename).

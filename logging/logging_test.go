@@ -90,3 +90,11 @@ func TestZeroLoggerDiscards(t *testing.T) {
 		t.Fatal("nil logger is not debug")
 	}
 }
+
+func TestBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 29 << 20: "29.0 MiB", 3 << 30: "3.0 GiB"} {
+		if got := Bytes(n); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/buildpack"
 )
 
 // Schema versions of project.toml this package reads (cnb-spec.md §7.5).
@@ -170,7 +171,7 @@ func Read(path string) (*Descriptor, error) {
 		Project map[string]any `toml:"_"`
 	}
 	if _, err := toml.Decode(data, &probe); err != nil {
-		return nil, tomlError(path, err)
+		return nil, buildpack.TOMLError(path, err)
 	}
 	version := ""
 	if probe.Project != nil {
@@ -203,7 +204,7 @@ func readV02(path, data string) (*Descriptor, error) {
 	var f v02File
 	md, err := toml.Decode(data, &f)
 	if err != nil {
-		return nil, tomlError(path, err)
+		return nil, buildpack.TOMLError(path, err)
 	}
 	if md.IsDefined("io", "buildpacks", "include") && md.IsDefined("io", "buildpacks", "exclude") {
 		return nil, fmt.Errorf("%s: [io.buildpacks] has both include and exclude; use one", path)
@@ -244,7 +245,7 @@ func readV01(path, data string) (*Descriptor, error) {
 	var f v01File
 	md, err := toml.Decode(data, &f)
 	if err != nil {
-		return nil, tomlError(path, err)
+		return nil, buildpack.TOMLError(path, err)
 	}
 	if md.IsDefined("build", "include") && md.IsDefined("build", "exclude") {
 		return nil, fmt.Errorf("%s: [build] has both include and exclude; use one", path)
@@ -295,15 +296,6 @@ func unknownKeys(md toml.MetaData, owned func(string) bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// tomlError names the file and, for syntax and type errors, the line and column.
-func tomlError(path string, err error) error {
-	var pe toml.ParseError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("parse %s: line %d, column %d: %s", path, pe.Position.Line, pe.Position.Col, pe.Message)
-	}
-	return fmt.Errorf("parse %s: %w", path, err)
 }
 
 // validate checks what the schema requires and normalizes defaults (script shell).

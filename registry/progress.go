@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/slipway/slipway/logging"
 )
 
 // progressStep and progressEvery throttle progress lines: one per tenth of the bytes, and
@@ -79,7 +79,7 @@ func (p *progressPrinter) update(u v1.Update) {
 		return
 	}
 	p.lastStep, p.lastAt = step, now
-	p.printf("pushing %s: %d%% (%s of %s)", p.image, step*100/progressStep, humanBytes(u.Complete), humanBytes(u.Total))
+	p.printf("pushing %s: %d%% (%s of %s)", p.image, step*100/progressStep, logging.Bytes(u.Complete), logging.Bytes(u.Total))
 }
 
 func (p *progressPrinter) finish() {
@@ -93,19 +93,7 @@ func (p *progressPrinter) finish() {
 	if skipped < 0 {
 		skipped = 0 // retried uploads send some bytes twice
 	}
-	p.printf("pushed %s: %s uploaded, %s already in the registry", p.image, humanBytes(sent), humanBytes(skipped))
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
+	p.printf("pushed %s: %s uploaded, %s already in the registry", p.image, logging.Bytes(sent), logging.Bytes(skipped))
 }
 
 // countingTransport counts the body bytes of blob uploads and manifest PUTs: v1.Update

@@ -1,14 +1,13 @@
 package stack
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/slipway/slipway/buildpack"
 )
 
 // Definition is a stack.toml: where the packages come from and what goes into the
@@ -75,13 +74,9 @@ func ReadDefinition(path string) (*Definition, error) {
 // relative keyring paths.
 func ParseDefinition(data []byte, file string) (*Definition, error) {
 	d := &Definition{File: file}
-	md, err := toml.Decode(string(data), d)
+	md, err := buildpack.DecodeTOML(data, file, d)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("parse stack config %s: line %d, column %d: %s", file, pe.Position.Line, pe.Position.Col, pe.Message)
-		}
-		return nil, fmt.Errorf("parse stack config %s: %w", file, err)
+		return nil, err
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		keys := make([]string, len(und))

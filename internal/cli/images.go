@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slipway/slipway/inspect"
+	"github.com/slipway/slipway/logging"
 	"github.com/slipway/slipway/registry"
 )
 
@@ -33,7 +34,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tDIGEST\tCREATED\tSIZE")
 			for _, e := range entries {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Name, shortDigest(e.Digest.String()), e.Created.UTC().Format(time.RFC3339), humanSize(e.Size))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Name, shortDigest(e.Digest.String()), e.Created.UTC().Format(time.RFC3339), logging.Bytes(e.Size))
 			}
 			return w.Flush()
 		},
@@ -128,7 +129,7 @@ func printInfo(g *globals, info *inspect.Info) {
 	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "  DIFF ID\tSIZE\tCREATED BY")
 	for _, l := range info.Layers {
-		fmt.Fprintf(w, "  %s\t%s\t%s\n", shortDigest(l.DiffID), humanSize(l.Size), l.CreatedBy)
+		fmt.Fprintf(w, "  %s\t%s\t%s\n", shortDigest(l.DiffID), logging.Bytes(l.Size), l.CreatedBy)
 	}
 	w.Flush()
 }
@@ -201,16 +202,4 @@ func shortDigest(d string) string {
 		return d[:i+13]
 	}
 	return d
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

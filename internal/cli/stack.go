@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/slipway/slipway/logging"
 	"github.com/slipway/slipway/registry"
 	"github.com/slipway/slipway/stack"
 )
@@ -89,7 +90,7 @@ same image digests.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(g.stdout, "Successfully built image %s (%s): %d packages, %s compressed\n", b.Name, digest, len(b.Packages), humanSize(size))
+				fmt.Fprintf(g.stdout, "Successfully built image %s (%s): %d packages, %s compressed\n", b.Name, digest, len(b.Packages), logging.Bytes(size))
 			}
 			fmt.Fprintf(g.stdout, "Stack built in %s\n", time.Since(start).Round(time.Millisecond))
 			return nil
