@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -208,44 +207,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	bcfg, _ := buildImg.Image.ConfigFile()
-	// Buildpacks expect a writable, empty home as in a fresh build container (npm, yarn and
-	// corepack write there); the rootfs is read-only, so a per-build dir is bound over it.
-	home := homeDir(rootfs, uid)
-	homeBind, err := writableHome(rootfs, home, dirs.scratch)
+	phases, err := newPhaseRunner(o, dirs, rootfs, bcfg.Config.Env, uid, gid, log)
 	if err != nil {
 		return nil, err
 	}
-	run := func(phaseName string, args ...string) error {
-		out := log.Writer(logging.Info, "")
-		defer out.Close()
-		spec := sandbox.Spec{
-			Rootfs: rootfs,
-			Binds: []sandbox.Bind{
-				{Source: dirs.workspace, Dest: platform.AppDir},
-				{Source: dirs.layers, Dest: platform.LayersDir},
-				{Source: dirs.platform, Dest: platform.PlatformDir, ReadOnly: true},
-				{Source: dirs.cnb, Dest: platform.CNBDir, ReadOnly: true},
-				{Source: o.LifecycleBinary, Dest: lifecycleBinaryPath, ReadOnly: true},
-			},
-			Args:   append([]string{lifecycleBinaryPath, "lifecycle", phaseName}, args...),
-			Env:    sandboxEnv(bcfg.Config.Env, home, log),
-			Dir:    platform.AppDir,
-			UID:    uid,
-			GID:    gid,
-			Stdout: out,
-			Stderr: out,
-		}
-		if homeBind != nil {
-			spec.Binds = append(spec.Binds, *homeBind)
-		}
-		err := o.Executor.Run(ctx, spec)
-		var ee *sandbox.ExitError
-		if errors.As(err, &ee) {
-			// The phase printed its own report; keep its exit code (cnb-spec.md §2.4.7, §4.10).
-			return platform.NewError(ee.Code, fmt.Errorf("%s failed (exit code %d)", phaseName, ee.Code))
-		}
-		return err
-	}
+	run := func(name string, args ...string) error { return phases.run(ctx, name, args...) }
 	common := []string{"-app", platform.AppDir, "-layers", platform.LayersDir, "-platform", platform.PlatformDir,
 		"-buildpacks", platform.BuildpacksDir, "-build-config", platform.BuildConfigDir,
 		"-analyzed", platform.LayersDir + "/analyzed.toml",
@@ -419,9 +385,6 @@ func writeReport(o Options, res *Result, img v1.Image) error {
 	return buildpack.WriteTOMLFile(filepath.Join(o.ReportDir, "report.toml"), rep)
 }
 
-// lifecycleBinaryPath is where the slipway binary is mounted inside the sandbox.
-const lifecycleBinaryPath = platform.LifecycleDir + "/slipway"
-
 // Version is slipway's version, recorded as the launcher version in image labels.
 var Version = "0.1.0-dev"
 
@@ -441,81 +404,4 @@ func checkAppDir(dir string) error {
 		return fmt.Errorf("app directory %s is not readable: %w", dir, err)
 	}
 	return f.Close()
-}
-
-// cnbUser reads CNB_USER_ID/CNB_GROUP_ID from the build image (cnb-spec.md §4.3).
-func cnbUser(cfg *v1.ConfigFile, image string) (int, int, error) {
-	get := func(key string) (int, error) {
-		for _, kv := range cfg.Config.Env {
-			if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return 0, fmt.Errorf("build image %s: %s=%q is not a number", image, key, v)
-				}
-				return n, nil
-			}
-		}
-		return 0, fmt.Errorf("build image %s has no %s in its Env; a CNB build image must set CNB_USER_ID and CNB_GROUP_ID", image, key)
-	}
-	uid, err := get("CNB_USER_ID")
-	if err != nil {
-		return 0, 0, err
-	}
-	gid, err := get("CNB_GROUP_ID")
-	if err != nil {
-		return 0, 0, err
-	}
-	if uid == 0 {
-		return 0, 0, fmt.Errorf("build image %s: CNB_USER_ID is 0; buildpacks must not run as root (cnb-spec.md §4.3)", image)
-	}
-	return uid, gid, nil
-}
-
-// homeDir is the CNB user's home from the build image's /etc/passwd, as a container
-// runtime would set HOME; "/" when the user has no entry.
-func homeDir(rootfs string, uid int) string {
-	b, err := os.ReadFile(filepath.Join(rootfs, "etc", "passwd"))
-	if err != nil {
-		return "/"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) >= 6 && f[2] == strconv.Itoa(uid) && f[5] != "" {
-			return f[5]
-		}
-	}
-	return "/"
-}
-
-// writableHome makes a fresh, empty host dir to bind at the CNB user's home, and the mount
-// point for it in the unpacked rootfs (an empty dir, like the /workspace and /layers mount
-// points Unpack makes). No bind for a home of "/" or one under the CNB paths.
-func writableHome(rootfs, home, scratch string) (*sandbox.Bind, error) {
-	if home == "/" || home == "" {
-		return nil, nil
-	}
-	for _, p := range []string{platform.AppDir, platform.LayersDir, platform.PlatformDir, platform.CNBDir, "/tmp"} {
-		if home == p || strings.HasPrefix(home, p+"/") {
-			return nil, nil
-		}
-	}
-	src := filepath.Join(scratch, "home")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		return nil, fmt.Errorf("create build home: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Join(rootfs, home), 0o755); err != nil {
-		return nil, fmt.Errorf("create home mount point %s in the build image rootfs: %w", home, err)
-	}
-	return &sandbox.Bind{Source: src, Dest: home}, nil
-}
-
-// sandboxEnv is the environment the phases start from inside the sandbox: the build
-// image's Env (the phases themselves filter what reaches buildpacks), plus the Platform API.
-func sandboxEnv(imageEnv []string, home string, log *logging.Logger) []string {
-	env := append([]string{}, imageEnv...)
-	env = append(env, "CNB_PLATFORM_API="+api.DefaultPlatform.String(), "HOME="+home)
-	if log.IsDebug() {
-		env = append(env, "CNB_LOG_LEVEL=debug")
-	}
-	return env
 }
