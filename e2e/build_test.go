@@ -138,7 +138,9 @@ func TestPublishToRegistry(t *testing.T) {
 	}
 }
 
-// A Procfile app on a Buildpack API 0.7 buildpack: shell process, default web.
+// A Procfile app on a Buildpack API 0.7 buildpack: shell process, default web. Built in the
+// bwrap sandbox and with --sandbox host (host filesystem, private mount namespace): the same
+// inputs give the same image either way, since paths in the image are the canonical ones.
 func TestProcfileApp(t *testing.T) {
 	e := newEnv(t)
 	e.mustSlipway("build", "proc", "--path", app("procfile"), "--builder", e.builder)
@@ -146,6 +148,11 @@ func TestProcfileApp(t *testing.T) {
 	e.mustSlipway("save", "proc", "-o", archive)
 	if got := podmanRun(t, archive, "localhost/proc"); !strings.Contains(got, "procfile web on port 8080") {
 		t.Errorf("procfile web printed %q", got)
+	}
+	e.mustSlipway("build", "proc-host", "--path", app("procfile"), "--builder", e.builder, "--sandbox", "host")
+	s, _ := imagestore.Open(e.store)
+	if a, b := digestOf(t, s, "proc"), digestOf(t, s, "proc-host"); a != b {
+		t.Errorf("--sandbox host built %s, bwrap built %s", b, a)
 	}
 }
 

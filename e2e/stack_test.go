@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/slipway/slipway/debian/debiantest"
+	"github.com/slipway/slipway/registry"
 	"github.com/slipway/slipway/stack"
 )
 
@@ -147,5 +150,60 @@ func TestStackPatchFlow(t *testing.T) {
 	}
 	if got := podmanRun(t, archive, "localhost/myapp"); !strings.Contains(got, "Hello, World! args: default-arg") {
 		t.Errorf("rebased app printed %q", got)
+	}
+}
+
+// `slipway stack build --publish` pushes both images to their registry (a real registry on
+// 127.0.0.1), readable and valid, with the CNB user of cnb-spec.md §4.3 on the build image.
+func TestStackBuildPublish(t *testing.T) {
+	e, cache := stackEnv(t)
+	addr := startRegistry(t)
+	repo := debiantest.New(t)
+	repo.Add(debiantest.Deb{Name: "slipway-marker", Version: "1.0", Arch: "all", Files: map[string]string{"/usr/share/slipway-marker": "marker\n"}})
+	repo.Publish(nil)
+	config := filepath.Join(t.TempDir(), "stack.toml")
+	writeFile(t, config, fmt.Sprintf(`id = "io.example.tiny"
+[[sources]]
+url = %q
+suite = %q
+components = ["main"]
+keyring = %q
+[user]
+name = "cnb"
+build-uid = 1000
+build-gid = 1000
+run-uid = 1001
+run-gid = 1000
+[build]
+image = "%s/stacks/build:1"
+packages = ["slipway-marker"]
+[run]
+image = "%s/stacks/run:1"
+packages = ["slipway-marker"]
+`, repo.URL, debiantest.Suite, repo.Keyring, addr, addr))
+	out := e.mustSlipway("stack", "build", "--config", config, "--cache-dir", cache, "--publish", "--insecure-registry", addr)
+	built := builtImages(t, out)
+	ro := registry.Options{Insecure: []string{addr}}
+	for _, name := range []string{addr + "/stacks/build:1", addr + "/stacks/run:1"} {
+		img, err := registry.Image(context.Background(), name, ro)
+		if err != nil {
+			t.Fatalf("%s not in the registry: %v\n%s", name, err, out)
+		}
+		if err := validate.Image(img); err != nil {
+			t.Fatalf("validate %s: %v", name, err)
+		}
+		d, _ := img.Digest()
+		if built[name][0] != d.String() {
+			t.Errorf("%s: registry has %s, output said %s", name, d, built[name][0])
+		}
+		cfg, _ := img.ConfigFile()
+		if cfg.Config.Labels["io.buildpacks.stack.id"] != "io.example.tiny" {
+			t.Errorf("%s labels %v", name, cfg.Config.Labels)
+		}
+	}
+	b, _ := registry.Image(context.Background(), addr+"/stacks/build:1", ro)
+	cfg, _ := b.ConfigFile()
+	if cfg.Config.User != "1000:1000" || !strings.Contains(strings.Join(cfg.Config.Env, " "), "CNB_USER_ID=1000") {
+		t.Errorf("build image user %q env %v", cfg.Config.User, cfg.Config.Env)
 	}
 }
