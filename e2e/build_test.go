@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -225,5 +226,52 @@ func TestBadInputErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// project.toml (cnb-spec.md §7.5): its buildpacks replace the builder's order like pack
+// (here an inline script buildpack after a buildpack by uri), [[io.buildpacks.build.env]]
+// reaches buildpacks as <platform>/env, and version/source-url become project metadata.
+func TestProjectTomlBuildpacksAndEnv(t *testing.T) {
+	e := newEnv(t)
+	appDir := t.TempDir()
+	writeFile(t, filepath.Join(appDir, "Procfile"), "web: echo from procfile\n")
+	writeFile(t, filepath.Join(appDir, "project.toml"), fmt.Sprintf(`[_]
+schema-version = "0.2"
+version = "2.0.0"
+source-url = "https://example.com/app.git"
+
+[[io.buildpacks.group]]
+uri = %q
+
+[[io.buildpacks.group]]
+id = "example/inline"
+  [io.buildpacks.group.script]
+  api = "0.10"
+  shell = "/bin/bash"
+  inline = "echo \"inline saw GREETING=$GREETING\""
+
+[[io.buildpacks.build.env]]
+name = "GREETING"
+value = "from-project-toml"
+`, filepath.Join(repoRoot, "e2e", "testdata", "buildpacks", "procfile")))
+	out := e.mustSlipway("build", "proj", "--path", appDir, "--builder", e.builder)
+	for _, want := range []string{"reading Procfile", "inline saw GREETING=from-project-toml"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("build output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "building greeter") {
+		t.Errorf("the builder's order ran although project.toml replaces it:\n%s", out)
+	}
+	s, _ := imagestore.Open(e.store)
+	img, err := s.Image("proj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := img.ConfigFile()
+	pm := cfg.Config.Labels["io.buildpacks.project.metadata"]
+	if !strings.Contains(pm, `"declared":"2.0.0"`) || !strings.Contains(pm, "https://example.com/app.git") {
+		t.Errorf("io.buildpacks.project.metadata = %s", pm)
 	}
 }
