@@ -188,6 +188,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			return fmt.Errorf("read config of run image %s: %w", runImg.Name, err)
 		}
 		runTarget = platform.TargetOf(rcfg)
+		// The builder's system buildpacks go around every group, --buildpack groups included,
+		// as pack does (cnb-spec.md §2.4.6, Platform API 0.15).
+		order = cfg.System.WithSystem(order)
 		if err := buildpack.WriteTOMLFile(filepath.Join(dirs.cnb, "order.toml"), buildpack.OrderFile{Order: order}); err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ type Config struct {
 	// Lifecycle is read and ignored: Slipway is its own lifecycle.
 	Lifecycle LifecycleConfig    `toml:"lifecycle"`
 	Targets   []buildpack.Target `toml:"targets"`
-	System    SystemConfig       `toml:"system"`
+	System    buildpack.System   `toml:"system"`
 
 	// Path is the file read; Dir is its directory, against which relative uris resolve.
 	Path string `toml:"-"`
@@ -87,18 +87,6 @@ type StackConfig struct {
 type LifecycleConfig struct {
 	Version string `toml:"version"`
 	URI     string `toml:"uri"`
-}
-
-// SystemConfig is [system]: buildpacks added before/after every group (cnb-spec.md §1.5,
-// system.toml).
-type SystemConfig struct {
-	Pre  SystemBuildpacks `toml:"pre"`
-	Post SystemBuildpacks `toml:"post"`
-}
-
-// SystemBuildpacks is [system.pre] or [system.post].
-type SystemBuildpacks struct {
-	Buildpacks []buildpack.GroupElement `toml:"buildpacks"`
 }
 
 // ReadConfig reads and validates the builder.toml at path. TOML errors carry the file and

@@ -243,14 +243,6 @@ type RunImageTOML struct {
 	Mirrors []string `toml:"mirrors,omitempty"`
 }
 
-// systemFile is /cnb/system.toml (cnb-spec.md §2.4.6).
-type systemFile struct {
-	System struct {
-		Pre  SystemBuildpacks `toml:"pre"`
-		Post SystemBuildpacks `toml:"post"`
-	} `toml:"system"`
-}
-
 // cnbFilesLayer writes the builder's platform files (cnb-spec.md §7.1): order.toml,
 // run.toml, stack.toml, system.toml (when set), build-config/env, /platform/env, and
 // /workspace and /layers owned by the CNB user, mode 0755 as pack makes them.
@@ -271,9 +263,7 @@ func cnbFilesLayer(ctx context.Context, c *Config, uid, gid int, opts layer.Opti
 	sf.BuildImage.Image = c.Build.Image
 	files["stack.toml"] = sf
 	if len(c.System.Pre.Buildpacks) > 0 || len(c.System.Post.Buildpacks) > 0 {
-		var s systemFile
-		s.System.Pre, s.System.Post = c.System.Pre, c.System.Post
-		files["system.toml"] = s
+		files["system.toml"] = buildpack.SystemFile{System: c.System}
 	}
 	root := layer.Owner{Mode: 0o755}
 	entries := []layer.Entry{

@@ -91,3 +91,37 @@ func TestBuildpackFlagAndRmi(t *testing.T) {
 		t.Error("rmi left the image listed")
 	}
 }
+
+// cnb-spec.md §2.4.6: the builder's [system] buildpacks join every group: an optional post
+// buildpack runs when it detects and is dropped when it does not.
+func TestSystemBuildpacks(t *testing.T) {
+	e := newEnv(t)
+	bps := filepath.Join(repoRoot, "e2e", "testdata", "buildpacks")
+	builderToml := filepath.Join(t.TempDir(), "builder.toml")
+	writeFile(t, builderToml, fmt.Sprintf(`
+[[buildpacks]]
+  uri = %q
+[[buildpacks]]
+  uri = %q
+[[order]]
+  [[order.group]]
+    id = "test/hello"
+[system.post]
+  buildpacks = [{ id = "test/procfile", version = "1.0.0", optional = true }]
+[build]
+  image = %q
+[[run.images]]
+  image = %q
+`, filepath.Join(bps, "hello"), filepath.Join(bps, "procfile"), buildImageName, runImageName))
+	appDir := t.TempDir()
+	writeFile(t, filepath.Join(appDir, "hello.txt"), "System")
+	writeFile(t, filepath.Join(appDir, "Procfile"), "web: echo from procfile\n")
+	out := e.mustSlipway("build", "sys", "--path", appDir, "--builder", builderToml)
+	if !strings.Contains(out, "building greeter for System") || !strings.Contains(out, "reading Procfile") {
+		t.Errorf("system post buildpack did not run after the group:\n%s", out)
+	}
+	out = e.mustSlipway("build", "sys2", "--path", app("hello"), "--builder", builderToml)
+	if strings.Contains(out, "reading Procfile") {
+		t.Errorf("optional system buildpack ran without a Procfile:\n%s", out)
+	}
+}
