@@ -8,7 +8,9 @@ import (
 // cnb-spec.md §2.4.6: system pre/post buildpacks go around every group, unless the group
 // already has that id.
 func TestWithSystem(t *testing.T) {
-	el := func(id string, optional bool) GroupElement { return GroupElement{ID: id, Version: "1.0.0", Optional: optional} }
+	el := func(id string, optional bool) GroupElement {
+		return GroupElement{ID: id, Version: "1.0.0", Optional: optional}
+	}
 	sys := System{
 		Pre:  SystemBuildpacks{Buildpacks: []GroupElement{el("sys/pre", true)}},
 		Post: SystemBuildpacks{Buildpacks: []GroupElement{el("sys/post", false)}},
