@@ -21,6 +21,7 @@ import (
 	"github.com/slipway/slipway/project"
 	"github.com/slipway/slipway/registry"
 	"github.com/slipway/slipway/sandbox"
+	"github.com/slipway/slipway/stack"
 )
 
 // Options is one `slipway build`.
@@ -188,6 +189,16 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			return fmt.Errorf("read config of run image %s: %w", runImg.Name, err)
 		}
 		runTarget = platform.TargetOf(rcfg)
+		if rootfs, err = sandbox.Unpack(ctx, buildImg.Image, filepath.Join(o.WorkDir, "rootfs")); err != nil {
+			return fmt.Errorf("unpack build image %s: %w", buildImg.Name, err)
+		}
+		// cnb-spec.md §2.2.2 [L]: a run image without distro labels is taken to be the
+		// distro of the build container, read from its os-release.
+		if runTarget.Distro == nil {
+			if name, version, ok := stack.OSRelease(rootfs); ok {
+				runTarget.Distro = &platform.TargetDistro{Name: name, Version: version}
+			}
+		}
 		// The builder's system buildpacks go around every group, --buildpack groups included,
 		// as pack does (cnb-spec.md §2.4.6, Platform API 0.15).
 		order = cfg.System.WithSystem(order)
@@ -197,9 +208,6 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		analyzed := platform.Analyzed{RunImage: &platform.AnalyzedRun{Reference: runImg.Reference, Image: runImg.Name, Target: &runTarget}}
 		if err := buildpack.WriteTOMLFile(filepath.Join(dirs.layers, "analyzed.toml"), analyzed); err != nil {
 			return err
-		}
-		if rootfs, err = sandbox.Unpack(ctx, buildImg.Image, filepath.Join(o.WorkDir, "rootfs")); err != nil {
-			return fmt.Errorf("unpack build image %s: %w", buildImg.Name, err)
 		}
 		// A builder image carries its operator env at /cnb/build-config/env, which the
 		// per-build /cnb bind hides: carry it over (builder.toml [[build.env]] wins).

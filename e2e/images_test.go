@@ -3,10 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/inspect"
 	"github.com/slipway/slipway/internal/testimages"
@@ -123,5 +125,54 @@ func TestSystemBuildpacks(t *testing.T) {
 	out = e.mustSlipway("build", "sys2", "--path", app("hello"), "--builder", builderToml)
 	if strings.Contains(out, "reading Procfile") {
 		t.Errorf("optional system buildpack ran without a Procfile:\n%s", out)
+	}
+}
+
+// cnb-spec.md §2.2: a buildpack's [[targets.distros]] must match the run image's distro; a
+// run image without distro labels takes the build container's os-release (§2.2.2).
+func TestTargetDistroFromOSRelease(t *testing.T) {
+	e := newEnv(t)
+	_, run := testimages.BuildAndRun(t)
+	cfg, err := run.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	delete(cfg.Config.Labels, "io.buildpacks.base.distro.name")
+	delete(cfg.Config.Labels, "io.buildpacks.base.distro.version")
+	unlabelled, err := mutate.ConfigFile(run, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := imagestore.Open(e.store)
+	if _, err := s.Write(context.Background(), "slipway-test/run-nolabels:1", unlabelled); err != nil {
+		t.Fatal(err)
+	}
+	bp := func(distro string) string {
+		dir := filepath.Join(t.TempDir(), distro)
+		writeFile(t, filepath.Join(dir, "buildpack.toml"), fmt.Sprintf(`api = "0.12"
+[buildpack]
+id = "test/%s-only"
+version = "1.0.0"
+[[targets]]
+os = "linux"
+[[targets.distros]]
+name = %q
+`, distro, distro))
+		writeFile(t, filepath.Join(dir, "bin", "detect"), "#!/bin/bash\necho \"distro $CNB_TARGET_DISTRO_NAME $CNB_TARGET_DISTRO_VERSION\"\n")
+		writeFile(t, filepath.Join(dir, "bin", "build"), "#!/bin/bash\necho \"built on $CNB_TARGET_DISTRO_NAME $CNB_TARGET_DISTRO_VERSION\"\n")
+		os.Chmod(filepath.Join(dir, "bin", "detect"), 0o755)
+		os.Chmod(filepath.Join(dir, "bin", "build"), 0o755)
+		return dir
+	}
+	out := e.mustSlipway("build", "deb", "--path", app("hello"), "--builder", e.builder,
+		"--run-image", "slipway-test/run-nolabels:1", "--buildpack", bp("debian"))
+	if !strings.Contains(out, "built on debian 12") {
+		t.Errorf("debian buildpack on an unlabelled Debian run image:\n%s", out)
+	}
+	out, code := e.slipway("build", "ubu", "--path", app("hello"), "--builder", e.builder,
+		"--run-image", "slipway-test/run-nolabels:1", "--buildpack", bp("ubuntu"))
+	if code != 21 || !strings.Contains(out, "test/ubuntu-only") {
+		t.Errorf("ubuntu-only buildpack: exit %d, want 21 (target mismatch)\n%s", code, out)
 	}
 }

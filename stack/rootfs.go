@@ -279,6 +279,16 @@ func writeTar(ctx context.Context, dir string, w io.Writer) error {
 	return tw.Close()
 }
 
+// OSRelease reads ID and VERSION_ID from the os-release file of the root filesystem at dir.
+func OSRelease(dir string) (name, version string, ok bool) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return "", "", false
+	}
+	defer root.Close()
+	return osRelease(root)
+}
+
 // osRelease reads ID and VERSION_ID from /etc/os-release, falling back to
 // /usr/lib/os-release as os-release(5) says.
 func osRelease(root *os.Root) (name, version string, ok bool) {
