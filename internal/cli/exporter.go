@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/slipway/slipway/build"
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/lifecycle"
@@ -61,6 +62,14 @@ func runExporter(ctx context.Context, in *phaseInputs) error {
 	if err != nil {
 		return fail(fmt.Errorf("run image: %w", err))
 	}
+	// cnb-spec.md §3.3: launch layers a buildpack kept by writing only their .toml come
+	// from the previous image the analyzer found.
+	var previous v1.Image
+	if analyzed.PreviousImage != nil && analyzed.PreviousImage.Reference != "" {
+		if previous, err = registry.Image(ctx, analyzed.PreviousImage.Reference, ro); err != nil {
+			return fail(fmt.Errorf("previous image: %w", err))
+		}
+	}
 	var project platform.ProjectMetadata
 	pm := in.export.projectMetadata
 	if pm == "" {
@@ -96,7 +105,7 @@ func runExporter(ctx context.Context, in *phaseInputs) error {
 		LayersDir: in.layers, AppDir: in.app, Group: group.Group,
 		RunImage: runImg, RunImageRef: analyzed.RunImage.Reference, RunImageName: runName,
 		LauncherPath: in.export.launcher, LauncherVersion: build.Version,
-		ProjectMetadata: project, DefaultProcessType: in.export.processType,
+		ProjectMetadata: project, DefaultProcessType: in.export.processType, PreviousImage: previous,
 		UID: uid, GID: gid, Created: created, PlatformAPI: in.platformAPI.Version.String(),
 		ScratchDir: scratch,
 	})

@@ -22,9 +22,12 @@ import (
 // phases are the lifecycle phases this binary answers to, by argv0 or `slipway lifecycle
 // <phase>` (cnb-spec.md §4.1).
 var phases = map[string]func(context.Context, *phaseInputs) error{
+	"analyzer": runAnalyzer,
 	"detector": runDetector,
+	"restorer": runRestorer,
 	"builder":  runBuilder,
-	"exporter": runExporter,
+	"exporter": runExporterWithCache,
+	"creator":  runCreator,
 }
 
 // phaseNames lists the phases in name order (the /cnb/lifecycle links of a builder).
@@ -47,7 +50,7 @@ func (e *phaseExit) Error() string { return fmt.Sprintf("exit code %d", e.code) 
 func newLifecycleCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "lifecycle PHASE [-flags]",
-		Short: "Run one CNB lifecycle phase (detector, builder, exporter) with Platform API flags",
+		Short: "Run one CNB lifecycle phase (analyzer, detector, restorer, builder, exporter, creator) with Platform API flags",
 		Long: `Runs one phase of the Cloud Native Buildpacks lifecycle, with the flags and CNB_* environment
 variables of the Platform API. This is what slipway runs inside its sandbox; other platforms can
 run the same binary as /cnb/lifecycle/<phase>.`,
@@ -73,10 +76,12 @@ run the same binary as /cnb/lifecycle/<phase>.`,
 type phaseInputs struct {
 	app, layers, platformDir, buildpacks, buildConfig string
 	order, group, plan, analyzed, logLevel, execEnv   string
+	system                                            string
 	platformAPI                                       api.Platform
 	stdout, stderr                                    io.Writer
 	export                                            exportFlags
-	images                                            []string // positional <image> args (exporter)
+	images                                            []string // positional <image> args (analyzer, exporter, creator)
+	more                                              platformFlags
 }
 
 func envOr(key, def string) string {
@@ -114,14 +119,19 @@ func runPhase(ctx context.Context, phase string, args []string, stdout, stderr i
 	if phase == "exporter" {
 		in.export.register(fs)
 	}
+	if phase == "detector" || phase == "creator" {
+		fs.StringVar(&in.system, "system", envOr("CNB_SYSTEM_PATH", filepath.Join(platform.CNBDir, "system.toml")), "system.toml: buildpacks added around every group (Platform API 0.15)")
+	}
+	registerPlatformFlags(phase, fs, in)
 	if err := fs.Parse(args); err != nil {
 		return platform.CodeInvalidArgs
 	}
 	in.images = fs.Args()
-	if phase == "exporter" && len(in.images) == 0 {
+	takesImage := phase == "exporter" || phase == "analyzer" || phase == "creator"
+	if takesImage && len(in.images) == 0 {
 		return fail(platform.NewError(platform.CodeInvalidArgs, errors.New("no image: pass one or more image names to write")))
 	}
-	if phase != "exporter" && fs.NArg() > 0 {
+	if !takesImage && fs.NArg() > 0 {
 		return fail(platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("unexpected arguments %q", fs.Args())))
 	}
 	if strings.Contains(in.execEnv, "/") {
@@ -141,9 +151,10 @@ func runPhase(ctx context.Context, phase string, args []string, stdout, stderr i
 			in.order = filepath.Join(platform.CNBDir, "order.toml")
 		}
 	}
-	// cnb-spec.md §4.3 [L]: detector and builder refuse to run as root (the exporter may:
-	// it holds registry credentials and never runs buildpack code).
-	if os.Getuid() == 0 && phase != "exporter" {
+	// cnb-spec.md §4.3 [L]: detector and builder refuse to run as root (analyzer, restorer and
+	// exporter may: they never run buildpack code, and hand what they write to the CNB user;
+	// the creator checks for itself).
+	if os.Getuid() == 0 && (phase == "detector" || phase == "builder") {
 		return fail(platform.NewError(platform.CodeFailed, errors.New("refusing to run as root; run as the build image's CNB user")))
 	}
 	if err := phases[phase](ctx, in); err != nil {
@@ -181,6 +192,14 @@ func runDetector(ctx context.Context, in *phaseInputs) error {
 	target, err := in.target()
 	if err != nil {
 		return platform.NewError(platform.CodeDetectError, err)
+	}
+	// cnb-spec.md §2.4.6: Platform API 0.15 adds system.toml's buildpacks around each group.
+	if _, err := os.Stat(in.system); err == nil && in.platformAPI.ExecEnv {
+		var sys buildpack.SystemFile
+		if err := buildpack.DecodeTOMLFile(in.system, &sys); err != nil {
+			return platform.NewError(platform.CodeDetectError, err)
+		}
+		of.Order = sys.System.WithSystem(of.Order)
 	}
 	res, err := lifecycle.Detect(ctx, lifecycle.DetectInputs{
 		AppDir: in.app, PlatformDir: in.platformDir, BuildpacksDir: in.buildpacks, BuildConfigDir: in.buildConfig,

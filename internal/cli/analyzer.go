@@ -1,0 +1,316 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/lifecycle"
+	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/registry"
+)
+
+// platformFlags are the Platform API inputs of the analyzer, restorer and creator that the
+// detector, builder and exporter do not share (cnb-spec.md §4.5, §4.6, §4.8).
+type platformFlags struct {
+	run, runImage, previousImage string
+	cacheDir, cacheImage         string
+	tags                         stringList
+	uid, gid                     int
+	skipLayers                   bool
+	daemon                       bool
+	// restored is what the restorer untarred; the creator hands it to the cache export so
+	// unchanged restored layers are not tarred again.
+	restored []lifecycle.RestoredLayer
+}
+
+// stringList is a repeatable flag (-tag a -tag b).
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// registerPlatformFlags adds the flags of phase beyond the shared ones of runPhase.
+func registerPlatformFlags(phase string, fs *flag.FlagSet, in *phaseInputs) {
+	f := &in.more
+	uid, gid := envInt("CNB_USER_ID", os.Getuid()), envInt("CNB_GROUP_ID", os.Getgid())
+	cache := func() {
+		fs.StringVar(&f.cacheDir, "cache-dir", os.Getenv("CNB_CACHE_DIR"), "volume cache directory")
+		fs.StringVar(&f.cacheImage, "cache-image", os.Getenv("CNB_CACHE_IMAGE"), "cache image reference")
+	}
+	ids := func() {
+		fs.IntVar(&f.uid, "uid", uid, "CNB user id (default CNB_USER_ID)")
+		fs.IntVar(&f.gid, "gid", gid, "CNB group id (default CNB_GROUP_ID)")
+	}
+	analyze := func() {
+		fs.StringVar(&f.run, "run", envOr("CNB_RUN_PATH", filepath.Join(platform.CNBDir, "run.toml")), "run.toml naming the run image and mirrors")
+		fs.StringVar(&f.runImage, "run-image", os.Getenv("CNB_RUN_IMAGE"), "run image (overrides run.toml)")
+		fs.StringVar(&f.previousImage, "previous-image", os.Getenv("CNB_PREVIOUS_IMAGE"), "previous image (default <image>)")
+		fs.Var(&f.tags, "tag", "additional tag of the output image (repeatable)")
+		fs.BoolVar(&f.daemon, "daemon", false, "use the docker daemon (not supported)")
+	}
+	insecure := func() {
+		fs.StringVar(&in.export.insecure, "insecure-registry", os.Getenv("CNB_INSECURE_REGISTRIES"), "comma-separated registries reached over plain HTTP")
+	}
+	switch phase {
+	case "analyzer":
+		analyze()
+		cache()
+		ids()
+		insecure()
+		fs.BoolVar(&f.skipLayers, "skip-layers", os.Getenv("CNB_SKIP_LAYERS") == "true", "do not record the previous image's layer metadata")
+		fs.String("launch-cache", "", "launch cache (only meaningful with -daemon; ignored)")
+	case "restorer":
+		cache()
+		ids()
+		insecure()
+		fs.BoolVar(&f.skipLayers, "skip-layers", os.Getenv("CNB_SKIP_LAYERS") == "true", "do not restore cached layer contents")
+		fs.String("build-image", "", "build image (only used with image extensions; ignored)")
+	case "exporter":
+		cache()
+	case "creator":
+		analyze()
+		cache()
+		ids()
+		in.export.register(fs)
+		fs.BoolVar(&f.skipLayers, "skip-restore", os.Getenv("CNB_SKIP_RESTORE") == "true", "do not restore layers from the previous image or the cache")
+	}
+}
+
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return n
+	}
+	return def
+}
+
+// analyzedFile is analyzed.toml with the previous image's metadata label as [metadata]
+// (cnb-spec.md §4.14). The label is JSON; it is carried as a generic TOML table so the
+// restorer reads back exactly what the label said.
+type analyzedFile struct {
+	PreviousImage *platform.ImageIdentifier `toml:"image,omitempty"`
+	Metadata      map[string]any            `toml:"metadata,omitempty"`
+	RunImage      *platform.AnalyzedRun     `toml:"run-image,omitempty"`
+	BuildImage    *platform.ImageIdentifier `toml:"build-image,omitempty"`
+}
+
+// previousMetadata converts [metadata] back to the label's type.
+func (a *analyzedFile) previousMetadata() (*lifecycle.LayersMetadata, error) {
+	if len(a.Metadata) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(a.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	var md lifecycle.LayersMetadata
+	if err := json.Unmarshal(b, &md); err != nil {
+		return nil, fmt.Errorf("parse [metadata]: %w", err)
+	}
+	return &md, nil
+}
+
+// tomlTable turns a JSON-shaped value into a TOML-encodable table: TOML has no null.
+func tomlTable(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return dropNulls(m).(map[string]any), nil
+}
+
+func dropNulls(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if e == nil {
+				delete(x, k)
+				continue
+			}
+			x[k] = dropNulls(e)
+		}
+	case []any:
+		out := x[:0]
+		for _, e := range x {
+			if e != nil {
+				out = append(out, dropNulls(e))
+			}
+		}
+		return out
+	}
+	return v
+}
+
+// registryOptions are the registry options of a phase: credentials from CNB_REGISTRY_AUTH
+// and the docker config (cnb-spec.md §4.2), and -insecure-registry.
+func (in *phaseInputs) registryOptions() (registry.Options, error) {
+	kc, err := registry.Keychain(os.Environ())
+	if err != nil {
+		return registry.Options{}, err
+	}
+	ro := registry.Options{Keychain: kc}
+	if in.export.insecure != "" {
+		ro.Insecure = strings.Split(in.export.insecure, ",")
+	}
+	return ro, nil
+}
+
+// registrySource finds images in registries; a missing one is lifecycle.ErrImageNotFound.
+type registrySource struct{ opts registry.Options }
+
+func (s registrySource) Image(ctx context.Context, ref string) (v1.Image, error) {
+	img, err := registry.Image(ctx, ref, s.opts)
+	var re *registry.Error
+	if errors.As(err, &re) && re.Kind == registry.KindNotFound {
+		return nil, fmt.Errorf("%w: %w", lifecycle.ErrImageNotFound, err)
+	}
+	return img, err
+}
+
+// runAnalyzer is the analyzer phase (cnb-spec.md §4.6): it reads the previous image (a
+// missing one is fine: the first build), chooses the run image from -run-image or run.toml
+// (§4.15) and writes analyzed.toml with the previous image's metadata and the run image's
+// reference and target.
+func runAnalyzer(ctx context.Context, in *phaseInputs) error {
+	fail := func(err error) error { return platform.NewError(platform.CodeAnalyzeError, err) }
+	f := &in.more
+	if f.daemon {
+		return platform.NewError(platform.CodeInvalidArgs, errors.New("-daemon is not supported: slipway writes to registries only"))
+	}
+	if len(in.images) != 1 {
+		return platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("want exactly one <image>, got %q", in.images))
+	}
+	out, err := name.ParseReference(in.images[0])
+	if err != nil {
+		return platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("image %q: %w", in.images[0], err))
+	}
+	// §4.6: tags go to the registry of <image> (no daemon here).
+	for _, tag := range f.tags {
+		r, err := name.ParseReference(tag)
+		if err != nil {
+			return platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("-tag %q: %w", tag, err))
+		}
+		if r.Context().RegistryStr() != out.Context().RegistryStr() {
+			return platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("-tag %s is not on the registry of %s (%s)", tag, in.images[0], out.Context().RegistryStr()))
+		}
+	}
+	var cands []lifecycle.RunImageCandidates
+	var runFile platform.RunFile
+	switch err := buildpack.DecodeTOMLFile(f.run, &runFile); {
+	case err == nil:
+		for _, ri := range runFile.Images {
+			cands = append(cands, lifecycle.RunImageCandidates{Image: ri.Image, Mirrors: ri.Mirrors})
+		}
+	case errors.Is(err, fs.ErrNotExist) && f.runImage != "":
+	default:
+		return fail(fmt.Errorf("read run.toml (-run, CNB_RUN_PATH; or pass -run-image): %w", err))
+	}
+	ro, err := in.registryOptions()
+	if err != nil {
+		return fail(err)
+	}
+	analysis, err := lifecycle.Analyze(ctx, lifecycle.AnalyzeInputs{
+		OutputImage: in.images[0], PreviousImage: f.previousImage, RunImage: f.runImage, RunImages: cands,
+		Images: registrySource{ro},
+	})
+	if err != nil {
+		return fail(err)
+	}
+	rcfg, err := analysis.RunImage.ConfigFile()
+	if err != nil {
+		return fail(fmt.Errorf("read config of run image %s: %w", analysis.RunImageRef, err))
+	}
+	target := platform.TargetOf(rcfg)
+	runName := analysis.RunImageName
+	if runName == "" {
+		runName = f.runImage
+	}
+	af := analyzedFile{RunImage: &platform.AnalyzedRun{Reference: analysis.RunImageRef, Image: runName, Target: &target}}
+	if analysis.Previous != nil {
+		ref := analysis.PreviousRef
+		if d, err := analysis.Previous.Digest(); err == nil {
+			if r, err := name.ParseReference(ref); err == nil {
+				ref = r.Context().Name() + "@" + d.String()
+			}
+		}
+		af.PreviousImage = &platform.ImageIdentifier{Reference: ref}
+		if analysis.PreviousMetadata != nil && !f.skipLayers {
+			if af.Metadata, err = tomlTable(analysis.PreviousMetadata); err != nil {
+				return fail(fmt.Errorf("convert metadata of previous image %s: %w", ref, err))
+			}
+		}
+		fmt.Fprintf(in.stdout, "Previous image %s\n", ref)
+	} else {
+		fmt.Fprintf(in.stdout, "No previous image %s\n", firstNonEmpty(f.previousImage, in.images[0]))
+	}
+	fmt.Fprintf(in.stdout, "Run image %s\n", analysis.RunImageRef)
+	if err := buildpack.WriteTOMLFile(in.analyzed, af); err != nil {
+		return fail(err)
+	}
+	return chownForCNBUser(in.analyzed, f.uid, f.gid)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// readAnalyzed reads analyzed.toml as the analyzer wrote it.
+func (in *phaseInputs) readAnalyzed() (*analyzedFile, error) {
+	var af analyzedFile
+	if err := buildpack.DecodeTOMLFile(in.analyzed, &af); err != nil {
+		return nil, err
+	}
+	return &af, nil
+}
+
+// chownForCNBUser gives the files a root-run phase wrote to the CNB user, so the phases
+// after it (which refuse root) can change them (cnb-spec.md §4.3 [L]: the root-capable phases
+// chown the layers and cache dirs). A no-op when not root.
+func chownForCNBUser(root string, uid, gid int) error {
+	if os.Getuid() != 0 || uid == 0 {
+		return nil
+	}
+	return filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(p, uid, gid); err != nil {
+			return fmt.Errorf("chown %s to the CNB user %d:%d: %w", p, uid, gid, err)
+		}
+		return nil
+	})
+}
+
+// sourceDateEpoch is SOURCE_DATE_EPOCH; zero when unset (the reproducible default epoch).
+func sourceDateEpoch() (time.Time, error) {
+	epoch := os.Getenv("SOURCE_DATE_EPOCH")
+	if epoch == "" {
+		return time.Time{}, nil
+	}
+	sec, err := strconv.ParseInt(epoch, 10, 64)
+	if err != nil {
+		return time.Time{}, platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", epoch))
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}

@@ -1,0 +1,36 @@
+package cli
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// cnb-spec.md §4.6, §4.8, §4.5: argument errors of the analyzer, restorer and creator exit 3
+// before any registry or file is touched.
+func TestPlatformPhaseArgumentErrors(t *testing.T) {
+	layers := t.TempDir()
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"analyzer without image", []string{"/cnb/lifecycle/analyzer", "-layers", layers}, 3, "no image"},
+		{"analyzer two images", []string{"/cnb/lifecycle/analyzer", "-layers", layers, "a.example/x", "a.example/y"}, 3, "want exactly one <image>"},
+		{"analyzer tag on another registry", []string{"/cnb/lifecycle/analyzer", "-layers", layers, "-tag", "b.example/app:2", "a.example/app:1"}, 3, "is not on the registry of a.example/app:1"},
+		{"analyzer daemon", []string{"/cnb/lifecycle/analyzer", "-layers", layers, "-daemon", "a.example/app"}, 3, "-daemon is not supported"},
+		{"analyzer without run.toml", []string{"/cnb/lifecycle/analyzer", "-layers", layers, "-run", filepath.Join(layers, "none.toml"), "a.example/app"}, 32, "read run.toml"},
+		{"restorer stray argument", []string{"slipway", "lifecycle", "restorer", "-layers", layers, "extra"}, 3, `unexpected arguments ["extra"]`},
+		{"restorer without group", []string{"slipway", "lifecycle", "restorer", "-layers", layers}, 42, "group.toml"},
+		{"creator without image", []string{"/cnb/lifecycle/creator", "-layers", layers}, 3, "no image"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runMain(t, tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d (want %d): %s", code, tc.code, out)
+			}
+		})
+	}
+}

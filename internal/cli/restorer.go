@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/cache"
+	"github.com/slipway/slipway/lifecycle"
+	"github.com/slipway/slipway/platform"
+)
+
+// openPhaseCache opens -cache-image or -cache-dir; nil when neither is given. An unreadable
+// metadata document is a warning and an empty cache (cnb-spec.md §3.5).
+func (in *phaseInputs) openPhaseCache(ctx context.Context) (cache.Cache, *cache.Metadata, error) {
+	f := &in.more
+	var c cache.Cache
+	switch {
+	case f.cacheImage != "":
+		ro, err := in.registryOptions()
+		if err != nil {
+			return nil, nil, err
+		}
+		scratch, err := os.MkdirTemp("", "slipway-cache-")
+		if err != nil {
+			return nil, nil, err
+		}
+		if c, err = cache.OpenImage(ctx, f.cacheImage, ro, scratch); err != nil {
+			return nil, nil, err
+		}
+	case f.cacheDir != "":
+		dc, err := cache.OpenDir(f.cacheDir, cache.DirOptions{
+			Waiting: func() { fmt.Fprintf(in.stdout, "Waiting for another build using the cache %s\n", f.cacheDir) },
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		c = dc
+	default:
+		return nil, nil, nil
+	}
+	meta, err := c.Metadata(ctx)
+	if err != nil {
+		fmt.Fprintf(in.stderr, "Warning: ignoring the cache: %v\n", err)
+		meta = &cache.Metadata{}
+	}
+	return c, meta, nil
+}
+
+// closePhaseCache releases the cache (the volume cache's lock) and removes an image cache's
+// scratch dir.
+func closePhaseCache(c cache.Cache) {
+	if c == nil {
+		return
+	}
+	c.Close()
+	if _, ok := c.(*cache.Image); ok {
+		os.RemoveAll(c.ScratchDir())
+	}
+}
+
+// runRestorer is the restorer phase (cnb-spec.md §4.8): with the group from the detector, it
+// restores cache=true layers (metadata and contents) from the cache, launch-only layer
+// metadata and store.toml from the previous image's metadata in analyzed.toml (§3.2), and
+// fills a missing run-image target.
+func runRestorer(ctx context.Context, in *phaseInputs) error {
+	fail := func(err error) error { return platform.NewError(platform.CodeRestoreError, err) }
+	f := &in.more
+	var group buildpack.GroupFile
+	if err := buildpack.DecodeTOMLFile(in.group, &group); err != nil {
+		return fail(err)
+	}
+	af, err := in.readAnalyzed()
+	if err != nil {
+		return fail(err)
+	}
+	prev, err := af.previousMetadata()
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", in.analyzed, err))
+	}
+	if err := fillRunTarget(ctx, in, af); err != nil {
+		return fail(err)
+	}
+	c, meta, err := in.openPhaseCache(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	defer closePhaseCache(c)
+	if f.skipLayers {
+		c, meta = nil, nil
+	}
+	created, err := sourceDateEpoch()
+	if err != nil {
+		return err
+	}
+	rep, err := lifecycle.Restore(ctx, lifecycle.RestoreInputs{
+		LayersDir: in.layers, Group: group.Group, Cache: c, CacheMetadata: meta, Previous: prev,
+		UID: f.uid, GID: f.gid, Created: created,
+		Warn: func(format string, args ...any) { fmt.Fprintf(in.stderr, "Warning: "+format+"\n", args...) },
+	})
+	if err != nil {
+		return fail(err)
+	}
+	f.restored = rep.Layers
+	for _, l := range rep.Layers {
+		if l.Contents != "" {
+			fmt.Fprintf(in.stdout, "Restoring data for %q from cache (%s)\n", l.Buildpack+":"+l.Name, l.Contents)
+		} else {
+			fmt.Fprintf(in.stdout, "Restoring metadata for %q from app image\n", l.Buildpack+":"+l.Name)
+		}
+	}
+	return chownForCNBUser(in.layers, f.uid, f.gid)
+}
+
+// fillRunTarget completes a [run-image] without [target] (written by a platform, not by the
+// analyzer) from the run image's config and labels (cnb-spec.md §4.8).
+func fillRunTarget(ctx context.Context, in *phaseInputs, af *analyzedFile) error {
+	if af.RunImage == nil || af.RunImage.Target != nil || af.RunImage.Reference == "" {
+		return nil
+	}
+	ro, err := in.registryOptions()
+	if err != nil {
+		return err
+	}
+	img, err := registrySource{ro}.Image(ctx, af.RunImage.Reference)
+	if err != nil {
+		return fmt.Errorf("read run image %s of %s: %w", af.RunImage.Reference, in.analyzed, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("read config of run image %s: %w", af.RunImage.Reference, err)
+	}
+	t := platform.TargetOf(cfg)
+	af.RunImage.Target = &t
+	if err := buildpack.WriteTOMLFile(in.analyzed, af); err != nil {
+		return err
+	}
+	return chownForCNBUser(in.analyzed, in.more.uid, in.more.gid)
+}
