@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -119,23 +118,9 @@ func newBuilderInspectCmd(g *globals) *cobra.Command {
 			if output != "human" && output != "json" {
 				return fmt.Errorf("--output %q: want human or json", output)
 			}
-			var img v1.Image
-			ro, err := registryOptions(insecure)
+			img, err := g.readImage(cmd.Context(), args[0], remote, insecure)
 			if err != nil {
 				return err
-			}
-			if remote {
-				if img, err = registry.Image(cmd.Context(), args[0], ro); err != nil {
-					return err
-				}
-			} else {
-				s, err := g.store()
-				if err != nil {
-					return err
-				}
-				if img, err = s.Image(args[0]); err != nil {
-					return fmt.Errorf("%w (add --remote to read it from its registry)", err)
-				}
 			}
 			info, err := builder.Inspect(img)
 			if err != nil {
@@ -143,9 +128,7 @@ func newBuilderInspectCmd(g *globals) *cobra.Command {
 			}
 			info.Name = args[0]
 			if output == "json" {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(info)
+				return writeJSON(g.stdout, info)
 			}
 			printBuilderInfo(g, info)
 			return nil

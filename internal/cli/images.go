@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/slipway/slipway/inspect"
@@ -58,37 +61,17 @@ func newInspectCmd(g *globals) *cobra.Command {
 			if output != "human" && output != "json" {
 				return fmt.Errorf("--output %q: want human or json", output)
 			}
-			var info *inspect.Info
-			if remote {
-				ro, err := registryOptions(insecure)
-				if err != nil {
-					return err
-				}
-				img, err := registry.Image(cmd.Context(), args[0], ro)
-				if err != nil {
-					return err
-				}
-				if info, err = inspect.Read(img); err != nil {
-					return fmt.Errorf("inspect %s: %w", args[0], err)
-				}
-			} else {
-				s, err := g.store()
-				if err != nil {
-					return err
-				}
-				img, err := s.Image(args[0])
-				if err != nil {
-					return err
-				}
-				if info, err = inspect.Read(img); err != nil {
-					return fmt.Errorf("inspect %s: %w", args[0], err)
-				}
+			img, err := g.readImage(cmd.Context(), args[0], remote, insecure)
+			if err != nil {
+				return err
+			}
+			info, err := inspect.Read(img)
+			if err != nil {
+				return fmt.Errorf("inspect %s: %w", args[0], err)
 			}
 			info.Name = args[0]
 			if output == "json" {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(info)
+				return writeJSON(g.stdout, info)
 			}
 			printInfo(g, info)
 			return nil
@@ -98,6 +81,32 @@ func newInspectCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&remote, "remote", false, "read the image from its registry instead of the local store")
 	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP")
 	return cmd
+}
+
+// readImage reads ref from the local store, or with remote from its registry.
+func (g *globals) readImage(ctx context.Context, ref string, remote bool, insecure []string) (v1.Image, error) {
+	if remote {
+		ro, err := registryOptions(insecure)
+		if err != nil {
+			return nil, err
+		}
+		return registry.Image(ctx, ref, ro)
+	}
+	s, err := g.store()
+	if err != nil {
+		return nil, err
+	}
+	img, err := s.Image(ref)
+	if err != nil {
+		return nil, fmt.Errorf("%w (add --remote to read it from its registry)", err)
+	}
+	return img, nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func printInfo(g *globals, info *inspect.Info) {
