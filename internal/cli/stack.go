@@ -9,8 +9,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/logging"
-	"github.com/slipway/slipway/registry"
 	"github.com/slipway/slipway/stack"
 )
 
@@ -66,23 +66,18 @@ same image digests.`,
 			if err != nil {
 				return err
 			}
-			var ropts registry.Options
-			if publish {
-				if ropts, err = registryOptions(insecure); err != nil {
+			ropts, err := registryOptions(insecure)
+			if err != nil {
+				return err
+			}
+			var s *imagestore.Store
+			if !publish {
+				if s, err = g.store(); err != nil {
 					return err
 				}
 			}
 			for _, b := range []stack.BuiltImage{res.Build, res.Run} {
-				var digest v1.Hash
-				if publish {
-					digest, err = registry.Write(cmd.Context(), b.Name, b.Image, ropts)
-				} else {
-					s, serr := g.store()
-					if serr != nil {
-						return serr
-					}
-					digest, err = s.Write(cmd.Context(), b.Name, b.Image)
-				}
+				digest, err := writeImage(cmd.Context(), s, b.Name, b.Image, publish, ropts)
 				if err != nil {
 					return fmt.Errorf("write image %s: %w", b.Name, err)
 				}
