@@ -33,7 +33,7 @@ fi
 
 if ! command -v go >/dev/null; then
   if [ -x /usr/local/go/bin/go ]; then export PATH=/usr/local/go/bin:$PATH; else
-    echo "Go is required (https://go.dev/dl/, or apt-get install golang-go >= 1.24)"; exit 1
+    echo "Go >= 1.26 is required (the go line of go.mod): install it at /usr/local/go from https://go.dev/dl/"; exit 1
   fi
 fi
 echo "==> building slipway"
