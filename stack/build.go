@@ -198,6 +198,19 @@ func assemble(ctx context.Context, dir string, out *BuiltImage, files map[string
 	if err := writeDpkgDatabase(root, debs, def.Architecture); err != nil {
 		return fmt.Errorf("write /var/lib/dpkg: %w", err)
 	}
+	for i, c := range def.CACertificates {
+		data, err := os.ReadFile(def.path(c))
+		if err != nil {
+			return fmt.Errorf("ca-certificates: %w", err)
+		}
+		if err := root.MkdirAll("usr/local/share/ca-certificates", 0o755); err != nil {
+			return err
+		}
+		name := fmt.Sprintf("usr/local/share/ca-certificates/slipway-%02d-%s.crt", i, strings.TrimSuffix(filepath.Base(c), filepath.Ext(c)))
+		if err := root.WriteFile(name, data, 0o644); err != nil {
+			return fmt.Errorf("write /%s: %w", name, err)
+		}
+	}
 	if err := configure(ctx, root, dir, def.Architecture); err != nil {
 		return err
 	}
@@ -337,8 +350,13 @@ func configure(ctx context.Context, root *os.Root, dir, arch string) error {
 	}
 	// ca-certificates' postinst (update-ca-certificates) concatenates the enabled
 	// certificates; all of Mozilla's are enabled by default.
-	if certs, err := fs.Glob(root.FS(), "usr/share/ca-certificates/*/*.crt"); err == nil && len(certs) > 0 {
-		sort.Strings(certs)
+	// Local certificates (/usr/local/share/ca-certificates, stack.toml ca-certificates) follow.
+	certs, _ := fs.Glob(root.FS(), "usr/share/ca-certificates/*/*.crt")
+	sort.Strings(certs)
+	local, _ := fs.Glob(root.FS(), "usr/local/share/ca-certificates/*.crt")
+	sort.Strings(local)
+	certs = append(certs, local...)
+	if len(certs) > 0 {
 		var bundle bytes.Buffer
 		for _, c := range certs {
 			data, err := root.ReadFile(c)

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -239,6 +240,53 @@ func TestBuildErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("err = %q, want it to contain %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// stack.toml ca-certificates: extra PEM certificates are trusted in both images, after
+// Mozilla's, as update-ca-certificates does with /usr/local/share/ca-certificates.
+func TestBuildWithExtraCACertificates(t *testing.T) {
+	repo := testRepo(t)
+	repo.Publish(nil)
+	def := testDefinition(repo)
+	dir := t.TempDir()
+	def.File = filepath.Join(dir, "stack.toml")
+	pem := "-----BEGIN CERTIFICATE-----\nproxy\n-----END CERTIFICATE-----\n"
+	if err := os.WriteFile(filepath.Join(dir, "proxy.pem"), []byte(pem), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	def.CACertificates = []string{"proxy.pem"}
+	res, err := stack.Build(t.Context(), def, stack.BuildOptions{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	build, run := files(t, res.Build.Image), files(t, res.Run.Image)
+	if got := build["etc/ssl/certs/ca-certificates.crt"]; got != "-----CERT A-----\n-----CERT B-----\n"+pem {
+		t.Errorf("build image bundle = %q", got)
+	}
+	if got := run["etc/ssl/certs/ca-certificates.crt"]; got != pem {
+		t.Errorf("run image (no ca-certificates package) bundle = %q", got)
+	}
+	if run["usr/local/share/ca-certificates/slipway-00-proxy.crt"] != pem {
+		t.Error("certificate not kept under /usr/local/share/ca-certificates")
+	}
+}
+
+func TestExtraCACertificateErrors(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "bad.pem"), []byte("not a cert"), 0o644)
+	base := "[[sources]]\nurl = \"http://example.invalid/debian\"\nsuite = \"s\"\ncomponents = [\"main\"]\nkeyring = \"k.gpg\"\n" +
+		"[user]\nbuild-uid = 1000\nbuild-gid = 1000\nrun-uid = 1001\nrun-gid = 1000\n[build]\nimage = \"b\"\npackages = [\"bash\"]\n[run]\nimage = \"r\"\npackages = [\"bash\"]\n"
+	for name, tc := range map[string]struct{ certs, want string }{
+		"missing file": {`["nope.pem"]`, "nope.pem"},
+		"not PEM":      {`["bad.pem"]`, "bad.pem is not a PEM certificate"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := stack.ParseDefinition([]byte("ca-certificates = "+tc.certs+"\n"+base), filepath.Join(dir, "stack.toml"))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
 	}

@@ -22,9 +22,13 @@ type Definition struct {
 	// Architecture is the dpkg architecture (amd64, arm64, …); empty means the host's.
 	Architecture string         `toml:"architecture"`
 	Sources      []SourceConfig `toml:"sources"`
-	User         UserConfig     `toml:"user"`
-	Build        ImageConfig    `toml:"build"`
-	Run          ImageConfig    `toml:"run"`
+	// CACertificates are extra PEM certificates (paths, relative to stack.toml) trusted in
+	// both images, as update-ca-certificates trusts /usr/local/share/ca-certificates: a
+	// TLS-inspecting proxy or a private registry's CA, so buildpacks' downloads work.
+	CACertificates []string    `toml:"ca-certificates"`
+	User           UserConfig  `toml:"user"`
+	Build          ImageConfig `toml:"build"`
+	Run            ImageConfig `toml:"run"`
 
 	// File is where the definition was read from; relative keyring paths are relative
 	// to its directory.
@@ -115,6 +119,15 @@ func (d *Definition) validate() error {
 			return fmt.Errorf("[[sources]] #%d: keyring is required: unsigned repositories are refused", i+1)
 		}
 	}
+	for _, c := range d.CACertificates {
+		data, err := os.ReadFile(d.path(c))
+		if err != nil {
+			return fmt.Errorf("ca-certificates: %w", err)
+		}
+		if !strings.Contains(string(data), "-----BEGIN CERTIFICATE-----") {
+			return fmt.Errorf("ca-certificates: %s is not a PEM certificate (want -----BEGIN CERTIFICATE-----)", d.path(c))
+		}
+	}
 	if _, ok := goArch[d.Architecture]; !ok {
 		return fmt.Errorf("architecture %q is not supported; use one of amd64, arm64, armhf, i386, ppc64el, s390x, riscv64", d.Architecture)
 	}
@@ -143,10 +156,15 @@ func (d *Definition) validate() error {
 
 // KeyringPath resolves a source's keyring against the definition's directory.
 func (d *Definition) KeyringPath(s SourceConfig) string {
-	if filepath.IsAbs(s.Keyring) || d.File == "" {
-		return s.Keyring
+	return d.path(s.Keyring)
+}
+
+// path resolves a path from stack.toml relative to the file's directory.
+func (d *Definition) path(p string) string {
+	if filepath.IsAbs(p) || d.File == "" {
+		return p
 	}
-	return filepath.Join(filepath.Dir(d.File), s.Keyring)
+	return filepath.Join(filepath.Dir(d.File), p)
 }
 
 // goArch maps dpkg architecture names to OCI (GOARCH) ones and variants.
