@@ -103,11 +103,7 @@ run.toml and slipway itself as the lifecycle in /cnb/lifecycle, with the labels 
 }
 
 func newBuilderInspectCmd(g *globals) *cobra.Command {
-	var (
-		output   string
-		remote   bool
-		insecure []string
-	)
+	var f inspectFlags
 	cmd := &cobra.Command{
 		Use:   "inspect NAME",
 		Short: "Show a builder image's buildpacks, order, run images and lifecycle",
@@ -115,10 +111,7 @@ func newBuilderInspectCmd(g *globals) *cobra.Command {
   slipway builder inspect paketobuildpacks/builder-jammy-base --remote --output json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "human" && output != "json" {
-				return fmt.Errorf("--output %q: want human or json", output)
-			}
-			img, err := g.readImage(cmd.Context(), args[0], remote, insecure)
+			img, err := f.read(cmd.Context(), g, args[0])
 			if err != nil {
 				return err
 			}
@@ -127,16 +120,14 @@ func newBuilderInspectCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("inspect builder %s: %w", args[0], err)
 			}
 			info.Name = args[0]
-			if output == "json" {
+			if f.output == "json" {
 				return writeJSON(g.stdout, info)
 			}
 			printBuilderInfo(g, info)
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "human", "output format: human or json")
-	cmd.Flags().BoolVar(&remote, "remote", false, "read the builder from its registry instead of the local store")
-	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP")
+	f.register(cmd, "builder")
 	return cmd
 }
 

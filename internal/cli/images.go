@@ -45,11 +45,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 }
 
 func newInspectCmd(g *globals) *cobra.Command {
-	var (
-		output   string
-		remote   bool
-		insecure []string
-	)
+	var f inspectFlags
 	cmd := &cobra.Command{
 		Use:   "inspect IMAGE",
 		Short: "Show an app image's buildpacks, processes, run image and layers",
@@ -58,10 +54,7 @@ func newInspectCmd(g *globals) *cobra.Command {
   slipway inspect 127.0.0.1:5000/myapp --remote --insecure-registry 127.0.0.1:5000`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "human" && output != "json" {
-				return fmt.Errorf("--output %q: want human or json", output)
-			}
-			img, err := g.readImage(cmd.Context(), args[0], remote, insecure)
+			img, err := f.read(cmd.Context(), g, args[0])
 			if err != nil {
 				return err
 			}
@@ -70,17 +63,37 @@ func newInspectCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("inspect %s: %w", args[0], err)
 			}
 			info.Name = args[0]
-			if output == "json" {
+			if f.output == "json" {
 				return writeJSON(g.stdout, info)
 			}
 			printInfo(g, info)
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "human", "output format: human or json")
-	cmd.Flags().BoolVar(&remote, "remote", false, "read the image from its registry instead of the local store")
-	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP")
+	f.register(cmd, "image")
 	return cmd
+}
+
+// inspectFlags are what `inspect` and `builder inspect` share: where to read the image from
+// and how to print it.
+type inspectFlags struct {
+	output   string
+	remote   bool
+	insecure []string
+}
+
+func (f *inspectFlags) register(cmd *cobra.Command, what string) {
+	cmd.Flags().StringVarP(&f.output, "output", "o", "human", "output format: human or json")
+	cmd.Flags().BoolVar(&f.remote, "remote", false, "read the "+what+" from its registry instead of the local store")
+	cmd.Flags().StringArrayVar(&f.insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP")
+}
+
+// read checks --output and reads ref from the local store, or with --remote from its registry.
+func (f *inspectFlags) read(ctx context.Context, g *globals, ref string) (v1.Image, error) {
+	if f.output != "human" && f.output != "json" {
+		return nil, fmt.Errorf("--output %q: want human or json", f.output)
+	}
+	return g.readImage(ctx, ref, f.remote, f.insecure)
 }
 
 // readImage reads ref from the local store, or with remote from its registry.
