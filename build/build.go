@@ -67,6 +67,8 @@ type Options struct {
 	Store    *imagestore.Store
 	Registry registry.Options
 	Executor sandbox.Executor
+	// Network is the network buildpacks see (--network); the zero value is private.
+	Network sandbox.Network
 	// WorkDir holds per-app build directories and unpacked build images.
 	WorkDir string
 	// LifecycleBinary is the static slipway binary run inside the sandbox as the phases.

@@ -40,10 +40,11 @@ func newPhaseRunner(o Options, dirs *appDirs, rootfs string, imageEnv []string, 
 			{Source: dirs.cnb, Dest: platform.CNBDir, ReadOnly: true},
 			{Source: o.LifecycleBinary, Dest: lifecycleBinaryPath, ReadOnly: true},
 		},
-		Env: sandboxEnv(imageEnv, home, log),
-		Dir: platform.AppDir,
-		UID: uid,
-		GID: gid,
+		Env:     sandboxEnv(imageEnv, home, log),
+		Dir:     platform.AppDir,
+		UID:     uid,
+		GID:     gid,
+		Network: o.Network,
 	}
 	// Buildpacks expect a writable, empty home as in a fresh build container (npm, yarn and
 	// corepack write there); the rootfs is read-only, so a per-build dir is bound over it.

@@ -85,7 +85,8 @@ func TestNodejsExpressApp(t *testing.T) {
 		t.Fatalf("copy app: %v\n%s", err, out)
 	}
 	args := []string{"build", "express", "--path", appDir, "--builder", builder,
-		"--env", "BP_NODE_SOURCE=npm", "--env", "BP_NPM_REGISTRY=" + reg}
+		"--env", "BP_NODE_SOURCE=npm", "--env", "BP_NPM_REGISTRY=" + reg,
+		"--network", "host"} // the npm mirror listens on the host's 127.0.0.1
 	start := time.Now()
 	out := e.mustSlipway(args...)
 	t.Logf("cold build: %s", time.Since(start).Round(time.Millisecond))
@@ -147,7 +148,8 @@ func TestNodejsYarnAndPnpmApps(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.app, func(t *testing.T) {
 			args := []string{"build", tc.app, "--path", filepath.Join(repoRoot, "buildpacks", "testdata", "apps", tc.app),
-				"--builder", builder, "--env", "BP_NODE_SOURCE=npm", "--env", "BP_NPM_REGISTRY=" + reg}
+				"--builder", builder, "--env", "BP_NODE_SOURCE=npm", "--env", "BP_NPM_REGISTRY=" + reg,
+				"--network", "host"} // the npm mirror listens on the host's 127.0.0.1
 			for _, kv := range tc.env {
 				args = append(args, "--env", kv)
 			}

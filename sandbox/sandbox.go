@@ -32,8 +32,34 @@ type Spec struct {
 	Dir string
 	// UID and GID are the CNB user the process runs as (cnb-spec.md §4.3, §8.5).
 	UID, GID int
+	// Network is the network the process sees; the zero value is NetworkPrivate.
+	Network Network
 	// Stdout and Stderr receive the process output; nil discards it.
 	Stdout, Stderr io.Writer
+}
+
+// Network names the network a sandboxed process is attached to (--network, pack's flag name).
+type Network string
+
+const (
+	// NetworkPrivate is the default: the process gets its own network namespace whose only
+	// way out is user-mode NAT to the internet; the host's loopback services are not
+	// reachable (docs/sandbox.md).
+	NetworkPrivate Network = "private"
+	// NetworkHost shares the host's network namespace, 127.0.0.1 services included.
+	NetworkHost Network = "host"
+)
+
+// ParseNetwork reads a --network value: "private" (or empty, or "default") or "host".
+func ParseNetwork(s string) (Network, error) {
+	switch s {
+	case "", "default", string(NetworkPrivate):
+		return NetworkPrivate, nil
+	case string(NetworkHost):
+		return NetworkHost, nil
+	default:
+		return "", fmt.Errorf("unknown network %q; use private (the default: internet through user-mode NAT, no host services) or host (the host's network, 127.0.0.1 included)", s)
+	}
 }
 
 // Executor runs a Spec to completion. A process that ran and exited non-zero is reported

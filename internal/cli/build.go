@@ -19,6 +19,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 		o          build.Options
 		insecure   []string
 		sandboxArg string
+		networkArg string
 		workDir    string
 	)
 	cmd := &cobra.Command{
@@ -38,6 +39,9 @@ or pushed to its registry with --publish.`,
 				return fmt.Errorf("--sandbox %s: %w", sandboxArg, err)
 			}
 			o.Executor = exec
+			if o.Network, err = sandbox.ParseNetwork(networkArg); err != nil {
+				return fmt.Errorf("--network %s: %w", networkArg, err)
+			}
 			if o.Store, err = g.store(); err != nil {
 				return err
 			}
@@ -110,6 +114,7 @@ or pushed to its registry with --publish.`,
 	f.StringVar(&o.ReportDir, "report-output-dir", "", "directory to write report.toml to (image tags, digest)")
 	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP (repeatable)")
 	f.StringVar(&sandboxArg, "sandbox", "auto", "where buildpacks run: bwrap (bubblewrap sandbox from the build image), host (host filesystem, private mount namespace), auto")
+	f.StringVar(&networkArg, "network", string(sandbox.NetworkPrivate), "network buildpacks see: private (internet through user-mode NAT, not the host's 127.0.0.1 services) or host (the host's network)")
 	f.StringVar(&workDir, "work-dir", filepath.Join(cacheHome(), "slipway"), "directory for build workspaces and unpacked build images")
 	return cmd
 }
