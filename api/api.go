@@ -1,5 +1,5 @@
 // Package api resolves Buildpack and Platform API versions into typed capability values,
-// so that business logic never compares version strings (cnb-spec.md §1, §8.7).
+// so that business logic never compares version strings (docs/spec-notes.md, API versions; buildpack.md, Buildpack API Compatibility).
 package api
 
 import (
@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Version is a CNB API version "<major>.<minor>" (cnb-spec.md §1.3).
+// Version is a CNB API version "<major>.<minor>" (platform.md, Platform API Compatibility).
 type Version struct {
 	Major, Minor int
 }
@@ -61,7 +61,7 @@ func (v Version) Compare(o Version) int {
 // AtLeast reports whether v >= o.
 func (v Version) AtLeast(o Version) bool { return v.Compare(o) >= 0 }
 
-// Supported Buildpack and Platform API ranges (cnb-spec.md §1.2).
+// Supported Buildpack and Platform API ranges (docs/spec-notes.md, API versions).
 var (
 	BuildpackMin = MustParse("0.7")
 	BuildpackMax = MustParse("0.12")
@@ -84,7 +84,7 @@ func span(lo, hi Version) []string {
 }
 
 // UnsupportedError is returned for an API version outside the supported range;
-// the phases map it to exit code 11 (platform) or 12 (buildpack), cnb-spec.md §1.3.
+// the phases map it to exit code 11 (platform) or 12 (buildpack), platform.md, Platform API Compatibility.
 type UnsupportedError struct {
 	Kind    string // "buildpack" or "platform"
 	Version string
@@ -104,7 +104,7 @@ func (e *UnsupportedError) Error() string {
 }
 
 // Buildpack is what one buildpack's declared API allows; resolve it once with ForBuildpack
-// and pass it down (cnb-spec.md §8.7).
+// and pass it down (buildpack.md, Buildpack API Compatibility).
 type Buildpack struct {
 	Version Version
 	// PathEnv: CNB_* path variables (CNB_LAYERS_DIR, CNB_BP_PLAN_PATH, …) are set (B ≥ 0.8).
@@ -117,7 +117,7 @@ type Buildpack struct {
 	NoShell bool
 	// TargetEnv: CNB_TARGET_* are provided, [[targets]] replace stacks (B ≥ 0.10).
 	TargetEnv bool
-	// NoRequiresVersion: a top-level requires.version is rejected (B ≥ 0.11; cnb-spec.md §1.5).
+	// NoRequiresVersion: a top-level requires.version is rejected (B ≥ 0.11; docs/spec-notes.md, API versions).
 	NoRequiresVersion bool
 	// ExecEnv: CNB_EXEC_ENV and exec-env keys are honoured (B ≥ 0.12).
 	ExecEnv bool
@@ -158,7 +158,7 @@ type Platform struct {
 // DefaultPlatform is the Platform API slipway speaks when none is requested.
 var DefaultPlatform = PlatformMax
 
-// ForPlatform resolves the requested Platform API (CNB_PLATFORM_API), cnb-spec.md §4.1.
+// ForPlatform resolves the requested Platform API (CNB_PLATFORM_API), platform.md, Platform API Compatibility.
 func ForPlatform(requested string) (Platform, error) {
 	v := DefaultPlatform
 	if requested != "" {

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// cnb-spec.md §1.3: "<major>.<minor>", bare "<major>" means "<major>.0".
+// platform.md, Platform API Compatibility: "<major>.<minor>", bare "<major>" means "<major>.0".
 func TestParse(t *testing.T) {
 	cases := []struct {
 		in      string
@@ -41,7 +41,7 @@ func TestCompareOrdersNumerically(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §8.7: every gate depends on the buildpack's own API.
+// buildpack.md, Buildpack API Compatibility: every gate depends on the buildpack's own API.
 func TestForBuildpackCapabilities(t *testing.T) {
 	cases := []struct {
 		api  string
@@ -68,7 +68,7 @@ func TestForBuildpackCapabilities(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §1.3: an unsupported API fails with a typed error (exit 11/12 in the phases).
+// platform.md, Platform API Compatibility: an unsupported API fails with a typed error (exit 11/12 in the phases).
 func TestUnsupportedAPIs(t *testing.T) {
 	for _, v := range []string{"0.6", "0.13", "1.0"} {
 		_, err := ForBuildpack(v, "example/bp@1.0.0")

@@ -63,7 +63,7 @@ date +%s%N > "$B/trivial/index.txt"; phases "one-file change (trivial app)" triv
 phases "warm, 20 MiB cached layer reused" deps
 
 # Rebase in the registry: the app alternates between two run images of one repository
-# (no --force needed: a newer digest of the same name, cnb-spec.md §5.8).
+# (no --force needed: a newer digest of the same name, platform.md, rebaser).
 "$S" save slipway-bench/run:bookworm -o "$B/run.tar" >/dev/null
 crane() { go run github.com/google/go-containerregistry/cmd/crane@v0.22.1 "$@"; }
 crane push --insecure "$B/run.tar" "$REG/bench/run:v1" >/dev/null 2>&1

@@ -50,7 +50,7 @@ type Options struct {
 	Publish bool
 	// Tags are extra names for the same image (-t).
 	Tags []string
-	// PreviousImage is the image whose layers may be reused; default Image (cnb-spec.md §4.6).
+	// PreviousImage is the image whose layers may be reused; default Image (platform.md, analyzer).
 	PreviousImage string
 	// CacheDir is a volume cache (--cache-dir); default a per-image cache in WorkDir.
 	CacheDir string
@@ -58,7 +58,7 @@ type Options struct {
 	CacheImage string
 	// ClearCache ignores the cache when restoring (--clear-cache); the new cache is written.
 	ClearCache bool
-	// ReportDir, when set, receives report.toml (cnb-spec.md §4.14).
+	// ReportDir, when set, receives report.toml (platform.md, Files).
 	ReportDir string
 	// Hook, when set, is called at named points ("export-before-write", "export-written",
 	// "cache-staged", "cache-swapping", "cache-swapped"); tests use it to simulate a crash.
@@ -96,7 +96,7 @@ type PhaseTiming struct {
 	Duration time.Duration
 }
 
-// reproducibleEpoch is the creation time of every layer entry and image (cnb-spec.md §8.1).
+// reproducibleEpoch is the creation time of every layer entry and image (platform.md, Build Reproducibility).
 var reproducibleEpoch = time.Date(1980, 1, 1, 0, 0, 1, 0, time.UTC)
 
 // Build runs analyze, detect, build and export, then writes the image. A failure at any
@@ -194,7 +194,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		if rootfs, err = sandbox.Unpack(ctx, buildImg.Image, filepath.Join(o.WorkDir, "rootfs")); err != nil {
 			return fmt.Errorf("unpack build image %s: %w", buildImg.Name, err)
 		}
-		// cnb-spec.md §2.2.2 [L]: a run image without distro labels is taken to be the
+		// docs/spec-notes.md, Target matching (reference lifecycle): a run image without distro labels is taken to be the
 		// distro of the build container, read from its os-release.
 		if runTarget.Distro == nil {
 			if name, version, ok := stack.OSRelease(rootfs); ok {
@@ -202,7 +202,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 		// The builder's system buildpacks go around every group, --buildpack groups included,
-		// as pack does (cnb-spec.md §2.4.6, Platform API 0.15).
+		// as pack does (platform.md, system.toml (TOML), Platform API 0.15).
 		order = cfg.System.WithSystem(order)
 		if err := buildpack.WriteTOMLFile(filepath.Join(dirs.cnb, "order.toml"), buildpack.OrderFile{Order: order}); err != nil {
 			return err
@@ -325,7 +325,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Errors while writing the cache are warnings: the image is already written (§3.5).
+	// Errors while writing the cache are warnings: the image is already written (platform.md, Layer Restoration).
 	_ = phase("CACHING", func() error {
 		crep, err := lifecycle.ExportCache(ctx, lifecycle.CacheExportInputs{
 			LayersDir: dirs.layers, Group: group.Group, Cache: c, Previous: cacheMeta,
@@ -379,7 +379,7 @@ func writeImage(ctx context.Context, o Options, img v1.Image, res *Result) error
 	return nil
 }
 
-// writeReport writes <ReportDir>/report.toml (cnb-spec.md §4.14): digest and manifest size for
+// writeReport writes <ReportDir>/report.toml (platform.md, Files): digest and manifest size for
 // a registry image, the image ID (config digest) for a local one.
 func writeReport(o Options, res *Result, img v1.Image) error {
 	rep := platform.Report{Image: platform.ImageReport{Tags: res.Names}}

@@ -20,7 +20,7 @@ import (
 
 // openCache opens the build cache: --cache-image, --cache-dir, or the per-app volume cache
 // under the work dir (what pack does by default). The committed metadata is read here; an
-// unreadable one is a warning and an empty cache (cnb-spec.md §3.5).
+// unreadable one is a warning and an empty cache (platform.md, Layer Restoration).
 func openCache(ctx context.Context, o Options, dirs *appDirs, log *logging.Logger) (cache.Cache, *cache.Metadata, error) {
 	var c cache.Cache
 	switch {
@@ -138,7 +138,7 @@ func (s imageSource) Image(ctx context.Context, ref string) (v1.Image, error) {
 	return img, err
 }
 
-// warnUntypedRestored warns loudly about the trap of cnb-spec.md §3.1: a restored cache layer
+// warnUntypedRestored warns loudly about the trap of buildpack.md, Layer Content Metadata (TOML): a restored cache layer
 // whose buildpack did not write [types] again is dropped from the image and the cache.
 func warnUntypedRestored(layersDir string, restored []lifecycle.RestoredLayer, log *logging.Logger) {
 	for _, r := range restored {
@@ -153,7 +153,7 @@ func warnUntypedRestored(layersDir string, restored []lifecycle.RestoredLayer, l
 			continue
 		}
 		if !t.Types["launch"] && !t.Types["build"] && !t.Types["cache"] {
-			log.Warnf("!!! buildpack %s reused the restored cache layer %q but did not set [types] in %s.toml again: the layer is now DROPPED from the image and from the cache (cnb-spec.md §3.1). The buildpack must write launch/build/cache = true on every build.", r.Buildpack, r.Name, r.Name)
+			log.Warnf("!!! buildpack %s reused the restored cache layer %q but did not set [types] in %s.toml again: the layer is now DROPPED from the image and from the cache (buildpack.md, Layer Content Metadata (TOML)). The buildpack must write launch/build/cache = true on every build.", r.Buildpack, r.Name, r.Name)
 		}
 	}
 }

@@ -68,13 +68,13 @@ func (r *phaseRunner) run(ctx context.Context, phase string, args ...string) err
 	err := r.exec.Run(ctx, spec)
 	var ee *sandbox.ExitError
 	if errors.As(err, &ee) {
-		// The phase printed its own report; keep its exit code (cnb-spec.md §2.4.7, §4.10).
+		// The phase printed its own report; keep its exit code (platform.md, detector; platform.md, builder).
 		return platform.NewError(ee.Code, fmt.Errorf("%s failed (exit code %d)", phase, ee.Code))
 	}
 	return err
 }
 
-// cnbUser reads CNB_USER_ID/CNB_GROUP_ID from the build image (cnb-spec.md §4.3).
+// cnbUser reads CNB_USER_ID/CNB_GROUP_ID from the build image (platform.md, Build Image).
 func cnbUser(cfg *v1.ConfigFile, image string) (int, int, error) {
 	get := func(key string) (int, error) {
 		for _, kv := range cfg.Config.Env {
@@ -97,7 +97,7 @@ func cnbUser(cfg *v1.ConfigFile, image string) (int, int, error) {
 		return 0, 0, err
 	}
 	if uid == 0 {
-		return 0, 0, fmt.Errorf("build image %s: CNB_USER_ID is 0; buildpacks must not run as root (cnb-spec.md §4.3)", image)
+		return 0, 0, fmt.Errorf("build image %s: CNB_USER_ID is 0; buildpacks must not run as root (platform.md, Build Image)", image)
 	}
 	return uid, gid, nil
 }

@@ -109,7 +109,7 @@ func prepareBuildpacks(ctx context.Context, cfg *builder.Config, proj *projectFi
 					descs = []*buildpack.Descriptor{d}
 				}
 			case strings.HasPrefix(r.URI, "docker://"):
-				// A buildpackage image (cnb-spec.md §7.3), from the store or its registry.
+				// A buildpackage image (distribution.md, Buildpackage), from the store or its registry.
 				ref := strings.TrimPrefix(r.URI, "docker://")
 				var img *resolvedImage
 				if img, err = resolveImage(ctx, src, ref); err == nil {
@@ -182,7 +182,7 @@ func buildpackFlag(f string) project.BuildpackRef {
 }
 
 // writePlatformEnv writes project.toml's env and --env values as <platform>/env files
-// (cnb-spec.md §2.6.2; flags win over project.toml, like pack).
+// (platform.md, User-Provided Variables; flags win over project.toml, like pack).
 func writePlatformEnv(platformDir string, projEnv []project.EnvVar, flags []string) error {
 	dir := filepath.Join(platformDir, "env")
 	write := func(name, value, from string) error {
@@ -212,7 +212,7 @@ func writePlatformEnv(platformDir string, projEnv []project.EnvVar, flags []stri
 }
 
 // writeBuildConfigEnv writes the builder's [[build.env]] as operator env files
-// (<build-config>/env/<NAME>[.<suffix>], cnb-spec.md §2.6.4).
+// (<build-config>/env/<NAME>[.<suffix>], platform.md, Operator-Defined Variables).
 func writeBuildConfigEnv(dir string, env []builder.BuildEnv) error {
 	write := func(name, value string) error {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(value), 0o644); err != nil {

@@ -50,7 +50,7 @@ func openAppDirs(workDir, image string) (*appDirs, func(), error) {
 	}
 	// platform, cnb and scratch are rebuilt each time; the workspace is a synced copy of the
 	// app, kept so unchanged files are not copied again; the buildpack dirs in layers are the
-	// materialised build cache, which the restore step prunes to what cnb-spec.md §3.2 allows.
+	// materialised build cache, which the restore step prunes to what buildpack.md, Layer Types allows.
 	if err := cleanLayersDir(d.layers); err != nil {
 		unlock()
 		return nil, nil, err

@@ -20,7 +20,7 @@ import (
 )
 
 // FetchBuildpacks lays out every [[buildpacks]] entry of cfg under
-// <destBuildpacksDir>/<escaped id>/<version>/ (cnb-spec.md §7.1, §8.3) and returns their
+// <destBuildpacksDir>/<escaped id>/<version>/ (docs/spec-notes.md, Builder image; platform.md, Buildpacks Directory Layout) and returns their
 // descriptors in config order. A uri may be a directory, a .tgz/.tar archive with
 // buildpack.toml at its root, or a file:// URL; relative paths resolve against cfg.Dir.
 //
@@ -137,7 +137,7 @@ func localPath(baseDir, uri string) (string, error) {
 }
 
 // LayoutBuildpackDir copies the buildpack directory srcDir (e.g. from `--buildpack DIR`) to
-// <destBuildpacksDir>/<escaped id>/<version>/ (cnb-spec.md §7.1, §8.3), replacing any
+// <destBuildpacksDir>/<escaped id>/<version>/ (docs/spec-notes.md, Builder image; platform.md, Buildpacks Directory Layout), replacing any
 // previous copy. Symlinks are copied as links, not followed. The copy is staged beside the
 // target and renamed into place, so readers never see a half-copied buildpack.
 func LayoutBuildpackDir(ctx context.Context, srcDir, destBuildpacksDir string) (*buildpack.Descriptor, error) {

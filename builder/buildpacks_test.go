@@ -102,7 +102,7 @@ func abs(t *testing.T, p string) string {
 	return a
 }
 
-// cnb-spec.md §7.1, §8.3: buildpacks land at <buildpacks>/<id with / → _>/<version>/ and run.
+// docs/spec-notes.md, Builder image; platform.md, Buildpacks Directory Layout: buildpacks land at <buildpacks>/<id with / → _>/<version>/ and run.
 func TestFetchBuildpacks(t *testing.T) {
 	work := t.TempDir()
 	tarDir(t, "testdata/simple", filepath.Join(work, "simple.tgz"))

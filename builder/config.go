@@ -13,7 +13,7 @@ import (
 )
 
 // Config is a builder.toml in the format of pack's `builder create --config`
-// (cnb-spec.md §7.1–7.2). ReadConfig folds the legacy [stack] table into Build and Run.
+// (docs/spec-notes.md, Builder image; docs/spec-notes.md, Builder labels). ReadConfig folds the legacy [stack] table into Build and Run.
 type Config struct {
 	Description string            `toml:"description"`
 	Buildpacks  []BuildpackConfig `toml:"buildpacks"`
@@ -55,14 +55,14 @@ type BuildpackConfig struct {
 }
 
 // BuildConfig is [build]: the build image and the builder's build-time env
-// (written to /cnb/build-config/env, cnb-spec.md §7.1).
+// (written to /cnb/build-config/env, docs/spec-notes.md, Builder image).
 type BuildConfig struct {
 	Image string     `toml:"image"`
 	Env   []BuildEnv `toml:"env"`
 }
 
 // BuildEnv is one [[build.env]] entry; Suffix is one of "", default, override, append,
-// prepend (the env-file suffixes, cnb-spec.md §2.6).
+// prepend (the env-file suffixes, buildpack.md, Environment).
 type BuildEnv struct {
 	Name   string `toml:"name"`
 	Value  string `toml:"value"`

@@ -35,7 +35,7 @@ var wantOrder = buildpack.Order{{Group: []buildpack.GroupElement{
 	{ID: "example/other", Optional: true},
 }}}
 
-// cnb-spec.md §7.1–7.2: pack's builder.toml, current and legacy [stack] forms.
+// docs/spec-notes.md, Builder image; docs/spec-notes.md, Builder labels: pack's builder.toml, current and legacy [stack] forms.
 func TestReadConfig(t *testing.T) {
 	tests := []struct {
 		name      string

@@ -31,11 +31,11 @@ type CreateOptions struct {
 	// Buildpacks are the laid-out buildpacks FetchBuildpacks returned.
 	Buildpacks []*buildpack.Descriptor
 	// BuildImage is the image the builder extends; its Env must carry CNB_USER_ID and
-	// CNB_GROUP_ID (cnb-spec.md §4.3).
+	// CNB_GROUP_ID (platform.md, Build Image).
 	BuildImage v1.Image
 	// LifecycleBinary is the static slipway binary, installed as /cnb/lifecycle/lifecycle;
 	// each of Phases becomes a symlink to it, since the binary picks its phase by argv0
-	// (cnb-spec.md §4.1).
+	// (platform.md, Platform API Compatibility).
 	LifecycleBinary string
 	Phases          []string
 	// LauncherPath is the static launcher, installed as /cnb/lifecycle/launcher.
@@ -44,12 +44,12 @@ type CreateOptions struct {
 	Version string
 	// ScratchDir holds layer blobs while the image is in use; "" means os.TempDir().
 	ScratchDir string
-	// Created is the image creation time; zero means the reproducible epoch (cnb-spec.md §8.1).
+	// Created is the image creation time; zero means the reproducible epoch (platform.md, Build Reproducibility).
 	Created time.Time
 }
 
-// Create makes a pack-compatible builder image on top of o.BuildImage (cnb-spec.md
-// §7.1–7.2): one root-owned layer per buildpack at /cnb/buildpacks/<escaped id>/<version>/,
+// Create makes a pack-compatible builder image on top of o.BuildImage (
+// docs/spec-notes.md, Builder image; docs/spec-notes.md, Builder labels): one root-owned layer per buildpack at /cnb/buildpacks/<escaped id>/<version>/,
 // a layer with /cnb/order.toml, run.toml, stack.toml, system.toml, build-config/env,
 // /platform/env and the CNB user's /workspace and /layers, and a lifecycle layer with
 // /cnb/lifecycle/{lifecycle,launcher,lifecycle.toml,<phase>→lifecycle}. The build image's
@@ -136,7 +136,7 @@ func addendum(l v1.Layer, created time.Time, by string) mutate.Addendum {
 }
 
 // builderLabels keeps the build image's labels and adds the builder labels of
-// cnb-spec.md §7.2.
+// docs/spec-notes.md, Builder labels.
 func builderLabels(o CreateOptions, base map[string]string, infos []ModuleInfo, layers ModuleLayers) (map[string]string, error) {
 	labels := map[string]string{}
 	for k, v := range base {
@@ -179,7 +179,7 @@ func builderLabels(o CreateOptions, base map[string]string, infos []ModuleInfo, 
 		labels[k] = s
 	}
 	// The legacy stack id comes from the build image; builder.toml's [stack] id fills in
-	// only when the build image has none (cnb-spec.md §7.2).
+	// only when the build image has none (docs/spec-notes.md, Builder labels).
 	if labels[LabelStackID] == "" && c.Stack.ID != "" {
 		labels[LabelStackID] = c.Stack.ID
 	}
@@ -193,7 +193,7 @@ func lifecycleAPIs() LifecycleAPIs {
 	}
 }
 
-// cnbUser reads CNB_USER_ID and CNB_GROUP_ID from the build image Env (cnb-spec.md §4.3).
+// cnbUser reads CNB_USER_ID and CNB_GROUP_ID from the build image Env (platform.md, Build Image).
 func cnbUser(cf *v1.ConfigFile) (uid, gid int, err error) {
 	get := func(key string) (int, error) {
 		for _, kv := range cf.Config.Env {
@@ -229,7 +229,7 @@ func layerMediaType(img v1.Image) (types.MediaType, error) {
 	return types.OCILayer, nil
 }
 
-// stackFile is the legacy /cnb/stack.toml older platforms read (cnb-spec.md §7.1).
+// stackFile is the legacy /cnb/stack.toml older platforms read (docs/spec-notes.md, Builder image).
 type stackFile struct {
 	RunImage   RunImageTOML `toml:"run-image"`
 	BuildImage struct {
@@ -243,7 +243,7 @@ type RunImageTOML struct {
 	Mirrors []string `toml:"mirrors,omitempty"`
 }
 
-// cnbFilesLayer writes the builder's platform files (cnb-spec.md §7.1): order.toml,
+// cnbFilesLayer writes the builder's platform files (docs/spec-notes.md, Builder image): order.toml,
 // run.toml, stack.toml, system.toml (when set), build-config/env, /platform/env, and
 // /workspace and /layers owned by the CNB user, mode 0755 as pack makes them.
 func cnbFilesLayer(ctx context.Context, c *Config, uid, gid int, opts layer.Options) (*layer.Layer, error) {
@@ -323,7 +323,7 @@ func cnbFilesLayer(ctx context.Context, c *Config, uid, gid int, opts layer.Opti
 	return l, nil
 }
 
-// lifecycleFile is /cnb/lifecycle/lifecycle.toml (cnb-spec.md §1.4).
+// lifecycleFile is /cnb/lifecycle/lifecycle.toml (docs/spec-notes.md, lifecycle.toml).
 type lifecycleFile struct {
 	APIs struct {
 		Buildpack APIVersionsTOML `toml:"buildpack"`
@@ -345,7 +345,7 @@ type APIVersionsTOML struct {
 	Supported  []string `toml:"supported"`
 }
 
-// lifecycleLayer installs Slipway as the builder's lifecycle (cnb-spec.md §4.1, §7.1).
+// lifecycleLayer installs Slipway as the builder's lifecycle (platform.md, Platform API Compatibility; docs/spec-notes.md, Builder image).
 func lifecycleLayer(ctx context.Context, o CreateOptions, opts layer.Options) (*layer.Layer, error) {
 	if o.LifecycleBinary == "" || o.LauncherPath == "" {
 		return nil, errors.New("lifecycle layer: the slipway binary and the launcher paths are required")

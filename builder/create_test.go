@@ -26,7 +26,7 @@ import (
 )
 
 // testBuildImage is a one-layer build image with the CNB user in its Env and a label that a
-// builder must keep (cnb-spec.md §7.1).
+// builder must keep (docs/spec-notes.md, Builder image).
 func testBuildImage(t *testing.T) v1.Image {
 	t.Helper()
 	l := tarLayer(t, []tarEntry{{name: "etc/", typ: tar.TypeDir, mode: 0o755}, {name: "etc/os-release", body: "ID=debian\n"}})
@@ -143,7 +143,7 @@ description = "test builder"
 	return img, cfg
 }
 
-// cnb-spec.md §7.1: the builder image's /cnb layout, owners, modes and config.
+// docs/spec-notes.md, Builder image: the builder image's /cnb layout, owners, modes and config.
 func TestCreateLayout(t *testing.T) {
 	img, _ := createTestBuilder(t)
 	if err := validate.Image(img); err != nil {
@@ -201,7 +201,7 @@ func TestCreateLayout(t *testing.T) {
 	if !strings.Contains(files["cnb/stack.toml"].body, "[run-image]") {
 		t.Errorf("stack.toml = %q", files["cnb/stack.toml"].body)
 	}
-	// cnb-spec.md §1.4: lifecycle.toml lists the APIs.
+	// docs/spec-notes.md, lifecycle.toml: lifecycle.toml lists the APIs.
 	lt := files["cnb/lifecycle/lifecycle.toml"].body
 	for _, want := range []string{"[apis.buildpack]", "[apis.platform]", `"0.12"`, `"0.15"`, `version = "0.1.0-test"`} {
 		if !strings.Contains(lt, want) {
@@ -217,7 +217,7 @@ func TestCreateLayout(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §7.2: every builder label, field by field as pack writes them.
+// docs/spec-notes.md, Builder labels: every builder label, field by field as pack writes them.
 func TestCreateLabels(t *testing.T) {
 	img, _ := createTestBuilder(t)
 	cf, _ := img.ConfigFile()
@@ -295,7 +295,7 @@ func TestCreateLabels(t *testing.T) {
 	})
 }
 
-// Builders are image producers: building twice gives the same digest (STYLE.md habit 11).
+// Builders are image producers: building twice gives the same digest (docs/architecture.md, "Tests").
 func TestCreateReproducible(t *testing.T) {
 	a, _ := createTestBuilder(t)
 	b, _ := createTestBuilder(t)
@@ -306,7 +306,7 @@ func TestCreateReproducible(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §7.1–7.2: a builder made by Create reads back with FromImage.
+// docs/spec-notes.md, Builder image; docs/spec-notes.md, Builder labels: a builder made by Create reads back with FromImage.
 func TestFromImageRoundTrip(t *testing.T) {
 	img, cfg := createTestBuilder(t)
 	dest := filepath.Join(t.TempDir(), "buildpacks")
@@ -335,7 +335,7 @@ func TestFromImageRoundTrip(t *testing.T) {
 	}
 }
 
-// A builder in pack's format, built by hand from the label description of cnb-spec.md §7.2:
+// A builder in pack's format, built by hand from the label description of docs/spec-notes.md, Builder labels:
 // FromImage must read what `pack builder create` writes, old and new.
 func TestFromImagePackStyle(t *testing.T) {
 	bpToml := "api = \"0.10\"\n[buildpack]\nid = \"acme/go\"\nversion = \"0.5.0\"\n[[stacks]]\nid = \"*\"\n"

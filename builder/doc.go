@@ -1,3 +1,3 @@
 // Package builder assembles a builder: it reads pack-compatible builder.toml files and lays
-// out their buildpacks in the /cnb/buildpacks layout (cnb-spec.md §7.1–7.2).
+// out their buildpacks in the /cnb/buildpacks layout (docs/spec-notes.md, Builder image; docs/spec-notes.md, Builder labels).
 package builder

@@ -21,7 +21,7 @@ import (
 )
 
 // FromImage reads a builder image, Slipway's or one made by `pack builder create`
-// (cnb-spec.md §7.1–7.2). It extracts every buildpack listed in io.buildpacks.buildpack.layers
+// (docs/spec-notes.md, Builder image; docs/spec-notes.md, Builder labels). It extracts every buildpack listed in io.buildpacks.buildpack.layers
 // (found by its layerDiffID) to <destBuildpacksDir>/<escaped id>/<version>/ and returns a
 // Config with the image's order, run images (metadata images, else the deprecated
 // stack.runImage) and description; Buildpacks lists the extracted directories. Build.Image is
@@ -79,7 +79,7 @@ func fromImage(ctx context.Context, img v1.Image, destBuildpacksDir string, extr
 	return c, nil
 }
 
-// LayoutBuildpackage extracts every buildpack of a buildpackage image (cnb-spec.md §7.3–7.4)
+// LayoutBuildpackage extracts every buildpack of a buildpackage image (distribution.md, Buildpackage)
 // to <destBuildpacksDir>/<escaped id>/<version>/. The entrypoint buildpack named by
 // io.buildpacks.buildpackage.metadata comes first; the others follow by id and version.
 func LayoutBuildpackage(ctx context.Context, img v1.Image, destBuildpacksDir string) ([]*buildpack.Descriptor, error) {
@@ -113,7 +113,7 @@ func LayoutBuildpackage(ctx context.Context, img v1.Image, destBuildpacksDir str
 }
 
 // LayoutBuildpackageFile is LayoutBuildpackage for a .cnb file: an uncompressed tar of an
-// OCI image layout, as pack writes it (cnb-spec.md §7.3). A layout with several images
+// OCI image layout, as pack writes it (distribution.md, Buildpackage). A layout with several images
 // (a multi-platform index) is not supported yet.
 func LayoutBuildpackageFile(ctx context.Context, cnbPath, destBuildpacksDir string) ([]*buildpack.Descriptor, error) {
 	if err := os.MkdirAll(destBuildpacksDir, 0o755); err != nil {
@@ -261,7 +261,7 @@ func extractLayerModules(ctx context.Context, l v1.Layer, stage, dest string, wa
 }
 
 // buildpacksPrefix is where buildpacks live in image layers; Windows layers put the same
-// tree under Files/ (cnb-spec.md §7.4).
+// tree under Files/ (distribution.md, Buildpackage).
 const buildpacksPrefix = "cnb/buildpacks/"
 
 // extractBuildpacksTree streams a layer tar and writes the entries below /cnb/buildpacks/
@@ -346,7 +346,7 @@ func extractBuildpacksTree(ctx context.Context, r io.Reader, dir string) error {
 // ResolveBuildpackages prepares cfg for FetchBuildpacks, which reads only directories and
 // archives: every [[buildpacks]] entry naming a buildpackage — an image, or a uri of a .cnb
 // file — is laid out under scratchDir and replaced by one entry per buildpack it holds
-// (pack accepts both forms, cnb-spec.md §7.3). fetch resolves images; nil refuses them.
+// (pack accepts both forms, distribution.md, Buildpackage). fetch resolves images; nil refuses them.
 func ResolveBuildpackages(ctx context.Context, cfg *Config, scratchDir string, fetch ImageFetcher) error {
 	where := cfg.Path
 	if where == "" {

@@ -10,7 +10,7 @@ import (
 	"github.com/slipway/slipway/platform"
 )
 
-// Info summarises a builder image's labels (cnb-spec.md §7.2) for `slipway builder inspect`.
+// Info summarises a builder image's labels (docs/spec-notes.md, Builder labels) for `slipway builder inspect`.
 type Info struct {
 	Name        string              `json:"name,omitempty"`
 	Digest      string              `json:"digest"`

@@ -11,7 +11,7 @@ import (
 )
 
 // Labels of builder images and buildpackages, with pack's names and JSON shapes
-// (cnb-spec.md §7.2, §7.4), so that images Slipway writes are read by pack, kpack and the
+// (docs/spec-notes.md, Builder labels; distribution.md, Buildpackage), so that images Slipway writes are read by pack, kpack and the
 // lifecycle, and images they write are read by Slipway.
 const (
 	LabelBuilderMetadata      = "io.buildpacks.builder.metadata"
@@ -23,7 +23,7 @@ const (
 	LabelLifecycleAPIs        = "io.buildpacks.lifecycle.apis"
 )
 
-// Metadata is the io.buildpacks.builder.metadata label (cnb-spec.md §7.2; pack
+// Metadata is the io.buildpacks.builder.metadata label (docs/spec-notes.md, Builder labels; pack
 // internal/builder/metadata.go).
 type Metadata struct {
 	Description string `json:"description"`
@@ -89,7 +89,7 @@ type CreatorMetadata struct {
 }
 
 // ModuleLayers is the io.buildpacks.buildpack.layers label: id → version → layer info
-// (cnb-spec.md §7.2, §7.4).
+// (docs/spec-notes.md, Builder labels; distribution.md, Buildpackage).
 type ModuleLayers map[string]map[string]ModuleLayerInfo
 
 // ModuleLayerInfo describes the layer holding one buildpack at
@@ -127,7 +127,7 @@ type legacyDistro struct {
 }
 
 // BuildpackageMetadata is the io.buildpacks.buildpackage.metadata label: the entrypoint
-// buildpack of a buildpackage (cnb-spec.md §7.4). Stacks is legacy; pack writes it, so do we.
+// buildpack of a buildpackage (distribution.md, Buildpackage). Stacks is legacy; pack writes it, so do we.
 type BuildpackageMetadata struct {
 	ID       string            `json:"id"`
 	Version  string            `json:"version"`

@@ -14,13 +14,13 @@ import (
 )
 
 // BuildpackImageDir is where buildpack d lives in a builder or buildpackage image:
-// /cnb/buildpacks/<escaped id>/<version> (cnb-spec.md §7.1, §8.3).
+// /cnb/buildpacks/<escaped id>/<version> (docs/spec-notes.md, Builder image; platform.md, Buildpacks Directory Layout).
 func BuildpackImageDir(id, version string) string {
 	return path.Join(platform.BuildpacksDir, buildpack.EscapedID(id), version)
 }
 
 // buildpackLayer archives the laid-out buildpack d as the single layer pack would write
-// for it (cnb-spec.md §7.4 [pack]): everything root-owned, directories and executables
+// for it (distribution.md, Buildpackage [pack]): everything root-owned, directories and executables
 // (any exec bit, or bin/build, bin/detect, bin/generate) 0755, other files 0644, symlinks
 // kept as links, every mtime the fixed epoch. The same buildpack therefore always gives
 // the same diffID, whatever umask or checkout time produced the files.
@@ -79,7 +79,7 @@ func buildpackLayer(ctx context.Context, d *buildpack.Descriptor, opts layer.Opt
 }
 
 // isBuildpackExecutable reports whether rel is one of the entrypoints pack always makes
-// executable (cnb-spec.md §7.4).
+// executable (distribution.md, Buildpackage).
 func isBuildpackExecutable(rel string) bool {
 	switch rel {
 	case "bin/build", "bin/detect", "bin/generate":

@@ -26,7 +26,7 @@ import (
 )
 
 // PackageConfig is a package.toml in pack's `buildpack package --config` format
-// (cnb-spec.md §7.3).
+// (distribution.md, Buildpackage).
 type PackageConfig struct {
 	Buildpack    PackageURI          `toml:"buildpack"`
 	Dependencies []PackageDependency `toml:"dependencies"`
@@ -108,7 +108,7 @@ type PackageOptions struct {
 	Created time.Time
 }
 
-// Package makes a buildpackage (cnb-spec.md §7.3–7.4): an image with one layer per
+// Package makes a buildpackage (distribution.md, Buildpackage): an image with one layer per
 // buildpack (the entrypoint and every dependency, nested ones included), each at
 // /cnb/buildpacks/<escaped id>/<version>/ with pack's normalized owners and modes, and the
 // labels io.buildpacks.buildpackage.metadata and io.buildpacks.buildpack.layers. A composite
@@ -286,7 +286,7 @@ func LayoutBuildpackPath(ctx context.Context, p, destBuildpacksDir string) ([]*b
 }
 
 // isOCILayoutTar reports whether p is an uncompressed tar with an oci-layout entry at its
-// root: a .cnb, whatever its file name (cnb-spec.md §7.3).
+// root: a .cnb, whatever its file name (distribution.md, Buildpackage).
 func isOCILayoutTar(p string) (bool, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -307,8 +307,8 @@ func isOCILayoutTar(p string) (bool, error) {
 }
 
 // WriteCNB writes img as a .cnb file at path: an uncompressed tar of an OCI image layout
-// (oci-layout, index.json, blobs/sha256/…), the form pack writes and reads (cnb-spec.md
-// §7.3). Entries are sorted with fixed owner and mtime, so the same image gives the same
+// (oci-layout, index.json, blobs/sha256/…), the form pack writes and reads (
+// distribution.md, Buildpackage). Entries are sorted with fixed owner and mtime, so the same image gives the same
 // file. The file appears atomically.
 func WriteCNB(ctx context.Context, img v1.Image, path string) error {
 	abs, err := filepath.Abs(path)

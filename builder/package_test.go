@@ -46,7 +46,7 @@ func fileSum(t *testing.T, p string) string {
 	return fmt.Sprintf("%x", sha256.Sum256(b))
 }
 
-// cnb-spec.md §7.3–7.4: a .cnb is an uncompressed tar of an OCI layout with one layer per
+// distribution.md, Buildpackage: a .cnb is an uncompressed tar of an OCI layout with one layer per
 // buildpack and the buildpackage labels; it reads back, including as a dependency of
 // another package, and packaging is reproducible.
 func TestPackageCNBRoundTrip(t *testing.T) {
@@ -167,7 +167,7 @@ func TestPackageErrors(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §7.3: builder.toml [[buildpacks]] may name a .cnb; it expands to its buildpacks.
+// distribution.md, Buildpackage: builder.toml [[buildpacks]] may name a .cnb; it expands to its buildpacks.
 func TestResolveBuildpackagesCNB(t *testing.T) {
 	dir := t.TempDir()
 	simpleCNB := filepath.Join(dir, "simple.cnb")

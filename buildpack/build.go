@@ -15,13 +15,13 @@ import (
 	"github.com/slipway/slipway/launch"
 )
 
-// BuildConfig is what one buildpack's bin/build runs with (cnb-spec.md §2.5).
+// BuildConfig is what one buildpack's bin/build runs with (buildpack.md, Build).
 type BuildConfig struct {
 	AppDir, LayersDir, PlatformDir, BuildConfigDir string
-	// Plan is this buildpack's share of plan.toml (cnb-spec.md §2.5.2).
+	// Plan is this buildpack's share of plan.toml (buildpack.md, Buildpack Plan (TOML)).
 	Plan BuildpackPlan
 	// Env is the build env so far: the include-listed platform environment plus what earlier
-	// buildpacks' build layers contributed (§2.6.1, §2.6.5). Build does not modify it.
+	// buildpacks' build layers contributed (docs/spec-notes.md, Build environment; buildpack.md, Provided by the Buildpacks). Build does not modify it.
 	Env     *launch.Env
 	Target  Target
 	ExecEnv string
@@ -35,7 +35,7 @@ type BuildConfig struct {
 type BuildResult struct {
 	Layers []Layer
 	// MetRequires names the plan entries this buildpack satisfied (not [[unmet]]);
-	// later providers do not see them (cnb-spec.md §2.5.3).
+	// later providers do not see them (buildpack.md, Unmet Buildpack Plan Entries).
 	MetRequires []string
 	Processes   []launch.Process
 	Labels      []launch.Label
@@ -46,7 +46,7 @@ type BuildResult struct {
 }
 
 // BuildError is a bin/build that exited non-zero; the builder exits 51 for it
-// (cnb-spec.md §2.5.1, §4.10).
+// (buildpack.md, Build; platform.md, builder).
 type BuildError struct {
 	Ref      string // id@version
 	ExitCode int    // -1 when killed by a signal
@@ -71,8 +71,8 @@ func (e *BuildError) Unwrap() error { return e.Err }
 // buildOutputTailLines is how much of a failing bin/build's output goes into the error.
 const buildOutputTailLines = 20
 
-// Build runs the buildpack's bin/build and reads back what it wrote (cnb-spec.md §2.5,
-// §3.1–3.4, §3.8–3.10): layer metadata (all-false layers renamed .ignore), build.toml,
+// Build runs the buildpack's bin/build and reads back what it wrote (buildpack.md, Build,
+// buildpack.md, Layer Content Metadata (TOML); buildpack.md, Ignored Layers; buildpack.md, launch.toml (TOML); buildpack.md, Software Bill of Materials): layer metadata (all-false layers renamed .ignore), build.toml,
 // launch.toml and SBOM files. SBOM files are found and validated, not copied.
 func (d *Descriptor) Build(ctx context.Context, cfg BuildConfig) (*BuildResult, error) {
 	caps := d.APIFeatures()
@@ -100,7 +100,7 @@ func (d *Descriptor) Build(ctx context.Context, cfg BuildConfig) (*BuildResult, 
 	}
 	env = env.Clone()
 	// The user env is applied on top of the buildpack env for each buildpack unless the
-	// buildpack asks for a clean env; operator env always applies, last (cnb-spec.md §2.6.2–2.6.4).
+	// buildpack asks for a clean env; operator env always applies, last (platform.md, User-Provided Variables; platform.md, Operator-Defined Variables).
 	if !d.Buildpack.ClearEnv {
 		if err := env.AddPlatformEnv(cfg.PlatformDir); err != nil {
 			return nil, fmt.Errorf("buildpack %s: %w", d.Ref(), err)
@@ -134,7 +134,7 @@ func (d *Descriptor) Build(ctx context.Context, cfg BuildConfig) (*BuildResult, 
 	if out.w == nil {
 		out.w = io.Discard
 	}
-	// [L] The positional args <layers-bp> <platform> <plan> are still passed (§2.5.1).
+	// Reference lifecycle: the positional args <layers-bp> <platform> <plan> are still passed (buildpack.md, Build).
 	cmd := exec.CommandContext(ctx, filepath.Join(d.Dir, "bin", "build"), bpLayersDir, cfg.PlatformDir, planPath)
 	cmd.Dir = cfg.AppDir
 	cmd.Env = env.List()
@@ -156,7 +156,7 @@ func (d *Descriptor) Build(ctx context.Context, cfg BuildConfig) (*BuildResult, 
 	return d.readBuildOutputs(bpLayersDir, cfg.Plan)
 }
 
-// readBuildOutputs reads everything bin/build left in bpLayersDir (cnb-spec.md §3.1–3.10).
+// readBuildOutputs reads everything bin/build left in bpLayersDir (buildpack.md, Layer Content Metadata (TOML); buildpack.md, Software Bill of Materials).
 func (d *Descriptor) readBuildOutputs(bpLayersDir string, plan BuildpackPlan) (*BuildResult, error) {
 	layers, err := ReadLayers(bpLayersDir)
 	if err != nil {
@@ -194,7 +194,7 @@ func (d *Descriptor) readBuildOutputs(bpLayersDir string, plan BuildpackPlan) (*
 }
 
 // buildTargetEnv is CNB_TARGET_* for B ≥ 0.10, only the values that are known
-// (cnb-spec.md §2.3.2, §2.5.1).
+// (buildpack.md, Detection; buildpack.md, Build).
 func buildTargetEnv(t Target) map[string]string {
 	m := map[string]string{}
 	set := func(k, v string) {

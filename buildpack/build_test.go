@@ -112,7 +112,7 @@ func (dirs buildTestDirs) config(env []string) BuildConfig {
 	}
 }
 
-// cnb-spec.md §2.5.1: CNB_* variables by Buildpack API, positional args, working dir.
+// buildpack.md, Build: CNB_* variables by Buildpack API, positional args, working dir.
 func TestBuildEnvVarsPerAPI_2_5_1(t *testing.T) {
 	target := Target{OS: "linux", Arch: "arm64", Distros: []Distro{{Name: "ubuntu", Version: "24.04"}}}
 	cases := []struct {
@@ -168,7 +168,7 @@ func TestBuildEnvVarsPerAPI_2_5_1(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §2.6.1–2.6.4: include-list, user env (prepend for path vars, byte for byte),
+// docs/spec-notes.md, Build environment; platform.md, Operator-Defined Variables: include-list, user env (prepend for path vars, byte for byte),
 // clear-env, operator env (no suffix = default) applied after the user env.
 func TestBuildEnvPlatformOperatorClearEnv_2_6(t *testing.T) {
 	cases := []struct {
@@ -228,7 +228,7 @@ func TestBuildEnvPlatformOperatorClearEnv_2_6(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §3.1, §3.4, §2.5.4: layer TOML flags, .ignore renaming, invalid names.
+// buildpack.md, Layer Content Metadata (TOML); buildpack.md, Ignored Layers; buildpack.md, Layers: layer TOML flags, .ignore renaming, invalid names.
 func TestBuildLayerTOML_3_1(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -257,7 +257,7 @@ func TestBuildLayerTOML_3_1(t *testing.T) {
 			},
 		},
 		{
-			name: "all flags false renames the dir to .ignore (§3.4)",
+			name: "all flags false renames the dir to .ignore (buildpack.md, Ignored Layers)",
 			out:  map[string]string{"tmp.toml": "[types]\n", "tmp/file": "x", "kept.toml": "[types]\nlaunch = true\n", "kept/f": "x"},
 			check: func(t *testing.T, bpLayers string, _ *BuildResult) {
 				if _, err := os.Stat(filepath.Join(bpLayers, "tmp.ignore", "file")); err != nil {
@@ -277,12 +277,12 @@ func TestBuildLayerTOML_3_1(t *testing.T) {
 			wantErr: "[types] table",
 		},
 		{
-			name:    "layer dir named launch is rejected (§2.5.4)",
+			name:    "layer dir named launch is rejected (buildpack.md, Layers)",
 			out:     map[string]string{"launch/file": "x"},
 			wantErr: `layer name "launch" is reserved`,
 		},
 		{
-			name:    "layer named store is rejected (§2.5.4)",
+			name:    "layer named store is rejected (buildpack.md, Layers)",
 			out:     map[string]string{"store/file": "x", "store.toml": "[metadata]\n"},
 			wantErr: `layer name "store" is reserved`,
 		},
@@ -321,7 +321,7 @@ func TestBuildLayerTOML_3_1(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §3.8: launch.toml processes per Buildpack API.
+// buildpack.md, launch.toml (TOML): launch.toml processes per Buildpack API.
 func TestBuildLaunchTOML_3_8(t *testing.T) {
 	cases := []struct {
 		name, api, launchTOML string
@@ -438,7 +438,7 @@ func buildTestSameProcess(a, b launch.Process) bool {
 		a.BuildpackID == b.BuildpackID && a.WorkingDir == b.WorkingDir && slices.Equal(a.ExecEnv, b.ExecEnv)
 }
 
-// cnb-spec.md §2.5.2–2.5.3: the buildpack plan file and build.toml [[unmet]].
+// buildpack.md, Buildpack Plan (TOML); buildpack.md, Unmet Buildpack Plan Entries: the buildpack plan file and build.toml [[unmet]].
 func TestBuildPlanAndUnmet_2_5_3(t *testing.T) {
 	plan := BuildpackPlan{Entries: []Require{
 		{Name: "node", Metadata: map[string]any{"version": "20"}},
@@ -483,7 +483,7 @@ func TestBuildPlanAndUnmet_2_5_3(t *testing.T) {
 			if err := DecodeTOMLFile(filepath.Join(d.Dir, "seen", "plan.toml"), &seen); err != nil {
 				t.Fatal(err)
 			}
-			// Entries are never merged: both node requirements arrive separately (§2.5.2).
+			// Entries are never merged: both node requirements arrive separately (buildpack.md, Buildpack Plan (TOML)).
 			if len(seen.Entries) != 3 || seen.Entries[0].Name != "node" || seen.Entries[1].Name != "node" ||
 				seen.Entries[0].Metadata["version"] != "20" || seen.Entries[1].Metadata["build"] != true {
 				t.Errorf("plan seen by bin/build = %+v", seen.Entries)
@@ -492,7 +492,7 @@ func TestBuildPlanAndUnmet_2_5_3(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §3.10: SBOM files are classified and checked against sbom-formats.
+// buildpack.md, Software Bill of Materials: SBOM files are classified and checked against sbom-formats.
 func TestBuildSBOMFiles_3_10(t *testing.T) {
 	cdx, spdx := MediaTypeCycloneDX, MediaTypeSPDX
 	layerTOMLs := map[string]string{
@@ -558,7 +558,7 @@ func TestBuildSBOMFiles_3_10(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §2.5.1: a non-zero exit is a BuildError naming id@version, the exit code and
+// buildpack.md, Build: a non-zero exit is a BuildError naming id@version, the exit code and
 // the output tail; output is streamed with the caller's prefix.
 func TestBuildFailingBuildpack_2_5_1(t *testing.T) {
 	dirs := newBuildTestDirs(t)
@@ -594,7 +594,7 @@ exit 7
 	}
 }
 
-// cnb-spec.md §2.5.1: the output writer prefixes lines split across writes exactly once.
+// buildpack.md, Build: the output writer prefixes lines split across writes exactly once.
 func TestBuildOutputPrefix_2_5_1(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -626,7 +626,7 @@ func TestBuildOutputPrefix_2_5_1(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §2.6.5: build=true layers contribute bin/lib and env files; launch-only do not.
+// buildpack.md, Provided by the Buildpacks: build=true layers contribute bin/lib and env files; launch-only do not.
 func TestBuildApplyLayerEnv_2_6_5(t *testing.T) {
 	dir := t.TempDir()
 	for _, p := range []string{"a/bin", "b/bin", "b/lib", "c/bin"} {

@@ -13,7 +13,7 @@ import (
 	"github.com/slipway/slipway/api"
 )
 
-// Descriptor is buildpack.toml (cnb-spec.md §2.1).
+// Descriptor is buildpack.toml (buildpack.md, buildpack.toml (TOML)).
 type Descriptor struct {
 	API       string   `toml:"api"`
 	Buildpack Info     `toml:"buildpack"`
@@ -26,7 +26,7 @@ type Descriptor struct {
 	Dir string `toml:"-"`
 }
 
-// Info is the [buildpack] table (cnb-spec.md §2.1.1).
+// Info is the [buildpack] table (buildpack.md, buildpack.toml (TOML)).
 type Info struct {
 	ID          string    `toml:"id"`
 	Version     string    `toml:"version"`
@@ -38,7 +38,7 @@ type Info struct {
 	ClearEnv    bool      `toml:"clear-env,omitempty"`
 	SBOMFormats []string  `toml:"sbom-formats,omitempty"`
 	// ExecEnv accepts both the lifecycle's string array and the spec's [[buildpack.exec-env]]
-	// tables on read (cnb-spec.md §2.1.5).
+	// tables on read (docs/spec-notes.md, Execution environments).
 	ExecEnv ExecEnvList `toml:"exec-env,omitempty"`
 }
 
@@ -48,12 +48,12 @@ type License struct {
 	URI  string `toml:"uri,omitempty"`
 }
 
-// Target is one [[targets]] entry (cnb-spec.md §2.1.2). Empty fields match anything.
+// Target is one [[targets]] entry (buildpack.md, buildpack.toml (TOML), targets). Empty fields match anything.
 type Target struct {
 	OS      string `toml:"os,omitempty" json:"os,omitempty"`
 	Arch    string `toml:"arch,omitempty" json:"arch,omitempty"`
 	Variant string `toml:"variant,omitempty" json:"variant,omitempty"`
-	// ArchVariant is the lifecycle's spelling of Variant; both are accepted (cnb-spec.md §2.1.2).
+	// ArchVariant is the lifecycle's spelling of Variant; both are accepted (buildpack.md, buildpack.toml (TOML), targets).
 	ArchVariant string   `toml:"arch-variant,omitempty" json:"-"`
 	Distros     []Distro `toml:"distros,omitempty" json:"distros,omitempty"`
 }
@@ -163,7 +163,7 @@ func (d *Descriptor) validate() error {
 	return nil
 }
 
-// IsComposite reports whether the buildpack is an order of other buildpacks (cnb-spec.md §2.1.4).
+// IsComposite reports whether the buildpack is an order of other buildpacks (buildpack.md, Order Buildpacks).
 func (d *Descriptor) IsComposite() bool { return len(d.Order) > 0 }
 
 // Ref is "id@version", the way buildpacks are named in messages.
@@ -175,7 +175,7 @@ func (d *Descriptor) APIFeatures() api.Buildpack {
 	return b
 }
 
-// EscapedID is the id with '/' replaced by '_', used for every on-disk path (cnb-spec.md §8.3).
+// EscapedID is the id with '/' replaced by '_', used for every on-disk path (platform.md, Buildpacks Directory Layout).
 func EscapedID(id string) string { return strings.ReplaceAll(id, "/", "_") }
 
 // DecodeTOMLFile decodes path into v. Errors name the file and, for syntax and type errors,

@@ -16,32 +16,32 @@ import (
 	"github.com/slipway/slipway/launch"
 )
 
-// Exit codes of bin/detect (cnb-spec.md §2.3.1); anything else is an error.
+// Exit codes of bin/detect (buildpack.md, Detection); anything else is an error.
 const (
 	DetectCodePass = 0
 	DetectCodeFail = 100
 )
 
 // Bounds on the detect output kept for reports: the process may print without limit, we
-// keep only the tail (cnb-spec.md §2.3.1 says the output is logs).
+// keep only the tail (buildpack.md, Detection says the output is logs).
 const (
 	detectTailBytes = 4 << 10
 	DetectTailLines = 20
 )
 
-// DetectConfig is the platform's side of one bin/detect run (cnb-spec.md §2.3).
+// DetectConfig is the platform's side of one bin/detect run (buildpack.md, Detection).
 type DetectConfig struct {
 	AppDir      string
 	PlatformDir string
-	// BuildConfigDir holds the operator env in <build-config>/env (cnb-spec.md §2.6.4);
+	// BuildConfigDir holds the operator env in <build-config>/env (platform.md, Operator-Defined Variables);
 	// empty means none.
 	BuildConfigDir string
 	// Environ is the platform process environment; only the include-list and the path
-	// variables reach the buildpack (cnb-spec.md §2.6.1).
+	// variables reach the buildpack (docs/spec-notes.md, Build environment).
 	Environ []string
 	// Target is the run image's target; empty fields are unknown and not passed on.
 	Target Target
-	// ExecEnv is CNB_EXEC_ENV; empty means "production" (cnb-spec.md §1.5).
+	// ExecEnv is CNB_EXEC_ENV; empty means "production" (docs/spec-notes.md, API versions).
 	ExecEnv string
 	// TempDir is where the per-run plan directory is created; empty means os.TempDir().
 	TempDir string
@@ -82,8 +82,8 @@ type DetectOutcome struct {
 	Err error
 }
 
-// Detect runs the buildpack's bin/detect (cnb-spec.md §2.3): working directory <app>,
-// the build env of §2.6 plus the CNB_* variables its API asks for, positional args
+// Detect runs the buildpack's bin/detect (buildpack.md, Detection): working directory <app>,
+// the build env of buildpack.md, Environment plus the CNB_* variables its API asks for, positional args
 // <platform> <plan>, and a fresh empty plan file per run. It never returns a Go error:
 // failures to run are reported as DetectError so that the detector can carry on with other
 // groups and report every reason at the end.
@@ -102,7 +102,7 @@ func (d *Descriptor) Detect(ctx context.Context, cfg DetectConfig) DetectOutcome
 		return fail(fmt.Errorf("create plan dir for %s: %w", d.Ref(), err))
 	}
 	defer os.RemoveAll(planDir)
-	// The plan file exists and is empty before detect runs; empty is a valid pass (§2.3.3).
+	// The plan file exists and is empty before detect runs; empty is a valid pass (buildpack.md, Build Plan (TOML)).
 	planPath := filepath.Join(planDir, "plan.toml")
 	if err := os.WriteFile(planPath, nil, 0o644); err != nil {
 		return fail(fmt.Errorf("create plan file for %s: %w", d.Ref(), err))
@@ -153,7 +153,7 @@ func (d *Descriptor) Detect(ctx context.Context, cfg DetectConfig) DetectOutcome
 	return out
 }
 
-// detectEnv assembles the environment of bin/detect (cnb-spec.md §2.3.2, §2.6): the
+// detectEnv assembles the environment of bin/detect (buildpack.md, Detection; buildpack.md, Environment): the
 // include-list of the platform env, then the user env of <platform>/env unless the buildpack
 // sets clear-env, then the operator env (no suffix = default), then the CNB_* variables.
 func (d *Descriptor) detectEnv(cfg DetectConfig, planPath string) ([]string, error) {
@@ -217,7 +217,7 @@ type detectPlanRequire struct {
 	Metadata map[string]any `toml:"metadata"`
 }
 
-// readDetectPlan reads and validates the build plan bin/detect wrote (cnb-spec.md §2.3.3–2.3.4).
+// readDetectPlan reads and validates the build plan bin/detect wrote (buildpack.md, Build Plan (TOML)).
 func (d *Descriptor) readDetectPlan(path string) (DetectPlan, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -248,7 +248,7 @@ func (d *Descriptor) readDetectPlan(path string) (DetectPlan, error) {
 			}
 			if r.Version != "" {
 				// B0.11 removed requires.version; older APIs move it into metadata
-				// (cnb-spec.md §1.5, §2.3.3).
+				// (docs/spec-notes.md, API versions; buildpack.md, Build Plan (TOML)).
 				if feat.NoRequiresVersion {
 					return s, fmt.Errorf("build plan of %s: requires %q has a top-level version, which Buildpack API %s forbids; put it in [requires.metadata] version",
 						d.Ref(), r.Name, feat.Version)

@@ -48,7 +48,7 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
-// cnb-spec.md §2.3.1, §2.3.3, §2.3.4: exit codes, the plan file, requires.version.
+// buildpack.md, Detection; buildpack.md, Build Plan (TOML): exit codes, the plan file, requires.version.
 func TestDetectOutcome(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -134,7 +134,7 @@ T`,
 	}
 }
 
-// cnb-spec.md §2.3.2, §2.6.1–2.6.4: what bin/detect sees in its environment.
+// buildpack.md, Detection; docs/spec-notes.md, Build environment; platform.md, Operator-Defined Variables: what bin/detect sees in its environment.
 func TestDetectEnv(t *testing.T) {
 	const dump = `env > "$OUT_DIR/env"; printf '%s\n' "$PWD" "$1" "$2" > "$OUT_DIR/args"`
 	tests := []struct {
@@ -189,13 +189,13 @@ func TestDetectEnv(t *testing.T) {
 			}
 			env := readEnvDump(t, filepath.Join(out, "env"))
 			want := map[string]string{
-				"SECRET_TOKEN":      "", // not on the include-list (§2.6.1)
+				"SECRET_TOKEN":      "", // not on the include-list (docs/spec-notes.md, Build environment)
 				"CNB_PLATFORM_API":  "",
 				"HOME":              "/home/cnb",
-				"HOSTNAME":          "operator-host", // operator env after user env (§2.6.4)
+				"HOSTNAME":          "operator-host", // operator env after user env (platform.md, Operator-Defined Variables)
 				"OP_DEFAULT":        "from-operator",
 				"CNB_BUILDPACK_DIR": d.Dir,
-				"PATH":              "/user/bin:" + os.Getenv("PATH"), // user path vars prepend (§2.6.2)
+				"PATH":              "/user/bin:" + os.Getenv("PATH"), // user path vars prepend (platform.md, User-Provided Variables)
 			}
 			if d.APIFeatures().PathEnv {
 				want["CNB_PLATFORM_DIR"] = plat

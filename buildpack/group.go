@@ -1,7 +1,7 @@
 package buildpack
 
 // GroupElement is one buildpack in an order group, a detected group (group.toml) or a
-// composite buildpack's [[order.group]] (cnb-spec.md §2.1.4, §4.14).
+// composite buildpack's [[order.group]] (buildpack.md, Order Buildpacks; platform.md, Files).
 type GroupElement struct {
 	ID       string `toml:"id" json:"id"`
 	Version  string `toml:"version,omitempty" json:"version,omitempty"`
@@ -24,19 +24,19 @@ type Group struct {
 // Order is a list of groups tried in turn (order.toml, builder [[order]]).
 type Order []Group
 
-// OrderFile is order.toml (cnb-spec.md §4.14).
+// OrderFile is order.toml (platform.md, Files).
 type OrderFile struct {
 	Order           Order `toml:"order"`
 	OrderExtensions Order `toml:"order-extensions,omitempty"`
 }
 
-// GroupFile is group.toml, the detector's output (cnb-spec.md §4.14).
+// GroupFile is group.toml, the detector's output (platform.md, Files).
 type GroupFile struct {
 	Group           []GroupElement `toml:"group"`
 	GroupExtensions []GroupElement `toml:"group-extensions,omitempty"`
 }
 
-// Require is one build-plan requirement (cnb-spec.md §2.3.4).
+// Require is one build-plan requirement (buildpack.md, Build Plan (TOML)).
 type Require struct {
 	Name     string         `toml:"name"`
 	Metadata map[string]any `toml:"metadata,omitempty"`
@@ -59,7 +59,7 @@ type DetectPlan struct {
 	Or []PlanSections `toml:"or"`
 }
 
-// PlanFile is plan.toml, the resolved build plan (cnb-spec.md §2.4.4, §4.14).
+// PlanFile is plan.toml, the resolved build plan (platform.md, plan.toml (TOML); platform.md, Files).
 type PlanFile struct {
 	Entries []PlanEntry `toml:"entries"`
 }
@@ -70,7 +70,7 @@ type PlanEntry struct {
 	Requires  []Require      `toml:"requires"`
 }
 
-// BuildpackPlan is the per-buildpack plan given to bin/build (cnb-spec.md §2.5.2).
+// BuildpackPlan is the per-buildpack plan given to bin/build (buildpack.md, Buildpack Plan (TOML)).
 type BuildpackPlan struct {
 	Entries []Require `toml:"entries"`
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/slipway/slipway/launch"
 )
 
-// LayerTypes is the [types] table of <layers>/<bp>/<layer>.toml (cnb-spec.md §3.1).
+// LayerTypes is the [types] table of <layers>/<bp>/<layer>.toml (buildpack.md, Layer Content Metadata (TOML)).
 // A missing flag means false.
 type LayerTypes struct {
 	Launch bool `toml:"launch"`
@@ -23,10 +23,10 @@ type LayerTypes struct {
 }
 
 // None reports whether every flag is false: such a layer is renamed <layer>.ignore at the
-// end of the buildpack's build (cnb-spec.md §3.4).
+// end of the buildpack's build (buildpack.md, Ignored Layers).
 func (t LayerTypes) None() bool { return !t.Launch && !t.Build && !t.Cache }
 
-// LayerMetadataFile is <layers>/<bp>/<layer>.toml (cnb-spec.md §3.1). The exec-env key in
+// LayerMetadataFile is <layers>/<bp>/<layer>.toml (buildpack.md, Layer Content Metadata (TOML)). The exec-env key in
 // Metadata is reserved (B0.12).
 type LayerMetadataFile struct {
 	Types    LayerTypes     `toml:"types"`
@@ -48,21 +48,21 @@ func ReadLayerMetadataFile(path string) (LayerMetadataFile, error) {
 	if err := DecodeTOMLFile(path, &f); err != nil {
 		return LayerMetadataFile{}, err
 	}
-	// [L] Buildpack API ≥ 0.6 moved the flags under [types]; top-level flags are an error
-	// rather than silently ignored (cnb-spec.md §3.1).
+	// Reference lifecycle: buildpack API ≥ 0.6 moved the flags under [types]; top-level flags are an error
+	// rather than silently ignored (buildpack.md, Layer Content Metadata (TOML)).
 	if f.Launch != nil || f.Build != nil || f.Cache != nil {
 		return LayerMetadataFile{}, fmt.Errorf("%s: the launch, build and cache flags must be in the [types] table, not at the top level", path)
 	}
 	return f.LayerMetadataFile, nil
 }
 
-// Files in a buildpack's layers dir that are not layer metadata (cnb-spec.md §2.5.4).
+// Files in a buildpack's layers dir that are not layer metadata (buildpack.md, Layers).
 var reservedLayerNames = map[string]bool{"build": true, "launch": true, "store": true}
 
 // ValidateLayerName rejects names that cannot be layer directories: build, launch and store
-// (they collide with build.toml, launch.toml and store.toml, cnb-spec.md §2.5.4), names that
+// (they collide with build.toml, launch.toml and store.toml, buildpack.md, Layers), names that
 // would leave the layers dir, and names starting with '.' (hidden, and SBOM files are matched
-// to layers by file name, §2.5.4 [!]).
+// to layers by file name, buildpack.md, Layers).
 func ValidateLayerName(name string) error {
 	switch {
 	case name == "":
@@ -80,13 +80,13 @@ func ValidateLayerName(name string) error {
 // Layer is one layer a buildpack declared by writing <layer>.toml.
 type Layer struct {
 	Name string
-	// Path is <layers>/<bp>/<name>; the directory may be absent (cnb-spec.md §3.3).
+	// Path is <layers>/<bp>/<name>; the directory may be absent (buildpack.md, Launch Layers).
 	Path string
 	LayerMetadataFile
 }
 
 // ReadLayers reads every <layer>.toml in a buildpack's layers dir, sorted by name.
-// Directories named build, launch or store are rejected (cnb-spec.md §2.5.4).
+// Directories named build, launch or store are rejected (buildpack.md, Layers).
 func ReadLayers(bpLayersDir string) ([]Layer, error) {
 	ents, err := os.ReadDir(bpLayersDir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -122,7 +122,7 @@ func ReadLayers(bpLayersDir string) ([]Layer, error) {
 }
 
 // IgnoreUnusedLayers renames the directory of every layer with all flags false to
-// <layer>.ignore (cnb-spec.md §3.4). As in the reference lifecycle only the directory is
+// <layer>.ignore (buildpack.md, Ignored Layers). As in the reference lifecycle only the directory is
 // renamed: the <layer>.toml stays, and its all-false flags keep it out of image and cache.
 func IgnoreUnusedLayers(layers []Layer) error {
 	for _, l := range layers {
@@ -137,9 +137,9 @@ func IgnoreUnusedLayers(layers []Layer) error {
 }
 
 // ApplyLayerEnv adds the build=true layers of one buildpack to the build env of the
-// buildpacks after it (cnb-spec.md §2.6.5): bin, lib, include and pkgconfig, then env/ and
+// buildpacks after it (buildpack.md, Provided by the Buildpacks): bin, lib, include and pkgconfig, then env/ and
 // env.build/ where a file without suffix overrides. Layers are applied in ascending name
-// order, each prepend on top of the previous, as the reference lifecycle does (§2.6.5 [!]).
+// order, each prepend on top of the previous, as the reference lifecycle does (buildpack.md, Provided by the Buildpacks).
 func ApplyLayerEnv(env *launch.Env, layers []Layer) error {
 	for _, l := range layers {
 		if !l.Types.Build {
@@ -155,7 +155,7 @@ func ApplyLayerEnv(env *launch.Env, layers []Layer) error {
 	return nil
 }
 
-// BuildTOML is <layers>/<bp>/build.toml (cnb-spec.md §2.5.3).
+// BuildTOML is <layers>/<bp>/build.toml (buildpack.md, Unmet Buildpack Plan Entries).
 type BuildTOML struct {
 	Unmet []Unmet `toml:"unmet"`
 }
@@ -166,13 +166,13 @@ type Unmet struct {
 }
 
 // StoreTOML is <layers>/<bp>/store.toml: metadata a buildpack keeps across builds in the
-// image label (cnb-spec.md §3.5). The builder leaves it in place for the exporter.
+// image label (platform.md, Layer Restoration). The builder leaves it in place for the exporter.
 type StoreTOML struct {
 	Metadata map[string]any `toml:"metadata"`
 }
 
 // ReadBuildTOML reads build.toml and checks that every unmet name is in plan
-// (cnb-spec.md §2.5.3). A missing file means every entry was met.
+// (buildpack.md, Unmet Buildpack Plan Entries). A missing file means every entry was met.
 func ReadBuildTOML(path string, plan BuildpackPlan) (BuildTOML, error) {
 	var b BuildTOML
 	if err := DecodeTOMLFile(path, &b); err != nil {
@@ -199,7 +199,7 @@ func ReadBuildTOML(path string, plan BuildpackPlan) (BuildTOML, error) {
 	return b, nil
 }
 
-// LaunchTOML is <layers>/<bp>/launch.toml (cnb-spec.md §3.8–3.9).
+// LaunchTOML is <layers>/<bp>/launch.toml (buildpack.md, launch.toml (TOML); buildpack.md, Slice Layers).
 type LaunchTOML struct {
 	Processes []ProcessEntry `toml:"processes"`
 	Labels    []launch.Label `toml:"labels"`
@@ -262,7 +262,7 @@ func ReadLaunchTOML(path string, caps api.Buildpack, bpID string) (procs []launc
 		if proc.Args == nil {
 			proc.Args = []string{}
 		}
-		// cnb-spec.md §3.8: B ≥ 0.9 has array commands and no direct (always exec'd);
+		// buildpack.md, launch.toml (TOML): B ≥ 0.9 has array commands and no direct (always exec'd);
 		// earlier APIs have a string command run by a shell unless direct = true.
 		if caps.CommandArray {
 			if p.Direct != nil {

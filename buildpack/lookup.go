@@ -12,7 +12,7 @@ import (
 )
 
 // Lookup finds buildpack descriptors under a buildpacks directory laid out as
-// <dir>/<escaped-id>/<version>/buildpack.toml (cnb-spec.md §4.4, §8.3). Each descriptor is
+// <dir>/<escaped-id>/<version>/buildpack.toml (platform.md, Usage (default locations); platform.md, Buildpacks Directory Layout). Each descriptor is
 // read at most once; the zero value is not usable, build one with NewLookup. It is safe for
 // concurrent use.
 type Lookup struct {

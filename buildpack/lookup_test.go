@@ -27,7 +27,7 @@ func lookupDescriptorTOML(apiVersion, id, version string) string {
 	return "api = \"" + apiVersion + "\"\n[buildpack]\nid = \"" + id + "\"\nversion = \"" + version + "\"\n"
 }
 
-// cnb-spec.md §4.4: <buildpacks>/<escaped-id>/<version>/buildpack.toml.
+// platform.md, Usage (default locations): <buildpacks>/<escaped-id>/<version>/buildpack.toml.
 func TestLookupFind(t *testing.T) {
 	root := t.TempDir()
 	writeLookupFixture(t, root, "acme/one", "1.0.0", lookupDescriptorTOML("0.12", "acme/one", "1.0.0"))

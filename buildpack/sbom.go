@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// SBOM media types and the file extensions that carry them (cnb-spec.md §3.10).
+// SBOM media types and the file extensions that carry them (buildpack.md, Software Bill of Materials).
 const (
 	MediaTypeCycloneDX = "application/vnd.cyclonedx+json"
 	MediaTypeSPDX      = "application/spdx+json"
@@ -26,7 +26,7 @@ var sbomExtMediaTypes = map[string]string{
 // SBOMKind says where a buildpack SBOM file belongs.
 type SBOMKind string
 
-// The directories under <layers>/sbom (cnb-spec.md §3.10).
+// The directories under <layers>/sbom (buildpack.md, Software Bill of Materials).
 const (
 	SBOMLaunch SBOMKind = "launch"
 	SBOMBuild  SBOMKind = "build"
@@ -49,7 +49,7 @@ func (f SBOMFile) Dest(layersDir string) string {
 	return filepath.Join(layersDir, "sbom", string(f.Kind), EscapedID(f.BuildpackID), f.Layer, "sbom."+f.Ext)
 }
 
-// FindSBOMFiles lists the SBOM files in a buildpack's layers dir (cnb-spec.md §3.10):
+// FindSBOMFiles lists the SBOM files in a buildpack's layers dir (buildpack.md, Software Bill of Materials):
 // launch.sbom.<ext>, build.sbom.<ext> and <layer>.sbom.<ext>. A layer SBOM goes to launch/
 // for a launch layer, else to build/, and also to cache/ for a cache layer. An unknown
 // extension or a format missing from the descriptor's sbom-formats is an error; an SBOM of a

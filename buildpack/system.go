@@ -1,6 +1,6 @@
 package buildpack
 
-// SystemFile is system.toml (cnb-spec.md §2.4.6, §4.14): buildpacks the platform adds before
+// SystemFile is system.toml (platform.md, system.toml (TOML); platform.md, Files): buildpacks the platform adds before
 // and after every group of the order (Platform API ≥ 0.15).
 type SystemFile struct {
 	System System `toml:"system"`

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// cnb-spec.md §2.4.6: system pre/post buildpacks go around every group, unless the group
+// platform.md, system.toml (TOML): system pre/post buildpacks go around every group, unless the group
 // already has that id.
 func TestWithSystem(t *testing.T) {
 	el := func(id string, optional bool) GroupElement {

@@ -6,12 +6,12 @@ import (
 	"strings"
 )
 
-// BionicStackID is the one legacy stack id with a known target (cnb-spec.md §2.1.3).
+// BionicStackID is the one legacy stack id with a known target (buildpack.md, buildpack.toml (TOML), targets).
 const BionicStackID = "io.buildpacks.stacks.bionic"
 
 // Matches reports whether t, a target a buildpack declares, admits run, the run image's
-// target (cnb-spec.md §2.2.1). os, arch and variant must be equal, an empty string on either
-// side being a wildcard (§2.2.2). When both sides name distros, one pair must agree on name
+// target (buildpack.md, Phase #1: Detection (targets)). os, arch and variant must be equal, an empty string on either
+// side being a wildcard (docs/spec-notes.md, Target matching). When both sides name distros, one pair must agree on name
 // and version (again with empty = any). A run image whose distro is unknown matches every
 // distro: the reference lifecycle would read /etc/os-release of the build container here,
 // which is the caller's job (fill run.Distros before matching).
@@ -55,7 +55,7 @@ func (t Target) String() string {
 	return s
 }
 
-// variant accepts the lifecycle's arch-variant spelling too (cnb-spec.md §2.1.2).
+// variant accepts the lifecycle's arch-variant spelling too (buildpack.md, buildpack.toml (TOML), targets).
 func (t Target) variant() string {
 	if t.Variant != "" {
 		return t.Variant
@@ -65,7 +65,7 @@ func (t Target) variant() string {
 
 func wildEqual(a, b string) bool { return a == "" || b == "" || a == b }
 
-// TargetList returns the targets the buildpack supports (cnb-spec.md §2.1.2–2.1.3):
+// TargetList returns the targets the buildpack supports (buildpack.md, buildpack.toml (TOML), targets):
 //   - its [[targets]] when it declares any;
 //   - else its legacy [[stacks]]: io.buildpacks.stacks.bionic is linux/amd64 ubuntu 18.04,
 //     and every other stack id (including "*") is treated as "any target", because slipway

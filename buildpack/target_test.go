@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// cnb-spec.md §2.2.1–2.2.2: os/arch/variant equal, empty = wildcard, distros name+version.
+// buildpack.md, Phase #1: Detection (targets); docs/spec-notes.md, Target matching: os/arch/variant equal, empty = wildcard, distros name+version.
 func TestTargetMatches(t *testing.T) {
 	ubuntu22 := []Distro{{Name: "ubuntu", Version: "22.04"}}
 	tests := []struct {
@@ -39,7 +39,7 @@ func TestTargetMatches(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §2.1.3: targets inferred from bin/build, legacy stacks mapped.
+// buildpack.md, buildpack.toml (TOML), targets: targets inferred from bin/build, legacy stacks mapped.
 func TestDescriptorSupportsTarget(t *testing.T) {
 	amd64 := Target{OS: "linux", Arch: "amd64", Distros: []Distro{{Name: "ubuntu", Version: "22.04"}}}
 	windows := Target{OS: "windows", Arch: "amd64"}

@@ -15,7 +15,7 @@ import (
 	"github.com/slipway/slipway/layer"
 )
 
-// Directory names inside a volume cache (cnb-spec.md §4.16): the committed cache, the next
+// Directory names inside a volume cache (docs/spec-notes.md, Caches): the committed cache, the next
 // one being assembled, and the previous one during the swap.
 const (
 	committedDir = "committed"

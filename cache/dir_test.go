@@ -70,7 +70,7 @@ func committedMarker(t *testing.T, d *Dir) string {
 
 type crash struct{ point string }
 
-// cnb-spec.md §4.16: a crash at each step of the staging → committed swap leaves the old
+// docs/spec-notes.md, Caches: a crash at each step of the staging → committed swap leaves the old
 // or the new cache, never neither; reopening recovers and cleans up.
 func TestDirCommitSurvivesCrashAtEachStep(t *testing.T) {
 	cases := []struct {
@@ -163,7 +163,7 @@ func TestDirLockExcludesSecondOpener(t *testing.T) {
 	second.Close()
 }
 
-// cnb-spec.md §3.5: unusable cache contents are reported, never half-used.
+// platform.md, Layer Restoration: unusable cache contents are reported, never half-used.
 func TestDirCorruptEntries(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -199,7 +199,7 @@ func TestDirCorruptEntries(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer rc.Close()
-			// The cache hands out bytes; the reader verifies them (cnb-spec.md §3.5).
+			// The cache hands out bytes; the reader verifies them (platform.md, Layer Restoration).
 			got, _, err := v1.SHA256(rc)
 			if err != nil {
 				t.Fatal(err)

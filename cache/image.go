@@ -19,7 +19,7 @@ import (
 )
 
 // Image is a cache kept as a registry image (--cache-image): one layer per cached layer and
-// the metadata in the image label MetadataLabel (cnb-spec.md §4.16). Layers the registry
+// the metadata in the image label MetadataLabel (docs/spec-notes.md, Caches). Layers the registry
 // already has are never uploaded again; a commit is one manifest PUT, atomic on the registry.
 type Image struct {
 	ref     string

@@ -65,7 +65,7 @@ func readAll(t *testing.T, c Cache, h v1.Hash) {
 	}
 }
 
-// cnb-spec.md §4.16, --cache-image: a missing image is an empty cache; a commit round-trips
+// docs/spec-notes.md, Caches, --cache-image: a missing image is an empty cache; a commit round-trips
 // metadata and layers; a second commit uploads only the new layer.
 func TestImageCacheRoundTrip(t *testing.T) {
 	reg, host := newRegistry(t)
@@ -130,7 +130,7 @@ func TestImageCacheRoundTrip(t *testing.T) {
 }
 
 // A cache image whose metadata label does not parse is reported, so the build can warn and
-// ignore it (cnb-spec.md §3.5).
+// ignore it (platform.md, Layer Restoration).
 func TestImageCacheCorruptLabel(t *testing.T) {
 	_, host := newRegistry(t)
 	ctx := context.Background()

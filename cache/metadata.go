@@ -10,7 +10,7 @@ import (
 )
 
 // MetadataLabel names the cache metadata: the file committed/<MetadataLabel> of a volume cache
-// and the label of a cache image (cnb-spec.md §4.16).
+// and the label of a cache image (docs/spec-notes.md, Caches).
 const MetadataLabel = "io.buildpacks.lifecycle.cache.metadata"
 
 // Metadata is the cache metadata document, JSON as the reference lifecycle writes it.
@@ -70,7 +70,7 @@ type Cache interface {
 	// Metadata is the committed metadata; empty (never nil) when nothing was committed yet.
 	Metadata(ctx context.Context) (*Metadata, error)
 	// Open streams the uncompressed tar of the committed layer with diffID h. The caller
-	// verifies the digest while reading (cnb-spec.md §3.5).
+	// verifies the digest while reading (platform.md, Layer Restoration).
 	Open(ctx context.Context, h v1.Hash) (io.ReadCloser, error)
 	// ScratchDir is where new layer tars are written before Commit (same filesystem as the
 	// cache, so committing them is a rename).

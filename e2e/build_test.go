@@ -76,19 +76,19 @@ func TestBuildInspectSaveRun(t *testing.T) {
 	if !strings.Contains(got, "Hello, World! args: default-arg") {
 		t.Errorf("default process printed %q", got)
 	}
-	// User args replace the process args (cnb-spec.md §6.3, B ≥ 0.9).
+	// User args replace the process args (buildpack.md, Launch, B ≥ 0.9).
 	if got := podmanRun(t, archive, "localhost/myapp", "a", "b"); !strings.Contains(got, "Hello, World! args: a b") {
 		t.Errorf("args override printed %q", got)
 	}
-	// The launcher's direct form (cnb-spec.md §6.2: `--`) lists the app dir: the excluded
-	// file never reached the image (project.toml exclude, cnb-spec.md §7.5).
+	// The launcher's direct form (buildpack.md, Launch: `--`) lists the app dir: the excluded
+	// file never reached the image (project.toml exclude, extensions/project-descriptor.md).
 	got = podmanLaunch(t, archive, "localhost/myapp", "ls", "/workspace")
 	if !strings.Contains(got, "hello.txt") || strings.Contains(got, "secret.log") {
 		t.Errorf("ls /workspace printed %q: want hello.txt and no secret.log", got)
 	}
 }
 
-// cnb-spec.md §8.1: the same input builds the same image digest.
+// platform.md, Build Reproducibility: the same input builds the same image digest.
 func TestBuildTwiceSameDigest(t *testing.T) {
 	e := newEnv(t)
 	e.mustSlipway("build", "a", "--path", app("hello"), "--builder", e.builder)
@@ -157,7 +157,7 @@ func TestProcfileApp(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §2.4.7: no group passes → exit 20 and a report naming every buildpack and why.
+// platform.md, detector: no group passes → exit 20 and a report naming every buildpack and why.
 func TestNoGroupPassedReport(t *testing.T) {
 	e := newEnv(t)
 	out, code := e.slipway("build", "none", "--path", app("none"), "--builder", e.builder)
@@ -229,7 +229,7 @@ func TestBadInputErrors(t *testing.T) {
 	}
 }
 
-// project.toml (cnb-spec.md §7.5): its buildpacks replace the builder's order like pack
+// project.toml (extensions/project-descriptor.md): its buildpacks replace the builder's order like pack
 // (here an inline script buildpack after a buildpack by uri), [[io.buildpacks.build.env]]
 // reaches buildpacks as <platform>/env, and version/source-url become project metadata.
 func TestProjectTomlBuildpacksAndEnv(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	"github.com/slipway/slipway/imagestore"
 )
 
-// cnb-spec.md §7.1–7.2: `slipway builder create` writes a builder image on the test build
+// docs/spec-notes.md, Builder image; docs/spec-notes.md, Builder labels: `slipway builder create` writes a builder image on the test build
 // image with the fixture buildpacks; `builder inspect` reads its labels back, and the image
 // holds slipway as /cnb/lifecycle.
 func TestBuilderCreateInspect(t *testing.T) {
@@ -117,7 +117,7 @@ func TestBuilderCreateInspect(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §7.3–7.4: `slipway buildpack package --format file` writes a .cnb, an
+// distribution.md, Buildpackage: `slipway buildpack package --format file` writes a .cnb, an
 // uncompressed tar of an OCI layout that go-containerregistry's layout reader opens.
 func TestBuildpackPackageCNB(t *testing.T) {
 	e := &env{t: t, store: filepath.Join(t.TempDir(), "store"), work: filepath.Join(t.TempDir(), "work")}

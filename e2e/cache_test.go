@@ -43,7 +43,7 @@ func diffIDs(t *testing.T, s *imagestore.Store, name string) []v1.Hash {
 	return cf.RootFS.DiffIDs
 }
 
-// DESIGN.md "never do work twice": a no-change rebuild reuses every layer, says so per layer
+// docs/architecture.md, "Never do work twice": a no-change rebuild reuses every layer, says so per layer
 // under -v, and gives the same digest; a one-file change alters only the app layer.
 func TestRebuildReusesLayers(t *testing.T) {
 	e := newEnv(t)
@@ -98,7 +98,7 @@ func seen(out string) map[string]string {
 	return m
 }
 
-// cnb-spec.md §3.2: every row of the restore table, from the materialised layers, from a
+// buildpack.md, Layer Types: every row of the restore table, from the materialised layers, from a
 // portable --cache-dir (untarred), and with --clear-cache.
 func TestRestoreTableRows(t *testing.T) {
 	e := newEnv(t)
@@ -127,7 +127,7 @@ func TestRestoreTableRows(t *testing.T) {
 	out := e.mustSlipway(args...)
 	check("rebuild", out, full)
 	if !strings.Contains(out, `seen store [metadata]  counter = "one"`) {
-		t.Errorf("store.toml not restored (cnb-spec.md §3.5):\n%s", out)
+		t.Errorf("store.toml not restored (platform.md, Layer Restoration):\n%s", out)
 	}
 	// Another image name has no materialised layers: contents come from the cache tars.
 	other := append([]string{"build", "rows-other"}, args[2:]...)
@@ -137,7 +137,7 @@ func TestRestoreTableRows(t *testing.T) {
 	check("--clear-cache", e.mustSlipway(append(args, "--clear-cache")...), cleared)
 }
 
-// cnb-spec.md §3.3: a launch layer whose buildpack writes only the .toml is taken from the
+// buildpack.md, Launch Layers: a launch layer whose buildpack writes only the .toml is taken from the
 // previous image with the same diffID.
 func TestLaunchLayerReusedFromPreviousImage(t *testing.T) {
 	e := newEnv(t)
@@ -156,7 +156,7 @@ func TestLaunchLayerReusedFromPreviousImage(t *testing.T) {
 	}
 }
 
-// The trap of cnb-spec.md §3.1: a restored cache layer reused without [types] vanishes; say so.
+// The trap of buildpack.md, Layer Content Metadata (TOML): a restored cache layer reused without [types] vanishes; say so.
 func TestWarnRestoredLayerWithoutTypes(t *testing.T) {
 	e := newEnv(t)
 	dir := copyApp(t, "layers")
@@ -169,7 +169,7 @@ func TestWarnRestoredLayerWithoutTypes(t *testing.T) {
 }
 
 // A kill -9 at each point of export and cache commit leaves the previous image and cache
-// intact, and the next build succeeds (cnb-spec.md §4.16 staging → committed).
+// intact, and the next build succeeds (docs/spec-notes.md, Caches staging → committed).
 func TestCrashDuringExportAndCacheCommit(t *testing.T) {
 	for _, point := range []string{"export-before-write", "export-written", "cache-staged", "cache-swapping", "cache-swapped"} {
 		t.Run(point, func(t *testing.T) {
@@ -204,7 +204,7 @@ func TestCrashDuringExportAndCacheCommit(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §3.5: a cache entry whose digest does not match is discarded with a warning.
+// platform.md, Layer Restoration: a cache entry whose digest does not match is discarded with a warning.
 func TestCorruptCacheEntryDiscarded(t *testing.T) {
 	e := newEnv(t)
 	dir := copyApp(t, "layers")

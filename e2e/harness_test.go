@@ -203,8 +203,8 @@ func podmanRun(t *testing.T, archive, image string, args ...string) string {
 	return podmanRunWith(t, archive, "", image, args...)
 }
 
-// podmanLaunch runs cmd through the image's launcher (cnb-spec.md §6.2 direct form, so the
-// buildpacks' launch env applies, §6.4) instead of the default process.
+// podmanLaunch runs cmd through the image's launcher (buildpack.md, Launch direct form, so the
+// buildpacks' launch env applies, buildpack.md, Launch (environment)) instead of the default process.
 func podmanLaunch(t *testing.T, archive, image string, cmd ...string) string {
 	t.Helper()
 	return podmanRunWith(t, archive, "/cnb/lifecycle/launcher", image, append([]string{"--"}, cmd...)...)

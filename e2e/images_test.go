@@ -94,7 +94,7 @@ func TestBuildpackFlagAndRmi(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §2.4.6: the builder's [system] buildpacks join every group: an optional post
+// platform.md, system.toml (TOML): the builder's [system] buildpacks join every group: an optional post
 // buildpack runs when it detects and is dropped when it does not.
 func TestSystemBuildpacks(t *testing.T) {
 	e := newEnv(t)
@@ -128,8 +128,8 @@ func TestSystemBuildpacks(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §2.2: a buildpack's [[targets.distros]] must match the run image's distro; a
-// run image without distro labels takes the build container's os-release (§2.2.2).
+// buildpack.md, Phase #1: Detection (targets): a buildpack's [[targets.distros]] must match the run image's distro; a
+// run image without distro labels takes the build container's os-release (docs/spec-notes.md, Target matching).
 func TestTargetDistroFromOSRelease(t *testing.T) {
 	e := newEnv(t)
 	_, run := testimages.BuildAndRun(t)

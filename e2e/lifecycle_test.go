@@ -20,7 +20,7 @@ import (
 
 // The same binary is a CNB lifecycle: invoked as /cnb/lifecycle/detector, builder and exporter (argv0)
 // with Platform API flags and CNB_* variables, as kpack or Tekton would run it
-// (cnb-spec.md §4.1, §4.7, §4.10). Runs as a non-root user, as the phases require (§4.3).
+// (platform.md, Platform API Compatibility; platform.md, detector; platform.md, builder). Runs as a non-root user, as the phases require (platform.md, Build Image).
 func TestPhasesByArgv0AsPlatformWouldRunThem(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to switch to the CNB user with setpriv")
@@ -85,7 +85,7 @@ func TestPhasesByArgv0AsPlatformWouldRunThem(t *testing.T) {
 	if len(group.Group) != 1 || group.Group[0].ID != "test/hello" || group.Group[0].API != "0.12" {
 		t.Fatalf("group.toml: %+v", group)
 	}
-	// Environment form (cnb-spec.md §4.4): CNB_* variables instead of flags.
+	// Environment form (platform.md, Usage (default locations)): CNB_* variables instead of flags.
 	out = runPhase("builder", []string{"CNB_APP_DIR=" + dirs["workspace"], "CNB_LAYERS_DIR=" + dirs["layers"],
 		"CNB_PLATFORM_DIR=" + dirs["platform"], "CNB_BUILDPACKS_DIR=" + dirs["buildpacks"]})
 	if !strings.Contains(out, "building greeter for Phases as uid 1000") {
@@ -102,7 +102,7 @@ func TestPhasesByArgv0AsPlatformWouldRunThem(t *testing.T) {
 		t.Fatalf("layer not written: %v", err)
 	}
 
-	// exporter (cnb-spec.md §4.11): the run image comes from analyzed.toml, the image goes
+	// exporter (platform.md, exporter): the run image comes from analyzed.toml, the image goes
 	// to every <image> argument, report.toml records the digest.
 	addr := startRegistry(t)
 	_, runImg := testimages.BuildAndRun(t)

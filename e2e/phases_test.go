@@ -109,10 +109,10 @@ func (r *phaseRig) phase(asRoot bool, phase string, env []string, args ...string
 }
 
 // The five-phase flow a platform such as kpack or Tekton runs, one container per phase
-// (cnb-spec.md §4.5): analyzer → detector → restorer → builder → exporter, by argv0, with a
-// volume cache. Built twice: the second analyzer finds the first image (§4.6), and the
+// (platform.md, Operations: Build): analyzer → detector → restorer → builder → exporter, by argv0, with a
+// volume cache. Built twice: the second analyzer finds the first image (platform.md, analyzer), and the
 // restorer brings back cache=true layers from the cache and launch-only layer metadata and
-// store.toml from the image (§4.8, §3.2).
+// store.toml from the image (platform.md, restorer; buildpack.md, Layer Types).
 func TestFivePhaseFlowRestoresFromCacheAndPreviousImage(t *testing.T) {
 	r := newPhaseRig(t)
 	cacheDir := r.dir("cache")
@@ -121,7 +121,7 @@ func TestFivePhaseFlowRestoresFromCacheAndPreviousImage(t *testing.T) {
 	for run := 1; run <= 2; run++ {
 		layers := r.dir(fmt.Sprintf("layers-%d", run)) // a fresh volume: nothing left over
 		common := []string{"-layers", layers}
-		// cnb-spec.md §4.6: a reference to an image that does not exist yet is accepted.
+		// platform.md, analyzer: a reference to an image that does not exist yet is accepted.
 		out := r.phase(false, "analyzer", nil, append(common, "-run", r.run, "-cache-dir", cacheDir,
 			"-insecure-registry", r.addr, "-tag", r.addr+"/apps/five:run", image)...)
 		var analyzed struct {
@@ -153,8 +153,8 @@ func TestFivePhaseFlowRestoresFromCacheAndPreviousImage(t *testing.T) {
 		out = r.phase(false, "restorer", nil, append(common, "-cache-dir", cacheDir)...)
 		bpLayers := filepath.Join(layers, "test_layers")
 		if run == 2 {
-			// cnb-spec.md §3.2: cache=true → metadata and contents from the cache; launch only →
-			// metadata from the image, no contents; store.toml from the image (§3.5).
+			// buildpack.md, Layer Types: cache=true → metadata and contents from the cache; launch only →
+			// metadata from the image, no contents; store.toml from the image (platform.md, Layer Restoration).
 			for _, c := range []struct{ file string }{{"l-TTT.toml"}, {"l-TTT/file"}, {"l-FTF.toml"}, {"l-FTF/file"}, {"l-FFT.toml"}, {"store.toml"}} {
 				if _, err := os.Stat(filepath.Join(bpLayers, c.file)); err != nil {
 					t.Errorf("run 2: restorer did not restore %s: %v\n%s", c.file, err, out)
@@ -173,7 +173,7 @@ func TestFivePhaseFlowRestoresFromCacheAndPreviousImage(t *testing.T) {
 				}
 			}
 		}
-		// The exporter runs as root (it may, §4.3) and hands the cache back to the CNB user.
+		// The exporter runs as root (it may, platform.md, Build Image) and hands the cache back to the CNB user.
 		r.phase(true, "exporter", []string{"CNB_USER_ID=1000", "CNB_GROUP_ID=1000"}, append(common, "-app", r.app,
 			"-launcher", r.launcher, "-cache-dir", cacheDir, "-insecure-registry", r.addr, image)...)
 		var report platform.Report
@@ -194,7 +194,7 @@ func TestFivePhaseFlowRestoresFromCacheAndPreviousImage(t *testing.T) {
 	}
 }
 
-// The creator alone (cnb-spec.md §4.5): analyze, detect, restore, build and export with the
+// The creator alone (platform.md, Operations: Build): analyze, detect, restore, build and export with the
 // cache in one process, as the CNB user; the second build restores from the cache.
 func TestCreatorBuildsAndPublishes(t *testing.T) {
 	r := newPhaseRig(t)
@@ -225,7 +225,7 @@ func TestCreatorBuildsAndPublishes(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §4.3: the creator runs buildpacks in its own process and cannot drop
+// platform.md, Build Image: the creator runs buildpacks in its own process and cannot drop
 // privileges, so as root it refuses unless CNB_USER_ID says root on purpose.
 func TestCreatorRefusesRoot(t *testing.T) {
 	if os.Getuid() != 0 {

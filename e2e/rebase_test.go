@@ -48,7 +48,7 @@ func patchRunImage(t *testing.T, s *imagestore.Store, name string) v1.Image {
 	return patched
 }
 
-// cnb-spec.md §4.12, §5.8 (short name: podman limits its runroot path length): rebase a built app onto a patched run image in the local store;
+// platform.md, rebaser (short name: podman limits its runroot path length): rebase a built app onto a patched run image in the local store;
 // the result still runs under podman and sees the patched base.
 func TestRebasePodman(t *testing.T) {
 	e := newEnv(t)
@@ -108,7 +108,7 @@ func TestRebasePodman(t *testing.T) {
 	archive := filepath.Join(t.TempDir(), "myapp.tar")
 	e.mustSlipway("save", "myapp", "-o", archive)
 	// The image's entrypoint is the web process link, which takes user args as its own; the
-	// bare launcher runs `-- cmd` directly (cnb-spec.md §6.2).
+	// bare launcher runs `-- cmd` directly (buildpack.md, Launch).
 	if got := podmanLaunch(t, archive, "localhost/myapp", "cat", "/etc/patched"); !strings.Contains(got, "patched base") {
 		t.Errorf("/etc/patched in the rebased image: %q", got)
 	}
@@ -117,7 +117,7 @@ func TestRebasePodman(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §5.8: a run image under another name is refused (exit 72) unless forced; forced,
+// platform.md, rebaser: a run image under another name is refused (exit 72) unless forced; forced,
 // it becomes the recorded run image. Batch form reports per image.
 func TestRebaseForce(t *testing.T) {
 	e := newEnv(t)

@@ -204,7 +204,7 @@ func TestPublishRegistryFaults(t *testing.T) {
 	})
 }
 
-// cnb-spec.md §4.16 --cache-image: a second build (another image name, so nothing is
+// docs/spec-notes.md, Caches --cache-image: a second build (another image name, so nothing is
 // materialised locally) restores the cache layers from the registry cache image.
 func TestCacheImageRestoresLayers(t *testing.T) {
 	e := newEnv(t)

@@ -67,7 +67,7 @@ func builtImages(t *testing.T, out string) map[string][2]string {
 }
 
 // The built-in Debian 12 stack from the real mirror: build it (twice: same digests,
-// cnb-spec.md §8.1), build an app on it with the fixture buildpack, run it with podman.
+// platform.md, Build Reproducibility), build an app on it with the fixture buildpack, run it with podman.
 func TestStackBuildDefault(t *testing.T) {
 	e, cache := stackEnv(t)
 	out := e.mustSlipway("stack", "build", "--cache-dir", cache)
@@ -92,7 +92,7 @@ func TestStackBuildDefault(t *testing.T) {
 	if got := podmanRun(t, archive, "localhost/myapp"); !strings.Contains(got, "Hello, World! args: default-arg") {
 		t.Errorf("app on the default stack printed %q", got)
 	}
-	// What the run image offers processes: the CNB user (§4.3), CA bundle, dpkg status.
+	// What the run image offers processes: the CNB user (platform.md, Build Image), CA bundle, dpkg status.
 	got := podmanExec(t, archive, "localhost/myapp", "/bin/bash", "-c",
 		"id -u; test -s /etc/ssl/certs/ca-certificates.crt && echo certs; grep -c '^Package:' /var/lib/dpkg/status; readlink /etc/localtime")
 	for _, want := range []string{"1001\n", "certs\n", "/usr/share/zoneinfo/Etc/UTC"} {
@@ -154,7 +154,7 @@ func TestStackPatchFlow(t *testing.T) {
 }
 
 // `slipway stack build --publish` pushes both images to their registry (a real registry on
-// 127.0.0.1), readable and valid, with the CNB user of cnb-spec.md §4.3 on the build image.
+// 127.0.0.1), readable and valid, with the CNB user of platform.md, Build Image on the build image.
 func TestStackBuildPublish(t *testing.T) {
 	e, cache := stackEnv(t)
 	addr := startRegistry(t)

@@ -247,7 +247,7 @@ func blobStats(t *testing.T, s *Store) map[string]blobStat {
 	return out
 }
 
-// DESIGN.md performance principle: a blob already in the store is never rewritten.
+// docs/architecture.md, "Never do work twice": a blob already in the store is never rewritten.
 func TestWriteSameImageTwiceRewritesNoBlob(t *testing.T) {
 	s := openStore(t)
 	img := randomImage(t, 3)
@@ -435,7 +435,7 @@ func TestConcurrentWritersKeepEveryName(t *testing.T) {
 }
 
 // A Write that fails anywhere before index.json is replaced must leave the name's previous
-// image in place (DESIGN.md: an interrupted build leaves the previous state intact).
+// image in place (docs/architecture.md, "Crash safety": an interrupted build leaves the previous state intact).
 func TestFailedWriteKeepsPreviousImage(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

@@ -1,5 +1,5 @@
 // Package inspect reads what a CNB app image says about itself: buildpacks, processes,
-// run image and layers, from its config and io.buildpacks.* labels (cnb-spec.md §5.4–5.5).
+// run image and layers, from its config and io.buildpacks.* labels (platform.md, io.buildpacks.lifecycle.metadata (JSON); platform.md, io.buildpacks.build.metadata (JSON)).
 package inspect
 
 import (

@@ -29,7 +29,7 @@ func withConfig(t *testing.T, labels map[string]string, entrypoint []string) v1.
 	return img
 }
 
-// cnb-spec.md §5.4–5.5: the summary comes from the lifecycle and build metadata labels.
+// platform.md, io.buildpacks.lifecycle.metadata (JSON); platform.md, io.buildpacks.build.metadata (JSON): the summary comes from the lifecycle and build metadata labels.
 func TestRead(t *testing.T) {
 	img := withConfig(t, map[string]string{
 		LifecycleMetadataLabel: `{"runImage":{"image":"run:1","mirrors":["m/run:1"],"reference":"run@sha256:abc","topLayer":"sha256:def"}}`,

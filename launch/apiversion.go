@@ -7,11 +7,11 @@ import (
 )
 
 // The launcher may import only the standard library, this package and the TOML decoder
-// (cnb-spec.md §6, STYLE.md habit 13), so it cannot use package api. This file is the
+// (platform.md, launcher; docs/architecture.md, "Launcher"), so it cannot use package api. This file is the
 // launcher's private, minimal copy of API version parsing; launch_test checks that its
 // supported ranges agree with package api.
 
-// apiVersion is a CNB API version "<major>.<minor>" (cnb-spec.md §1.3).
+// apiVersion is a CNB API version "<major>.<minor>" (platform.md, Platform API Compatibility).
 type apiVersion struct{ major, minor int }
 
 // parseAPI reads "<major>.<minor>" or a bare "<major>" (meaning "<major>.0").
@@ -40,7 +40,7 @@ func (v apiVersion) atLeast(o apiVersion) bool {
 func (v apiVersion) String() string { return fmt.Sprintf("%d.%d", v.major, v.minor) }
 
 // Supported ranges; they must equal api.PlatformMin/Max and api.BuildpackMin/Max
-// (cnb-spec.md §1.2).
+// (docs/spec-notes.md, API versions).
 var (
 	platformMin  = apiVersion{0, 7}
 	platformMax  = apiVersion{0, 15}
@@ -57,10 +57,10 @@ func SupportedAPIs() (platformLo, platformHi, buildpackLo, buildpackHi string) {
 // Capability thresholds used at launch.
 var (
 	// Buildpack API 0.9: command arrays, always-direct processes, overridable args,
-	// no profile.d (cnb-spec.md §1.5, §6.3).
+	// no profile.d (docs/spec-notes.md, API versions; buildpack.md, Launch).
 	bpNoShell = apiVersion{0, 9}
-	// Platform API 0.10: user args replace process args (cnb-spec.md §6.3).
+	// Platform API 0.10: user args replace process args (buildpack.md, Launch).
 	platformOverridableArgs = apiVersion{0, 10}
-	// Platform API 0.15: processes are filtered by exec-env (cnb-spec.md §6.2).
+	// Platform API 0.15: processes are filtered by exec-env (buildpack.md, Launch).
 	platformExecEnv = apiVersion{0, 15}
 )

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Env is an environment under assembly, with the CNB env-file semantics of cnb-spec.md §3.6.
+// Env is an environment under assembly, with the CNB env-file semantics of buildpack.md, Environment Variable Modification Rules.
 // It is shared by the build phase (build env) and the launcher (launch env); its zero value
 // is not usable, build one with NewEnv.
 type Env struct {
@@ -19,7 +19,7 @@ type Env struct {
 	rootDirs map[string][]string
 }
 
-// BuildRootDirs are the layer sub-directories that extend the build env (cnb-spec.md §2.6.5).
+// BuildRootDirs are the layer sub-directories that extend the build env (buildpack.md, Provided by the Buildpacks).
 var BuildRootDirs = map[string][]string{
 	"bin":       {"PATH"},
 	"lib":       {"LD_LIBRARY_PATH", "LIBRARY_PATH"},
@@ -27,20 +27,20 @@ var BuildRootDirs = map[string][]string{
 	"pkgconfig": {"PKG_CONFIG_PATH"},
 }
 
-// LaunchRootDirs are the layer sub-directories that extend the launch env (cnb-spec.md §6.4).
+// LaunchRootDirs are the layer sub-directories that extend the launch env (buildpack.md, Launch (environment)).
 var LaunchRootDirs = map[string][]string{
 	"bin": {"PATH"},
 	"lib": {"LD_LIBRARY_PATH"},
 }
 
 // BuildEnvIncludeList is the only part of the platform's own environment that reaches
-// buildpacks, besides the path variables of BuildRootDirs (cnb-spec.md §2.6.1).
+// buildpacks, besides the path variables of BuildRootDirs (docs/spec-notes.md, Build environment).
 var BuildEnvIncludeList = []string{
 	"CNB_STACK_ID", "HOSTNAME", "HOME",
 	"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
 }
 
-// Action is what an env file does to its variable (cnb-spec.md §3.6).
+// Action is what an env file does to its variable (buildpack.md, Environment Variable Modification Rules).
 type Action string
 
 const (
@@ -130,7 +130,7 @@ func (e *Env) AddRootDir(dir string) {
 	}
 }
 
-// AddEnvDir applies every env file in dir (cnb-spec.md §3.6). A file with no suffix does
+// AddEnvDir applies every env file in dir (buildpack.md, Environment Variable Modification Rules). A file with no suffix does
 // noSuffix (Override for buildpack layers, Default for operator env). Sub-directories are
 // skipped (env.launch/<process> is applied separately). A missing dir is not an error.
 func (e *Env) AddEnvDir(dir string, noSuffix Action) error {
@@ -159,7 +159,7 @@ func (e *Env) AddEnvDir(dir string, noSuffix Action) error {
 		if err != nil {
 			return fmt.Errorf("read env file %s: %w", filepath.Join(dir, ent.Name()), err)
 		}
-		// Contents are used byte for byte: never trimmed (cnb-spec.md §8.4).
+		// Contents are used byte for byte: never trimmed (buildpack.md, Environment Variable Modification Rules).
 		value := string(b)
 		delim := ""
 		if d, err := os.ReadFile(filepath.Join(dir, name+".delim")); err == nil {
@@ -194,7 +194,7 @@ func (e *Env) apply(name, value string, action Action, delim string) {
 
 // AddPlatformEnv applies the user env in <platform>/env: one variable per file, contents
 // byte for byte; path variables are prepended with ':' and any other variable overrides
-// (cnb-spec.md §2.6.2).
+// (platform.md, User-Provided Variables).
 func (e *Env) AddPlatformEnv(platformDir string) error {
 	dir := filepath.Join(platformDir, "env")
 	entries, err := os.ReadDir(dir)

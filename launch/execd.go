@@ -11,7 +11,7 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// execDDir runs every executable directly in dir, in name order (cnb-spec.md §3.7).
+// execDDir runs every executable directly in dir, in name order (buildpack.md, Exec.d).
 func (l *Launcher) execDDir(ctx context.Context, dir string, env *Env) error {
 	paths, err := files(dir)
 	if err != nil {
@@ -27,7 +27,7 @@ func (l *Launcher) execDDir(ctx context.Context, dir string, env *Env) error {
 
 // execD runs one exec.d executable in the app dir with the env built so far, handing it
 // fd 3 (a pipe) on which it writes TOML `KEY = "value"` pairs; those override env.
-// A non-zero exit aborts the launch (cnb-spec.md §3.7).
+// A non-zero exit aborts the launch (buildpack.md, Exec.d).
 func (l *Launcher) execD(ctx context.Context, path string, env *Env) error {
 	pr, pw, err := os.Pipe()
 	if err != nil {

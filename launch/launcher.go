@@ -13,7 +13,7 @@ import (
 )
 
 // Exit codes of the launcher when it fails before exec'ing the process; once the process
-// runs, its own exit code is the launcher's (cnb-spec.md §6.5, §1.3). They equal the
+// runs, its own exit code is the launcher's (buildpack.md, Launch; platform.md, Platform API Compatibility). They equal the
 // platform package's codes, which the launcher may not import.
 const (
 	CodeIncompatiblePlatform  = 11
@@ -51,23 +51,23 @@ func launchErr(err error) error {
 	return &ExitError{Code: CodeLaunchError, Err: err}
 }
 
-// Canonical directories the launcher strips from the process PATH (cnb-spec.md §6.4, §5.3).
+// Canonical directories the launcher strips from the process PATH (buildpack.md, Launch (environment); platform.md, exporter (Outputs)).
 const (
 	ProcessDir   = "/cnb/process"
 	LifecycleDir = "/cnb/lifecycle"
 )
 
-// launchEnvExclude are launcher inputs that never reach the process (cnb-spec.md §6.4).
+// launchEnvExclude are launcher inputs that never reach the process (buildpack.md, Launch (environment)).
 var launchEnvExclude = []string{
 	"CNB_APP_DIR", "CNB_LAYERS_DIR", "CNB_PROCESS_TYPE", "CNB_PLATFORM_API", "CNB_DEPRECATION_MODE",
 }
 
-// Launcher is the CNB launcher (cnb-spec.md §6): it selects a process, assembles its
+// Launcher is the CNB launcher (platform.md, launcher): it selects a process, assembles its
 // environment and execs it. Every side effect is a field so tests can observe it.
 type Launcher struct {
 	AppDir    string // CNB_APP_DIR
 	LayersDir string // CNB_LAYERS_DIR
-	// ExecEnv is CNB_EXEC_ENV; empty means "production" (cnb-spec.md §1.5).
+	// ExecEnv is CNB_EXEC_ENV; empty means "production" (docs/spec-notes.md, API versions).
 	ExecEnv string
 	// PlatformAPI is CNB_PLATFORM_API; empty means the newest supported.
 	PlatformAPI string
@@ -117,7 +117,7 @@ func (l *Launcher) Launch(ctx context.Context, self string, args []string) error
 }
 
 // Prepare does everything Launch does short of chdir and exec: API checks, process
-// selection (§6.2, §6.3), env assembly (§6.4) including exec.d (§3.7), command lookup.
+// selection (buildpack.md, Launch), env assembly (buildpack.md, Launch (environment)) including exec.d (buildpack.md, Exec.d), command lookup.
 // Errors are *ExitError with the launcher's exit code.
 func (l *Launcher) Prepare(ctx context.Context, self string, args []string) (*Execution, error) {
 	plat, bpAPIs, err := l.checkAPIs()
@@ -125,7 +125,7 @@ func (l *Launcher) Prepare(ctx context.Context, self string, args []string) (*Ex
 		return nil, err
 	}
 	if t, ok := lookupEnv(l.Env, "CNB_PROCESS_TYPE"); ok && t != "" {
-		// cnb-spec.md §6.1: selection is by argv0 only.
+		// platform.md, launcher: selection is by argv0 only.
 		fmt.Fprintf(l.stderr(), "Warning: CNB_PROCESS_TYPE=%s is ignored; run with ENTRYPOINT %s to start that process type\n",
 			t, filepath.Join(ProcessDir, t))
 	}
@@ -145,7 +145,7 @@ func (l *Launcher) Prepare(ctx context.Context, self string, args []string) (*Ex
 }
 
 // checkAPIs verifies CNB_PLATFORM_API and every buildpack API in metadata.toml
-// (cnb-spec.md §6.1, §1.3).
+// (platform.md, launcher; platform.md, Platform API Compatibility).
 func (l *Launcher) checkAPIs() (apiVersion, map[string]apiVersion, error) {
 	plat := platformMax
 	if l.PlatformAPI != "" {
@@ -178,7 +178,7 @@ func (l *Launcher) metadataPath() string {
 	return filepath.Join(l.LayersDir, "config", "metadata.toml")
 }
 
-// assembleEnv builds the launch environment in the order of cnb-spec.md §6.4.
+// assembleEnv builds the launch environment in the order of buildpack.md, Launch (environment).
 func (l *Launcher) assembleEnv(ctx context.Context, procType string) (*Env, error) {
 	env := NewEnv(l.Env, LaunchRootDirs, nil)
 	for _, k := range launchEnvExclude {
@@ -192,7 +192,7 @@ func (l *Launcher) assembleEnv(ctx context.Context, procType string) (*Env, erro
 		return nil, err
 	}
 	// Per buildpack: every layer's bin/lib first, then every layer's env files, as the
-	// reference lifecycle does (cnb-spec.md §6.4 step 2).
+	// reference lifecycle does (buildpack.md, Launch (environment) step 2).
 	for _, bpDir := range bpDirs {
 		layers, err := subdirs(bpDir)
 		if err != nil {
@@ -207,14 +207,14 @@ func (l *Launcher) assembleEnv(ctx context.Context, procType string) (*Env, erro
 				dirs = append(dirs, filepath.Join(layer, "env.launch", procType))
 			}
 			for _, d := range dirs {
-				// No suffix means override for every supported Buildpack API (cnb-spec.md §3.6).
+				// No suffix means override for every supported Buildpack API (buildpack.md, Environment Variable Modification Rules).
 				if err := env.AddEnvDir(d, Override); err != nil {
 					return nil, err
 				}
 			}
 		}
 	}
-	// exec.d runs after all env files, with the env built so far (cnb-spec.md §6.4 step 3).
+	// exec.d runs after all env files, with the env built so far (buildpack.md, Launch (environment) step 3).
 	for _, bpDir := range bpDirs {
 		layers, err := subdirs(bpDir)
 		if err != nil {

@@ -110,7 +110,7 @@ func run(t *testing.T, x *launch.Execution) string {
 	return string(out)
 }
 
-// cnb-spec.md §6.2 (selection), §6.3 (args), §6.5 (working-dir): select, prepare and
+// buildpack.md, Launch (selection), buildpack.md, Launch (args), buildpack.md, Launch (working-dir): select, prepare and
 // really run the process.
 func TestLaunchSelectsAndRunsProcess(t *testing.T) {
 	f := newFixture(t)
@@ -131,22 +131,22 @@ func TestLaunchSelectsAndRunsProcess(t *testing.T) {
 		wantDir     string
 		wantOut     string
 	}{
-		{name: "§6.2 argv0 names a process type", self: "/cnb/process/web", wantType: "web", wantOut: "web default-arg\n"},
-		{name: "§6.2 argv0 with .exe suffix", self: "web.exe", wantType: "web", wantOut: "web default-arg\n"},
-		{name: "§6.3 B0.9+ user args replace args, command extras kept", self: "web", args: []string{"x", "y"}, wantType: "web", wantOut: "web x y\n"},
-		{name: "§6.3 P<0.10 user args are appended", platformAPI: "0.9", self: "web", args: []string{"x"}, wantType: "web", wantOut: "web default-arg x\n"},
-		{name: "§6.3 B<0.9 user args are appended", self: "worker", args: []string{"x"}, wantType: "worker", wantOut: "legacy-arg x\n"},
-		{name: "§6.3 B<0.9 direct=false script runs through bash", self: "shell", wantType: "shell", wantShell: true, wantOut: "greeting: hello there\nsecond\n"},
-		{name: "§6.3 B<0.9 direct=false words are expanded one by one", self: "shellargs", wantType: "shellargs", wantShell: true, wantOut: "hello there two words\n"},
-		{name: "§6.2 -- runs the command directly", self: "/cnb/lifecycle/launcher", args: []string{"--", "echo", "$GREETING"}, wantOut: "$GREETING\n"},
-		{name: "§6.2 user command through the shell", self: "launcher", args: []string{"echo", "$GREETING", "a b"}, wantShell: true, wantOut: "hello there a b\n"},
-		{name: "§6.2 single user word is a bash script", self: "launcher", args: []string{"echo one && echo $GREETING"}, wantShell: true, wantOut: "one\nhello there\n"},
-		{name: "§6.2 user command ignores the default process", md: mdDefault, self: "launcher", args: []string{"echo", "mine"}, wantShell: true, wantOut: "mine\n"},
-		{name: "§6.2 no args runs the default process", md: mdDefault, self: "launcher", wantType: "web", wantOut: "web default-arg\n"},
-		{name: "§6.5 relative working-dir is under the app dir", self: "sub", wantType: "sub", wantDir: "sub", wantOut: filepath.Join(f.app, "sub") + "\n"},
-		{name: "§6.5 absolute working-dir", self: "abs", wantType: "abs", wantDir: "/", wantOut: "/\n"},
-		{name: "§6.2 exec-env * is always eligible", self: "anyenv", wantType: "anyenv", wantOut: "any\n"},
-		{name: "§6.2 exec-env is not checked before P0.15", platformAPI: "0.14", self: "testonly", wantType: "testonly", wantOut: "\n"},
+		{name: "buildpack.md, Launch: argv0 names a process type", self: "/cnb/process/web", wantType: "web", wantOut: "web default-arg\n"},
+		{name: "buildpack.md, Launch: argv0 with .exe suffix", self: "web.exe", wantType: "web", wantOut: "web default-arg\n"},
+		{name: "buildpack.md, Launch: B0.9+ user args replace args, command extras kept", self: "web", args: []string{"x", "y"}, wantType: "web", wantOut: "web x y\n"},
+		{name: "buildpack.md, Launch: P<0.10 user args are appended", platformAPI: "0.9", self: "web", args: []string{"x"}, wantType: "web", wantOut: "web default-arg x\n"},
+		{name: "buildpack.md, Launch: B<0.9 user args are appended", self: "worker", args: []string{"x"}, wantType: "worker", wantOut: "legacy-arg x\n"},
+		{name: "buildpack.md, Launch: B<0.9 direct=false script runs through bash", self: "shell", wantType: "shell", wantShell: true, wantOut: "greeting: hello there\nsecond\n"},
+		{name: "buildpack.md, Launch: B<0.9 direct=false words are expanded one by one", self: "shellargs", wantType: "shellargs", wantShell: true, wantOut: "hello there two words\n"},
+		{name: "buildpack.md, Launch: -- runs the command directly", self: "/cnb/lifecycle/launcher", args: []string{"--", "echo", "$GREETING"}, wantOut: "$GREETING\n"},
+		{name: "buildpack.md, Launch: user command through the shell", self: "launcher", args: []string{"echo", "$GREETING", "a b"}, wantShell: true, wantOut: "hello there a b\n"},
+		{name: "buildpack.md, Launch: single user word is a bash script", self: "launcher", args: []string{"echo one && echo $GREETING"}, wantShell: true, wantOut: "one\nhello there\n"},
+		{name: "buildpack.md, Launch: user command ignores the default process", md: mdDefault, self: "launcher", args: []string{"echo", "mine"}, wantShell: true, wantOut: "mine\n"},
+		{name: "buildpack.md, Launch: no args runs the default process", md: mdDefault, self: "launcher", wantType: "web", wantOut: "web default-arg\n"},
+		{name: "buildpack.md, Launch: relative working-dir is under the app dir", self: "sub", wantType: "sub", wantDir: "sub", wantOut: filepath.Join(f.app, "sub") + "\n"},
+		{name: "buildpack.md, Launch: absolute working-dir", self: "abs", wantType: "abs", wantDir: "/", wantOut: "/\n"},
+		{name: "buildpack.md, Launch: exec-env * is always eligible", self: "anyenv", wantType: "anyenv", wantOut: "any\n"},
+		{name: "buildpack.md, Launch: exec-env is not checked before P0.15", platformAPI: "0.14", self: "testonly", wantType: "testonly", wantOut: "\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -182,7 +182,7 @@ func TestLaunchSelectsAndRunsProcess(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §6.2, §6.5, §1.3: failures before exec carry the launcher's exit codes.
+// buildpack.md, Launch; platform.md, Platform API Compatibility: failures before exec carry the launcher's exit codes.
 func TestLaunchErrors(t *testing.T) {
 	f := newFixture(t)
 	badBP := testMetadata()
@@ -201,16 +201,16 @@ func TestLaunchErrors(t *testing.T) {
 		wantCode    int
 		wantMsg     string
 	}{
-		{name: "§6.2 no args and no default process", self: "launcher", wantCode: 82, wantMsg: "no command was given"},
-		{name: "§6.2 -- without a command", self: "launcher", args: []string{"--"}, wantCode: 82, wantMsg: `"--" must be followed`},
-		{name: "§6.2 P0.15 process not eligible for exec env", self: "testonly", wantCode: 82, wantMsg: `execution environment "production"`},
-		{name: "§6.2 P0.15 process not eligible for another exec env", execEnv: "development", self: "testonly", wantCode: 82, wantMsg: `"development"`},
-		{name: "§1.3 unsupported platform API", platformAPI: "0.3", self: "web", wantCode: 11, wantMsg: "platform API 0.3"},
-		{name: "§1.3 malformed platform API", platformAPI: "x", self: "web", wantCode: 11, wantMsg: "CNB_PLATFORM_API"},
-		{name: "§1.3 unsupported buildpack API", md: badBP, self: "web", wantCode: 12, wantMsg: "example/legacy"},
-		{name: "§6.2 process from a buildpack not in metadata", md: unknownBP, self: "web", wantCode: 82, wantMsg: "example/gone"},
-		{name: "§6.2 default process type missing", md: badDefault, self: "launcher", wantCode: 82, wantMsg: `"gone"`},
-		{name: "§6.2 direct command not on PATH", self: "launcher", args: []string{"--", "no-such-cmd-xyz"}, wantCode: 82, wantMsg: "no-such-cmd-xyz"},
+		{name: "buildpack.md, Launch: no args and no default process", self: "launcher", wantCode: 82, wantMsg: "no command was given"},
+		{name: "buildpack.md, Launch: -- without a command", self: "launcher", args: []string{"--"}, wantCode: 82, wantMsg: `"--" must be followed`},
+		{name: "buildpack.md, Launch: P0.15 process not eligible for exec env", self: "testonly", wantCode: 82, wantMsg: `execution environment "production"`},
+		{name: "buildpack.md, Launch: P0.15 process not eligible for another exec env", execEnv: "development", self: "testonly", wantCode: 82, wantMsg: `"development"`},
+		{name: "platform.md, Platform API Compatibility: unsupported platform API", platformAPI: "0.3", self: "web", wantCode: 11, wantMsg: "platform API 0.3"},
+		{name: "platform.md, Platform API Compatibility: malformed platform API", platformAPI: "x", self: "web", wantCode: 11, wantMsg: "CNB_PLATFORM_API"},
+		{name: "platform.md, Platform API Compatibility: unsupported buildpack API", md: badBP, self: "web", wantCode: 12, wantMsg: "example/legacy"},
+		{name: "buildpack.md, Launch: process from a buildpack not in metadata", md: unknownBP, self: "web", wantCode: 82, wantMsg: "example/gone"},
+		{name: "buildpack.md, Launch: default process type missing", md: badDefault, self: "launcher", wantCode: 82, wantMsg: `"gone"`},
+		{name: "buildpack.md, Launch: direct command not on PATH", self: "launcher", args: []string{"--", "no-such-cmd-xyz"}, wantCode: 82, wantMsg: "no-such-cmd-xyz"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -235,7 +235,7 @@ func TestLaunchErrors(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §6.5: Launch chdirs to the working dir, then execs with the prepared argv
+// buildpack.md, Launch: Launch chdirs to the working dir, then execs with the prepared argv
 // and env; exec errors are launch errors.
 func TestLaunchChdirAndExec(t *testing.T) {
 	f := newFixture(t)
@@ -277,7 +277,7 @@ func envOf(t *testing.T, l *launch.Launcher, self string, args ...string) map[st
 	return m
 }
 
-// cnb-spec.md §6.4 steps 1–2 and §3.6: launcher env minus CNB inputs, then per buildpack
+// buildpack.md, Launch (environment) steps 1–2 and buildpack.md, Environment Variable Modification Rules: launcher env minus CNB inputs, then per buildpack
 // (metadata order) and layer (name order) bin/lib, env/, env.launch/, env.launch/<type>/.
 func TestLaunchEnvAssembly(t *testing.T) {
 	f := newFixture(t)
@@ -339,7 +339,7 @@ func TestLaunchEnvAssembly(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §3.7, §6.4 step 3: exec.d programs run in the app dir with the env so far,
+// buildpack.md, Exec.d; buildpack.md, Launch (environment) step 3: exec.d programs run in the app dir with the env so far,
 // write TOML to fd 3, and override variables; exec.d/<type> runs after exec.d.
 func TestLaunchExecD(t *testing.T) {
 	f := newFixture(t)
@@ -384,7 +384,7 @@ printf 'LAST_BP = "%s"\n' "$CHAIN" >&3
 	}
 }
 
-// cnb-spec.md §3.7: a failing or misbehaving exec.d program aborts the launch.
+// buildpack.md, Exec.d: a failing or misbehaving exec.d program aborts the launch.
 func TestLaunchExecDFailure(t *testing.T) {
 	tests := []struct {
 		name, script, wantMsg string
@@ -408,7 +408,7 @@ func TestLaunchExecDFailure(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §6.4 step 4: legacy (B<0.9) shell processes source profile.d, then
+// buildpack.md, Launch (environment) step 4: legacy (B<0.9) shell processes source profile.d, then
 // profile.d/<type>, then <app>/.profile; modern buildpacks' profile.d is ignored.
 func TestLaunchLegacyProfiles(t *testing.T) {
 	f := newFixture(t)
@@ -428,7 +428,7 @@ func TestLaunchLegacyProfiles(t *testing.T) {
 	}
 }
 
-// The launcher's private API ranges must match package api (cnb-spec.md §1.2).
+// The launcher's private API ranges must match package api (docs/spec-notes.md, API versions).
 func TestSupportedAPIsMatchAPIPackage(t *testing.T) {
 	plo, phi, blo, bhi := launch.SupportedAPIs()
 	got := []string{plo, phi, blo, bhi}

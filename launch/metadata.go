@@ -1,7 +1,7 @@
 package launch
 
 // Metadata is <layers>/config/metadata.toml, written by the builder and read by the launcher
-// and the exporter (cnb-spec.md §4.10).
+// and the exporter (platform.md, builder).
 type Metadata struct {
 	Buildpacks                  []Buildpack `toml:"buildpacks" json:"buildpacks"`
 	Extensions                  []Buildpack `toml:"extensions,omitempty" json:"extensions,omitempty"`
@@ -20,7 +20,7 @@ type Buildpack struct {
 	Homepage string `toml:"homepage,omitempty" json:"homepage,omitempty"`
 }
 
-// Process is one process type (cnb-spec.md §3.8).
+// Process is one process type (buildpack.md, launch.toml (TOML)).
 type Process struct {
 	Type        string   `toml:"type" json:"type"`
 	Command     []string `toml:"command" json:"command"`
@@ -38,7 +38,7 @@ type Label struct {
 	Value string `toml:"value"`
 }
 
-// Slice is a launch.toml [[slices]] entry: globs relative to the app dir (cnb-spec.md §3.9).
+// Slice is a launch.toml [[slices]] entry: globs relative to the app dir (buildpack.md, Slice Layers).
 type Slice struct {
 	Paths []string `toml:"paths"`
 }

@@ -10,10 +10,10 @@ import (
 	"strings"
 )
 
-// shellPath runs non-direct processes on Linux (cnb-spec.md §6.2).
+// shellPath runs non-direct processes on Linux (buildpack.md, Launch).
 const shellPath = "/bin/bash"
 
-// selected is a process after selection and argument handling (cnb-spec.md §6.2, §6.3).
+// selected is a process after selection and argument handling (buildpack.md, Launch).
 type selected struct {
 	Type    string   // empty for a user-provided command
 	Command []string // executable (or, for a shell script, the script) first
@@ -25,7 +25,7 @@ type selected struct {
 	WorkingDir string
 }
 
-// selectProcess picks the process from argv0 and the user args (cnb-spec.md §6.2).
+// selectProcess picks the process from argv0 and the user args (buildpack.md, Launch).
 func (l *Launcher) selectProcess(self string, args []string, plat apiVersion, bpAPIs map[string]apiVersion) (selected, error) {
 	name := strings.TrimSuffix(filepath.Base(self), ".exe")
 	if p, ok := l.findProcess(name); ok {
@@ -81,7 +81,7 @@ func (l *Launcher) fromProcess(p Process, userArgs []string, plat apiVersion, bp
 			p.Type, l.execEnv(), strings.Join(p.ExecEnv, ", "))
 	}
 	// A process from a buildpack with API >= 0.9 is always direct and its args are
-	// defaults the user may replace; command[1:] is always kept (cnb-spec.md §6.3).
+	// defaults the user may replace; command[1:] is always kept (buildpack.md, Launch).
 	modern := false
 	if p.BuildpackID != "" {
 		v, ok := bpAPIs[p.BuildpackID]
@@ -107,7 +107,7 @@ func (l *Launcher) fromProcess(p Process, userArgs []string, plat apiVersion, bp
 }
 
 // workingDir resolves a process working-dir; relative paths are relative to the app
-// dir, and none means the app dir (cnb-spec.md §6.5).
+// dir, and none means the app dir (buildpack.md, Launch).
 func (l *Launcher) workingDir(wd string) string {
 	switch {
 	case wd == "":
@@ -127,7 +127,7 @@ func (l *Launcher) execEnv() string {
 }
 
 // eligible reports whether a process with the given exec-env list may run in current:
-// no list, "*", or a list naming current (cnb-spec.md §6.2, P >= 0.15).
+// no list, "*", or a list naming current (buildpack.md, Launch, P >= 0.15).
 func eligible(list []string, current string) bool {
 	return len(list) == 0 || slices.Contains(list, "*") || slices.Contains(list, current)
 }
@@ -154,7 +154,7 @@ func (l *Launcher) execution(self string, s selected, env *Env, bpAPIs map[strin
 	return x, nil
 }
 
-// shellScript is the bash program for a non-direct process (cnb-spec.md §6.2, §6.4 step 4).
+// shellScript is the bash program for a non-direct process (buildpack.md, Launch; buildpack.md, Launch (environment) step 4).
 // The outer bash gets $0 = the launcher and $1… = the command words. It sources the legacy
 // profile scripts, then execs a fresh bash: a lone command word runs as a script; several
 // words each undergo one round of variable expansion but stay one argument each, as
@@ -186,7 +186,7 @@ func singleQuote(s string) string {
 
 // profiles lists the legacy scripts sourced before a shell process: profile.d and
 // profile.d/<type> of layers of buildpacks with API < 0.9, then <app>/.profile when the
-// group still has such a buildpack (cnb-spec.md §6.4 step 4, §1.5 B0.9).
+// group still has such a buildpack (buildpack.md, Launch (environment) step 4, docs/spec-notes.md, API versions B0.9).
 func (l *Launcher) profiles(procType string, bpAPIs map[string]apiVersion) ([]string, error) {
 	var out []string
 	legacy := false

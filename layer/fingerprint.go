@@ -18,8 +18,7 @@ import (
 // content: the options that shape the tar, and for every host entry its path, type, mode,
 // size, symlink target, inode, device, link count, owner, mtime and ctime. Two equal
 // fingerprints of a tree mean the tar would be byte-identical, so the previous layer's
-// diffID, digest and blob can be reused without tar, hash or gzip (DESIGN.md "never do work
-// twice", cnb-spec.md §8.2). Fingerprints are host-local: never put them in an image.
+// diffID, digest and blob can be reused without tar, hash or gzip (docs/architecture.md, "Never do work twice", docs/spec-notes.md, Layer reuse). Fingerprints are host-local: never put them in an image.
 
 // fingerprintVersion changes whenever the writer's output for the same input could change.
 const fingerprintVersion = "slipway-layer-fingerprint-v1"

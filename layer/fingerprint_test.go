@@ -10,7 +10,7 @@ import (
 	"github.com/slipway/slipway/layer"
 )
 
-// DESIGN.md "never do work twice": the fingerprint changes exactly when the layer could.
+// docs/architecture.md, "Never do work twice": the fingerprint changes exactly when the layer could.
 func TestFingerprintDir(t *testing.T) {
 	ctx := context.Background()
 	opts := layer.Options{UID: 1000, GID: 1000}
@@ -90,7 +90,7 @@ func TestFingerprintOptions(t *testing.T) {
 	}
 }
 
-// Options.Uncompressed: the blob is the tar, so digest == diffID (cnb-spec.md §4.16 cache tars).
+// Options.Uncompressed: the blob is the tar, so digest == diffID (docs/spec-notes.md, Caches cache tars).
 func TestUncompressedLayer(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "a"), "A", 0o644)

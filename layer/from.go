@@ -11,7 +11,7 @@ import (
 
 // FromDir archives the host tree hostDir as if it lived at imagePath in the image: host
 // /tmp/x/layers/bp/node at /layers/bp/node gives entries layers/, layers/bp/ (parent dirs,
-// Options.ParentUID/GID) and layers/bp/node/… (Options.UID/GID), cnb-spec.md §5.2, §8.1.
+// Options.ParentUID/GID) and layers/bp/node/… (Options.UID/GID), docs/spec-notes.md, Image layer order; platform.md, Build Reproducibility.
 func FromDir(ctx context.Context, hostDir, imagePath string, opts Options) (*Layer, error) {
 	w, err := NewWriter(opts)
 	if err != nil {
@@ -25,10 +25,10 @@ func FromDir(ctx context.Context, hostDir, imagePath string, opts Options) (*Lay
 }
 
 // FromFiles archives only the listed paths of the host tree root, rooted at imagePath; rel
-// holds slash- or OS-separated paths relative to root (an app slice, cnb-spec.md §3.9). A
+// holds slash- or OS-separated paths relative to root (an app slice, buildpack.md, Slice Layers). A
 // listed directory contributes its own entry, not its children; list those too. Ancestors
 // inside root are archived from the host (mode kept, owner Options.UID/GID) and entries are
-// written in sorted order (cnb-spec.md §8.1).
+// written in sorted order (platform.md, Build Reproducibility).
 func FromFiles(ctx context.Context, root, imagePath string, rel []string, opts Options) (*Layer, error) {
 	w, err := NewWriter(opts)
 	if err != nil {
@@ -97,7 +97,7 @@ type Entry struct {
 
 // FromEntries archives synthetic entries in the given order; missing ancestors are parent
 // dirs owned by Options.ParentUID/GID. It builds the launcher and process-types layers
-// (cnb-spec.md §5.2 items 6 and 8).
+// (docs/spec-notes.md, Image layer order items 6 and 8).
 func FromEntries(ctx context.Context, entries []Entry, opts Options) (*Layer, error) {
 	w, err := NewWriter(opts)
 	if err != nil {

@@ -20,7 +20,7 @@ func fileInode(fi fs.FileInfo) (inode, bool) {
 
 // statKey is what identifies one version of a file on disk beyond its size and mode: inode,
 // device, link count, mtime and ctime in nanoseconds. Any write, chmod, chown, rename over or
-// re-creation changes at least one of them (DESIGN.md "never do work twice").
+// re-creation changes at least one of them (docs/architecture.md, "Never do work twice").
 func statKey(fi fs.FileInfo) [6]int64 {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {

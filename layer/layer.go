@@ -27,7 +27,7 @@ var _ v1.Layer = (*Layer)(nil)
 // Digest is the sha256 of the compressed blob.
 func (l *Layer) Digest() (v1.Hash, error) { return l.digest, nil }
 
-// DiffID is the sha256 of the uncompressed tar (cnb-spec.md §5.4: every recorded sha is this).
+// DiffID is the sha256 of the uncompressed tar (platform.md, io.buildpacks.lifecycle.metadata (JSON): every recorded sha is this).
 func (l *Layer) DiffID() (v1.Hash, error) { return l.diffID, nil }
 
 // Size is the size of the compressed blob.

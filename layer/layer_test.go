@@ -45,7 +45,7 @@ func readEntries(t *testing.T, l *layer.Layer) []entry {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// cnb-spec.md §8.1: fixed mtime, blank names.
+		// platform.md, Build Reproducibility: fixed mtime, blank names.
 		if !h.ModTime.Equal(layer.Epoch()) {
 			t.Errorf("%s: mtime %v, want %v", h.Name, h.ModTime, layer.Epoch())
 		}
@@ -98,7 +98,7 @@ func fixtureTree(t *testing.T) string {
 	return dir
 }
 
-// cnb-spec.md §5.2, §8.1: entries rooted at the image path, parents synthesized, lexical
+// docs/spec-notes.md, Image layer order; platform.md, Build Reproducibility: entries rooted at the image path, parents synthesized, lexical
 // order, symlinks kept, hardlinks kept, sockets skipped, owner from options.
 func TestFromDirEntries(t *testing.T) {
 	dir := fixtureTree(t)
@@ -126,7 +126,7 @@ func TestFromDirEntries(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §5.4, §8.2: diffID is the sha256 of the uncompressed tar, digest and size those
+// platform.md, io.buildpacks.lifecycle.metadata (JSON); docs/spec-notes.md, Layer reuse: diffID is the sha256 of the uncompressed tar, digest and size those
 // of the compressed blob; the layer validates.
 func TestFromDirHashes(t *testing.T) {
 	for _, tc := range []struct {
@@ -182,7 +182,7 @@ func sumReader(t *testing.T, open func() (io.ReadCloser, error)) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// cnb-spec.md §8.1: the same tree gives the same digest whatever the host mtimes; a
+// platform.md, Build Reproducibility: the same tree gives the same digest whatever the host mtimes; a
 // SOURCE_DATE_EPOCH time changes it.
 func TestFromDirReproducible(t *testing.T) {
 	dir := fixtureTree(t)
@@ -216,7 +216,7 @@ func TestFromDirReproducible(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §3.9: a slice archives only the listed paths plus their ancestors, sorted.
+// buildpack.md, Slice Layers: a slice archives only the listed paths plus their ancestors, sorted.
 func TestFromFiles(t *testing.T) {
 	dir := fixtureTree(t)
 	l, err := layer.FromFiles(context.Background(), dir, "/workspace",
@@ -240,7 +240,7 @@ func TestFromFiles(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §5.2 items 6 and 8, §8.1: launcher file and process symlinks, root-owned 0755.
+// docs/spec-notes.md, Image layer order items 6 and 8, platform.md, Build Reproducibility: launcher file and process symlinks, root-owned 0755.
 func TestFromEntries(t *testing.T) {
 	launcher := filepath.Join(t.TempDir(), "launcher")
 	write(t, launcher, "ELF", 0o700)

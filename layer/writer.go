@@ -23,7 +23,7 @@ import (
 )
 
 // Epoch is the mtime of every entry unless SOURCE_DATE_EPOCH says otherwise: one second past
-// 1980-01-01 UTC, the lifecycle's constant (cnb-spec.md §8.1; note the one second).
+// 1980-01-01 UTC, the lifecycle's constant (platform.md, Build Reproducibility; note the one second).
 func Epoch() time.Time { return time.Date(1980, 1, 1, 0, 0, 1, 0, time.UTC) }
 
 // ParentDirMode is the mode of directories synthesized above a tree root (e.g. layers/ and
@@ -37,18 +37,18 @@ type Options struct {
 	// MediaType is types.OCILayer (default) or types.DockerLayer; the exporter follows the run
 	// image's manifest family so that no image mixes the two.
 	MediaType types.MediaType
-	// ModTime is written on every entry; zero means Epoch() (cnb-spec.md §8.1).
+	// ModTime is written on every entry; zero means Epoch() (platform.md, Build Reproducibility).
 	ModTime time.Time
 	// UID and GID own every entry taken from a host tree: CNB_USER_ID/CNB_GROUP_ID for
-	// buildpack and app layers (cnb-spec.md §8.1).
+	// buildpack and app layers (platform.md, Build Reproducibility).
 	UID, GID int
 	// ParentUID and ParentGID own directories synthesized above a tree root, with mode
 	// ParentDirMode. The lifecycle copies the build container's owner of those dirs
-	// (cnb-spec.md §8.1); the exporter passes the owner they had there.
+	// (platform.md, Build Reproducibility); the exporter passes the owner they had there.
 	ParentUID, ParentGID int
 	// Uncompressed writes the plain tar instead of gzip: the blob is the tar itself and its
 	// digest equals its diffID. The volume cache stores layers this way (<diffID>.tar,
-	// cnb-spec.md §4.16).
+	// docs/spec-notes.md, Caches).
 	Uncompressed bool
 }
 
@@ -152,7 +152,7 @@ func (w *Writer) writeHeader(h *tar.Header) error {
 		return errors.New("layer writer already closed")
 	}
 	h.ModTime = w.modTime
-	// Uname and Gname stay blank (cnb-spec.md §8.1); Format stays unset so the tar writer picks
+	// Uname and Gname stay blank (platform.md, Build Reproducibility); Format stays unset so the tar writer picks
 	// USTAR and falls back to PAX only for long names, deterministically.
 	if err := w.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("write tar entry %s: %w", h.Name, err)
@@ -169,7 +169,7 @@ func (w *Writer) AddTree(ctx context.Context, hostDir, imagePath string) error {
 		return err
 	}
 	// WalkDir reads each directory sorted by name, which gives the lexical walk order the
-	// lifecycle uses (cnb-spec.md §8.1).
+	// lifecycle uses (platform.md, Build Reproducibility).
 	return filepath.WalkDir(hostDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("walk %s: %w", p, err)
@@ -292,7 +292,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 }
 
 // AddFile adds the regular host file hostPath at imagePath with an explicit owner and mode,
-// e.g. the launcher at /cnb/lifecycle/launcher, root-owned 0755 (cnb-spec.md §8.1).
+// e.g. the launcher at /cnb/lifecycle/launcher, root-owned 0755 (platform.md, Build Reproducibility).
 func (w *Writer) AddFile(ctx context.Context, hostPath, imagePath string, o Owner) error {
 	name, err := entryName(imagePath)
 	if err != nil {

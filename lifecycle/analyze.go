@@ -20,13 +20,13 @@ type ImageSource interface {
 // ErrImageNotFound is what ImageSource returns for an image that does not exist.
 var ErrImageNotFound = errors.New("image not found")
 
-// RunImageCandidates is one [[images]] entry of run.toml (cnb-spec.md §4.14).
+// RunImageCandidates is one [[images]] entry of run.toml (platform.md, Files).
 type RunImageCandidates struct {
 	Image   string
 	Mirrors []string
 }
 
-// AnalyzeInputs are the analyzer's inputs (cnb-spec.md §4.6).
+// AnalyzeInputs are the analyzer's inputs (platform.md, analyzer).
 type AnalyzeInputs struct {
 	// OutputImage is <image>; PreviousImage defaults to it (-previous-image).
 	OutputImage, PreviousImage string
@@ -39,7 +39,7 @@ type AnalyzeInputs struct {
 	PreviousImages ImageSource
 }
 
-// Analysis is the analyzer's result (analyzed.toml, cnb-spec.md §4.14).
+// Analysis is the analyzer's result (analyzed.toml, platform.md, Files).
 type Analysis struct {
 	// Previous is nil when there is no previous image; PreviousMetadata is its label.
 	Previous         v1.Image
@@ -48,14 +48,14 @@ type Analysis struct {
 
 	// RunImage is the image actually used; RunImageRef its digest reference (recorded as
 	// runImage.reference); RunImageName and RunImageMirrors are recorded as runImage.image
-	// and mirrors (the run.toml entry holding the chosen image, §4.15).
+	// and mirrors (the run.toml entry holding the chosen image, platform.md, Run Image Resolution).
 	RunImage        v1.Image
 	RunImageRef     string
 	RunImageName    string
 	RunImageMirrors []string
 }
 
-// Analyze finds the previous image and chooses the run image (cnb-spec.md §4.6, §4.15).
+// Analyze finds the previous image and chooses the run image (platform.md, analyzer; platform.md, Run Image Resolution).
 func Analyze(ctx context.Context, in AnalyzeInputs) (*Analysis, error) {
 	a := &Analysis{}
 	prev := in.PreviousImage
@@ -70,7 +70,7 @@ func Analyze(ctx context.Context, in AnalyzeInputs) (*Analysis, error) {
 		img, err := src.Image(ctx, prev)
 		switch {
 		case errors.Is(err, ErrImageNotFound):
-			// References to images that do not exist yet are accepted (§4.6).
+			// References to images that do not exist yet are accepted (platform.md, analyzer).
 		case err != nil:
 			return nil, fmt.Errorf("read previous image %s: %w", prev, err)
 		default:
@@ -106,7 +106,7 @@ func previousMetadata(img v1.Image) (*LayersMetadata, error) {
 	return &m, nil
 }
 
-// chooseRunImage applies §4.15: among image and mirrors, prefer one on the output image's
+// chooseRunImage applies platform.md, Run Image Resolution: among image and mirrors, prefer one on the output image's
 // registry that is readable, else the first readable one; the label records the first
 // run.toml entry containing the chosen image (or just the chosen image for -run-image
 // outside run.toml), and the reference of the image actually used.

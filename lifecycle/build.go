@@ -15,17 +15,17 @@ import (
 	"github.com/slipway/slipway/platform"
 )
 
-// BuildInputs are the builder's inputs (cnb-spec.md §4.10).
+// BuildInputs are the builder's inputs (platform.md, builder).
 type BuildInputs struct {
 	AppDir, LayersDir, PlatformDir, BuildpacksDir, BuildConfigDir string
 	Group                                                         []buildpack.GroupElement // from group.toml
 	Plan                                                          buildpack.PlanFile       // from plan.toml
 	Target                                                        buildpack.Target
-	// ExecEnv is CNB_EXEC_ENV; empty means "production" (cnb-spec.md §1.5).
+	// ExecEnv is CNB_EXEC_ENV; empty means "production" (docs/spec-notes.md, API versions).
 	ExecEnv  string
 	Platform api.Platform
 	// Environ is the builder's own environment; only the include-list reaches buildpacks
-	// (cnb-spec.md §2.6.1).
+	// (docs/spec-notes.md, Build environment).
 	Environ []string
 	// Out receives buildpack output as it is written, each line prefixed with "[<id>] ".
 	Out io.Writer
@@ -34,7 +34,7 @@ type BuildInputs struct {
 }
 
 // Build runs bin/build of every buildpack of the group in order and writes
-// <layers>/config/metadata.toml atomically (cnb-spec.md §2.5–§3.10, §4.10). A failing
+// <layers>/config/metadata.toml atomically (buildpack.md, Build; buildpack.md, Software Bill of Materials; platform.md, builder). A failing
 // buildpack yields a platform.Error with code 51; every other failure code 50.
 func Build(ctx context.Context, in BuildInputs) (*launch.Metadata, error) {
 	md, err := build(ctx, in)
@@ -60,7 +60,7 @@ func build(ctx context.Context, in BuildInputs) (*launch.Metadata, error) {
 	if logw == nil {
 		logw = io.Discard
 	}
-	// [L] Stale SBOMs from a previous build must not reach the image (cnb-spec.md §2.5.5).
+	// Reference lifecycle: stale SBOMs from a previous build must not reach the image (platform.md, builder).
 	sbomDir := filepath.Join(in.LayersDir, "sbom")
 	if err := os.RemoveAll(sbomDir); err != nil {
 		return nil, fmt.Errorf("remove stale SBOM dir %s: %w", sbomDir, err)
@@ -101,7 +101,7 @@ func build(ctx context.Context, in BuildInputs) (*launch.Metadata, error) {
 		for _, w := range res.Warnings {
 			fmt.Fprintf(logw, "warning: %s\n", w)
 		}
-		// Later buildpacks see this one's build layers (cnb-spec.md §2.6.5).
+		// Later buildpacks see this one's build layers (buildpack.md, Provided by the Buildpacks).
 		if err := buildpack.ApplyLayerEnv(env, res.Layers); err != nil {
 			return nil, fmt.Errorf("buildpack %s: %w", d.Ref(), err)
 		}
@@ -114,7 +114,7 @@ func build(ctx context.Context, in BuildInputs) (*launch.Metadata, error) {
 			ID: d.Buildpack.ID, Version: d.Buildpack.Version, API: d.API, Homepage: d.Buildpack.Homepage,
 		})
 		if !in.Platform.ExecEnv {
-			// Process exec-env is a Platform API 0.15 feature (cnb-spec.md §1.5).
+			// Process exec-env is a Platform API 0.15 feature (docs/spec-notes.md, API versions).
 			for i := range res.Processes {
 				res.Processes[i].ExecEnv = nil
 			}
@@ -122,7 +122,7 @@ func build(ctx context.Context, in BuildInputs) (*launch.Metadata, error) {
 		for _, w := range procs.add(res.Processes) {
 			fmt.Fprintf(logw, "warning: %s\n", w)
 		}
-		// Labels: the last buildpack to set a key wins (cnb-spec.md §3.9).
+		// Labels: the last buildpack to set a key wins (buildpack.md, Slice Layers).
 		for _, l := range res.Labels {
 			if i, ok := labelIndex[l.Key]; ok {
 				md.Labels[i] = l
@@ -163,7 +163,7 @@ func readGroupDescriptor(buildpacksDir string, ge buildpack.GroupElement) (*buil
 }
 
 // planForBuildpack is every requirement of every plan.toml entry the buildpack provides,
-// one plan entry per requirement, never merged (cnb-spec.md §2.5.2).
+// one plan entry per requirement, never merged (buildpack.md, Buildpack Plan (TOML)).
 func planForBuildpack(plan buildpack.PlanFile, id string) buildpack.BuildpackPlan {
 	out := buildpack.BuildpackPlan{Entries: []buildpack.Require{}}
 	for _, e := range plan.Entries {
@@ -178,7 +178,7 @@ func planForBuildpack(plan buildpack.PlanFile, id string) buildpack.BuildpackPla
 }
 
 // withoutMet drops the entries a buildpack met; only [[unmet]] ones reach the next provider
-// (cnb-spec.md §2.5.3). An entry is named by its requirements (all share the name).
+// (buildpack.md, Unmet Buildpack Plan Entries). An entry is named by its requirements (all share the name).
 func withoutMet(plan buildpack.PlanFile, met []string) buildpack.PlanFile {
 	if len(met) == 0 {
 		return plan
@@ -197,7 +197,7 @@ func withoutMet(plan buildpack.PlanFile, met []string) buildpack.PlanFile {
 	return out
 }
 
-// processMerger merges processes across buildpacks (cnb-spec.md §3.8): a later process of
+// processMerger merges processes across buildpacks (buildpack.md, launch.toml (TOML)): a later process of
 // the same type replaces the earlier one; the default is the last default=true; a
 // non-default process replacing the default type leaves no default.
 type processMerger struct {
@@ -221,7 +221,7 @@ func (m *processMerger) add(procs []launch.Process) (warnings []string) {
 	return warnings
 }
 
-// list returns the processes sorted by type (cnb-spec.md §3.8, §8.1) with Default set only
+// list returns the processes sorted by type (buildpack.md, launch.toml (TOML); platform.md, Build Reproducibility) with Default set only
 // on the default process, and the default type.
 func (m *processMerger) list() ([]launch.Process, string) {
 	out := make([]launch.Process, 0, len(m.byType))

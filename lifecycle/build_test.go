@@ -115,7 +115,7 @@ func (f *buildFixture) layer(id string, rel ...string) string {
 	return filepath.Join(append([]string{f.in.LayersDir, buildpack.EscapedID(id)}, rel...)...)
 }
 
-// cnb-spec.md §2.6.5, §2.6.4, §3.8, §3.9, §4.10, §8.7: a group mixing B0.12 and B0.7:
+// buildpack.md, Provided by the Buildpacks; platform.md, Operator-Defined Variables; buildpack.md, launch.toml (TOML); buildpack.md, Slice Layers; platform.md, builder; buildpack.md, Buildpack API Compatibility: a group mixing B0.12 and B0.7:
 // build layers of earlier buildpacks reach later ones (later first, within one buildpack the
 // alphabetically last layer first), launch-only layers do not; operator defaults apply after
 // buildpack env; processes, labels and slices merge into metadata.toml.
@@ -185,7 +185,7 @@ paths = ["bin/*", "lib/*"]
 	}
 
 	envA, envB, envC := f.seenEnv("example/a"), f.seenEnv("example/b"), f.seenEnv("example/c")
-	// The operator default applies when no buildpack has set the variable (§2.6.4).
+	// The operator default applies when no buildpack has set the variable (platform.md, Operator-Defined Variables).
 	if envA["A_DEFAULT"] != "operator" {
 		t.Errorf("a: A_DEFAULT = %q, want operator", envA["A_DEFAULT"])
 	}
@@ -261,13 +261,13 @@ paths = ["bin/*", "lib/*"]
 			t.Errorf("%s buildpacks = %v", name, bps)
 		}
 	}
-	// A non-default process replacing the default type clears the default, with a warning (§3.8).
+	// A non-default process replacing the default type clears the default, with a warning (buildpack.md, launch.toml (TOML)).
 	if !strings.Contains(log.String(), `process type "web" of buildpack example/b is not default`) {
 		t.Errorf("log = %q, want a warning about the replaced default", log.String())
 	}
 }
 
-// cnb-spec.md §2.5.2–2.5.3: each buildpack gets every requirement of the names it provides,
+// buildpack.md, Buildpack Plan (TOML); buildpack.md, Unmet Buildpack Plan Entries: each buildpack gets every requirement of the names it provides,
 // never merged; entries met by an earlier provider are withheld, [[unmet]] ones are passed on.
 func TestBuildPlanPerBuildpack_2_5_3(t *testing.T) {
 	a := buildpack.GroupElement{ID: "a", Version: "1.0.0"}
@@ -324,7 +324,7 @@ func TestBuildPlanPerBuildpack_2_5_3(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §2.5.1, §4.10: a failing buildpack ends the build with code 51, naming
+// buildpack.md, Build; platform.md, builder: a failing buildpack ends the build with code 51, naming
 // id@version, the exit code and the tail of its output; later buildpacks do not run.
 func TestBuildFailingBuildpackExit51_2_5_1(t *testing.T) {
 	f := newBuildFixture(t,
@@ -354,7 +354,7 @@ func TestBuildFailingBuildpackExit51_2_5_1(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §3.8, §4.10: output-file errors end the build with code 50 and name the file
+// buildpack.md, launch.toml (TOML); platform.md, builder: output-file errors end the build with code 50 and name the file
 // (with the line for TOML syntax errors).
 func TestBuildOutputFileErrorsExit50_3_8(t *testing.T) {
 	cases := []struct {
@@ -385,7 +385,7 @@ func TestBuildOutputFileErrorsExit50_3_8(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §3.10, §2.5.5: <layers>/sbom is cleared at start; SBOMs are copied per kind;
+// buildpack.md, Software Bill of Materials; platform.md, builder: <layers>/sbom is cleared at start; SBOMs are copied per kind;
 // an undeclared format fails the build.
 func TestBuildSBOMCopy_3_10(t *testing.T) {
 	cdx := buildpack.MediaTypeCycloneDX
@@ -431,7 +431,7 @@ func TestBuildSBOMCopy_3_10(t *testing.T) {
 	})
 }
 
-// cnb-spec.md §1.5, §3.8: process exec-env needs Platform API 0.15 as well as B0.12.
+// docs/spec-notes.md, API versions; buildpack.md, launch.toml (TOML): process exec-env needs Platform API 0.15 as well as B0.12.
 func TestBuildProcessExecEnvPlatformGate_3_8(t *testing.T) {
 	cases := []struct {
 		platform string
@@ -458,7 +458,7 @@ func TestBuildProcessExecEnvPlatformGate_3_8(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §3.8: process merging across buildpacks.
+// buildpack.md, launch.toml (TOML): process merging across buildpacks.
 func TestBuildProcessMerging_3_8(t *testing.T) {
 	p := func(bp, typ string, def bool) launch.Process {
 		return launch.Process{Type: typ, BuildpackID: bp, Default: def, Command: []string{bp + "-" + typ}}

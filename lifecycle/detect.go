@@ -15,17 +15,17 @@ import (
 	"github.com/slipway/slipway/platform"
 )
 
-// DetectInputs are the detector's inputs (cnb-spec.md §4.7).
+// DetectInputs are the detector's inputs (platform.md, detector).
 type DetectInputs struct {
 	AppDir, PlatformDir, BuildpacksDir, BuildConfigDir string
 	Order                                              buildpack.Order
 	// Target is the run image's target; empty fields are unknown and match anything.
 	Target buildpack.Target
-	// ExecEnv is CNB_EXEC_ENV; empty means "production" (cnb-spec.md §1.5).
+	// ExecEnv is CNB_EXEC_ENV; empty means "production" (docs/spec-notes.md, API versions).
 	ExecEnv  string
 	Platform api.Platform
 	// Environ is the platform process environment; only the include-list reaches
-	// buildpacks (cnb-spec.md §2.6.1).
+	// buildpacks (docs/spec-notes.md, Build environment).
 	Environ []string
 	// Log receives progress and debug lines, including each bin/detect's output; nil discards.
 	Log io.Writer
@@ -34,7 +34,7 @@ type DetectInputs struct {
 	Parallel int
 }
 
-// DetectResult is what the detector writes: group.toml and plan.toml (cnb-spec.md §4.14).
+// DetectResult is what the detector writes: group.toml and plan.toml (platform.md, Files).
 type DetectResult struct {
 	Group buildpack.GroupFile
 	Plan  buildpack.PlanFile
@@ -51,10 +51,10 @@ func WriteDetectResult(groupPath, planPath string, r *DetectResult) error {
 	return nil
 }
 
-// Detect resolves the order (cnb-spec.md §2.4): it expands composite buildpacks, runs
+// Detect resolves the order (buildpack.md, Order Resolution): it expands composite buildpacks, runs
 // bin/detect once per id@version, and returns the first group whose members pass and whose
 // build plan resolves. When no group passes the error is a *NoGroupError, carrying exit code
-// 20 or 21 (§2.4.7); a buildpack with an unsupported API gives 12, other failures 22.
+// 20 or 21 (platform.md, detector); a buildpack with an unsupported API gives 12, other failures 22.
 func Detect(ctx context.Context, in DetectInputs) (*DetectResult, error) {
 	if in.ExecEnv == "" {
 		in.ExecEnv = "production"
@@ -119,7 +119,7 @@ type detector struct {
 	log    io.Writer
 
 	mu   sync.Mutex
-	runs map[string]*detectRun // by id@version: bin/detect runs at most once (§2.4.2)
+	runs map[string]*detectRun // by id@version: bin/detect runs at most once (docs/spec-notes.md, Detection)
 }
 
 // member is one leaf buildpack of an expanded group.
@@ -137,12 +137,12 @@ type pending struct {
 	parents []string
 }
 
-// expand walks order depth-first, left to right (cnb-spec.md §2.4.1) and calls yield with
+// expand walks order depth-first, left to right (buildpack.md, Order Resolution) and calls yield with
 // each group of leaf buildpacks until yield says stop. A composite entry multiplies into one
 // alternative per group of its order, then, if optional, one without it. An optional leaf
 // does not need its own copy: a failing optional member is dropped from the written group and
 // from plan trials, so the copy would resolve to the same result. Later duplicates of an id
-// are skipped (§2.4.2).
+// are skipped (docs/spec-notes.md, Detection).
 func (d *detector) expand(order buildpack.Order, yield func([]member) (bool, error)) error {
 	for _, g := range order {
 		next := make([]pending, 0, len(g.Group))
@@ -208,8 +208,8 @@ type detectRun struct {
 // memberOutcome is a detect outcome plus the reasons we may not have run bin/detect at all.
 type memberOutcome struct {
 	buildpack.DetectOutcome
-	skipped  string // exec-env excludes it (§2.4.5)
-	mismatch string // no target matches the run image (§2.2)
+	skipped  string // exec-env excludes it (buildpack.md, Order Resolution)
+	mismatch string // no target matches the run image (buildpack.md, Phase #1: Detection (targets))
 }
 
 // tryGroup detects every member of group (in parallel, each id@version once) and resolves
@@ -241,7 +241,7 @@ func (d *detector) tryGroup(ctx context.Context, group []member) (*DetectResult,
 		case o.skipped != "":
 			mr.Status, mr.Detail = StatusSkipped, o.skipped
 		case o.mismatch != "":
-			// A non-optional mismatch is an error (exit 21), an optional one a plain fail (§2.2.2).
+			// A non-optional mismatch is an error (exit 21), an optional one a plain fail (docs/spec-notes.md, Target matching).
 			mr.Status, mr.Detail = StatusFail, o.mismatch
 			if !m.optional {
 				mr.Status = StatusError
@@ -295,7 +295,7 @@ func (d *detector) tryGroup(ctx context.Context, group []member) (*DetectResult,
 	return res, report
 }
 
-// run returns the outcome of m's bin/detect, running it only the first time (§2.4.2).
+// run returns the outcome of m's bin/detect, running it only the first time (docs/spec-notes.md, Detection).
 func (d *detector) run(ctx context.Context, m member) memberOutcome {
 	d.mu.Lock()
 	r, ok := d.runs[m.ref()]
@@ -310,7 +310,7 @@ func (d *detector) run(ctx context.Context, m member) memberOutcome {
 
 func (d *detector) runOnce(ctx context.Context, desc *buildpack.Descriptor) memberOutcome {
 	in := d.in
-	// Descriptor exec-env counts only for Platform ≥ 0.15 and Buildpack ≥ 0.12 (§2.1.5, §2.4.5).
+	// Descriptor exec-env counts only for Platform ≥ 0.15 and Buildpack ≥ 0.12 (docs/spec-notes.md, Execution environments; buildpack.md, Order Resolution).
 	if in.Platform.ExecEnv && desc.APIFeatures().ExecEnv && !desc.Buildpack.ExecEnv.Allows(in.ExecEnv) {
 		msg := fmt.Sprintf("not detected: exec-env %q is not in [%s]", in.ExecEnv, strings.Join(desc.Buildpack.ExecEnv, ", "))
 		fmt.Fprintf(d.log, "skip: %s: %s\n", desc.Ref(), msg)

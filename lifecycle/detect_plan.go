@@ -19,8 +19,8 @@ type planOption struct {
 }
 
 // resolvePlan tries every combination of plan alternatives, depth-first, left to right,
-// the primary plan before each [[or]], and keeps the first that resolves (cnb-spec.md §2.4.3).
-// It returns the participating members and the plan entries (§2.4.4).
+// the primary plan before each [[or]], and keeps the first that resolves (buildpack.md, Order Resolution).
+// It returns the participating members and the plan entries (platform.md, plan.toml (TOML)).
 func (d *detector) resolvePlan(members []member, plans []buildpack.DetectPlan) ([]member, []buildpack.PlanEntry, error) {
 	var (
 		trials   int
@@ -48,7 +48,7 @@ func (d *detector) resolvePlan(members []member, plans []buildpack.DetectPlan) (
 		}
 		alts := append([]buildpack.PlanSections{plans[i].PlanSections}, plans[i].Or...)
 		for j, s := range alts {
-			// An optional buildpack counts as optional only in its last alternative (§2.4.3).
+			// An optional buildpack counts as optional only in its last alternative (buildpack.md, Order Resolution).
 			opt := members[i].optional && j == len(alts)-1
 			ok, err := try(append(slices.Clip(prefix), planOption{m: members[i], optional: opt, sections: s}), i+1)
 			if ok || err != nil {
@@ -130,7 +130,7 @@ func (d *detector) runTrial(trial []planOption) ([]planOption, []buildpack.PlanE
 
 // buildDeps walks the trial in order; within one buildpack provides come before requires, so
 // a buildpack may satisfy itself. Providers of a requirement are all providers seen before it
-// (cnb-spec.md §2.4.4). Names are returned in order of first appearance.
+// (platform.md, plan.toml (TOML)). Names are returned in order of first appearance.
 func buildDeps(trial []planOption) ([]string, map[string]*depEntry) {
 	var names []string
 	deps := map[string]*depEntry{}

@@ -38,7 +38,7 @@ type GroupReport struct {
 	Reason string
 }
 
-// NoGroupError says that no group of the order passed detection (cnb-spec.md §2.4.7). Its
+// NoGroupError says that no group of the order passed detection (platform.md, detector). Its
 // message reports every group tried and, for each buildpack, whether it passed, failed,
 // errored or was skipped, with the last lines it printed, so a user sees why.
 type NoGroupError struct {
@@ -46,7 +46,7 @@ type NoGroupError struct {
 }
 
 // Errored reports whether any buildpack errored rather than failed; the detector then exits
-// with 21 instead of 20 (cnb-spec.md §2.4.7).
+// with 21 instead of 20 (platform.md, detector).
 func (e *NoGroupError) Errored() bool {
 	for _, g := range e.Groups {
 		for _, m := range g.Members {

@@ -30,7 +30,7 @@ type detectFx struct {
 
 func (f detectFx) ref() string { return f.id + "@" + f.version }
 
-// writeDetectBuildpacks lays the fixtures out as <dir>/<escaped-id>/<version>/ (cnb-spec.md §4.4).
+// writeDetectBuildpacks lays the fixtures out as <dir>/<escaped-id>/<version>/ (platform.md, Usage (default locations)).
 func writeDetectBuildpacks(t *testing.T, dir string, fxs ...detectFx) {
 	t.Helper()
 	for _, f := range fxs {
@@ -127,7 +127,7 @@ const (
 // planScript makes bin/detect write body as its plan ($2 works for every Buildpack API).
 func planScript(body string) string { return "cat > \"$2\" <<'PLAN'\n" + body + "\nPLAN" }
 
-// cnb-spec.md §2.4.1–2.4.2: composite expansion, optional composites, duplicates, groups.
+// buildpack.md, Order Resolution; docs/spec-notes.md, Detection: composite expansion, optional composites, duplicates, groups.
 func TestDetectOrderResolution(t *testing.T) {
 	fxs := []detectFx{
 		{id: "acme/a", script: fxPass},
@@ -260,7 +260,7 @@ func sortStrings(s []string) {
 	}
 }
 
-// cnb-spec.md §2.4.3–2.4.4: plan trials and the plan written.
+// buildpack.md, Order Resolution; platform.md, plan.toml (TOML): plan trials and the plan written.
 func TestDetectPlanResolution(t *testing.T) {
 	two := `[[order]]
 [[order.group]]
@@ -385,7 +385,7 @@ from = "b"`)},
 	}
 }
 
-// cnb-spec.md §2.4.7, §2.2, §2.4.5: the report says, per group and buildpack, why.
+// platform.md, detector; buildpack.md, Phase #1: Detection (targets); buildpack.md, Order Resolution: the report says, per group and buildpack, why.
 func TestDetectNoGroupError(t *testing.T) {
 	fxs := []detectFx{
 		{id: "acme/a", script: "echo 'no package.json found'; exit 100"},
@@ -464,7 +464,7 @@ id = "acme/a"`, fxs...)
 	})
 }
 
-// cnb-spec.md §1.3, §2.4.7: descriptor problems stop detection with 12 or 22.
+// platform.md, Platform API Compatibility; platform.md, detector: descriptor problems stop detection with 12 or 22.
 func TestDetectDescriptorErrors(t *testing.T) {
 	one := "[[order]]\n[[order.group]]\nid = \"acme/a\"\n"
 	tests := []struct {
@@ -507,7 +507,7 @@ func TestDetectDescriptorErrors(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §4.14: the shape of group.toml and plan.toml.
+// platform.md, Files: the shape of group.toml and plan.toml.
 func TestWriteDetectResultShape(t *testing.T) {
 	in, _ := detectSetup(t, `[[order]]
 [[order.group]]

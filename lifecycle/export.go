@@ -26,7 +26,7 @@ import (
 	"github.com/slipway/slipway/platform"
 )
 
-// ExportInputs is everything the exporter reads (cnb-spec.md §4.10, §5).
+// ExportInputs is everything the exporter reads (platform.md, builder; platform.md, exporter).
 type ExportInputs struct {
 	LayersDir string // host dir mounted at /layers during build
 	AppDir    string // host dir mounted at /workspace during build
@@ -46,17 +46,16 @@ type ExportInputs struct {
 	DefaultProcessType string // -process-type; "" means the buildpack default
 
 	// PreviousImage may be nil. A launch=true layer with a .toml but no directory reuses the
-	// previous image's layer (cnb-spec.md §3.3).
+	// previous image's layer (buildpack.md, Launch Layers).
 	PreviousImage v1.Image
 
 	// Reuse is what each layer (by ExportedLayer.Name) was made from in the last export of this
 	// image on this host. A layer whose fingerprint is unchanged and whose diffID is in
-	// PreviousImage is taken from there without tar, hash or gzip (DESIGN.md "never do work
-	// twice", cnb-spec.md §8.2). Record ExportReport fingerprints to fill it next time.
+	// PreviousImage is taken from there without tar, hash or gzip (docs/architecture.md, "Never do work twice", docs/spec-notes.md, Layer reuse). Record ExportReport fingerprints to fill it next time.
 	Reuse map[string]LayerFingerprint
 
 	UID, GID    int       // CNB_USER_ID / CNB_GROUP_ID: owner of buildpack, app and config layers
-	Created     time.Time // SOURCE_DATE_EPOCH; zero means layer.Epoch() (cnb-spec.md §8.1)
+	Created     time.Time // SOURCE_DATE_EPOCH; zero means layer.Epoch() (platform.md, Build Reproducibility)
 	PlatformAPI string    // recorded as CNB_PLATFORM_API; "" means api.DefaultPlatform
 
 	// ScratchDir receives the layer blobs; the returned image reads them, so keep the dir until
@@ -78,7 +77,7 @@ type ExportedLayer struct {
 	Digest v1.Hash
 	Size   int64
 	// Reused is true for a layer taken from the previous image, because the buildpack kept
-	// only its .toml (cnb-spec.md §3.3) or because its tree is unchanged since the last export.
+	// only its .toml (buildpack.md, Launch Layers) or because its tree is unchanged since the last export.
 	Reused bool
 	// Reason says why the layer was reused or rebuilt, e.g. "reused (unchanged)" or
 	// "rebuilt (contents changed)".
@@ -94,7 +93,7 @@ type LayerFingerprint struct {
 	DiffID      string `json:"diffID"`
 }
 
-// Export assembles the app image on top of the run image (cnb-spec.md §5). Layers are written
+// Export assembles the app image on top of the run image (platform.md, exporter). Layers are written
 // to ScratchDir in parallel; nothing is pushed. Errors carry exit code 62.
 func Export(ctx context.Context, in ExportInputs) (v1.Image, *ExportReport, error) {
 	img, rep, err := export(ctx, in)
@@ -146,8 +145,8 @@ func export(ctx context.Context, in ExportInputs) (v1.Image, *ExportReport, erro
 	}
 	p := &exportPlan{in: in}
 	// Buildpack, app and config layers belong to the CNB user, and so do the /layers and
-	// /workspace parents, as in the build container (cnb-spec.md §7.1, §8.1). The launcher and
-	// process links are root-owned (§8.1).
+	// /workspace parents, as in the build container (docs/spec-notes.md, Builder image; platform.md, Build Reproducibility). The launcher and
+	// process links are root-owned (platform.md, Build Reproducibility).
 	p.opts = layer.Options{ScratchDir: in.ScratchDir, MediaType: layerMT, ModTime: in.Created,
 		UID: in.UID, GID: in.GID, ParentUID: in.UID, ParentGID: in.GID}
 	p.rootOpts = layer.Options{ScratchDir: in.ScratchDir, MediaType: layerMT, ModTime: in.Created}
@@ -205,7 +204,7 @@ func layerMediaType(run v1.Image) (types.MediaType, error) {
 	return types.OCILayer, nil
 }
 
-// layerTOML is <layers>/<bp>/<layer>.toml as the exporter needs it (cnb-spec.md §3.1).
+// layerTOML is <layers>/<bp>/<layer>.toml as the exporter needs it (buildpack.md, Layer Content Metadata (TOML)).
 type layerTOML struct {
 	Types struct {
 		Launch bool `toml:"launch"`
@@ -216,7 +215,7 @@ type layerTOML struct {
 }
 
 // planBuildpackLayers adds each buildpack's launch layers, in group order and sorted by name
-// within a buildpack (cnb-spec.md §5.2 item 3).
+// within a buildpack (docs/spec-notes.md, Image layer order item 3).
 func (p *exportPlan) planBuildpackLayers() error {
 	for _, bp := range p.in.Group {
 		if bp.Extension {
@@ -243,7 +242,7 @@ func (p *exportPlan) planBuildpackLayers() error {
 				return err
 			}
 			if !lt.Types.Launch {
-				continue // cnb-spec.md §3.3: launch=false layers are not in the image
+				continue // buildpack.md, Launch Layers: launch=false layers are not in the image
 			}
 			lm := BuildpackLayerMetadata{Data: lt.Metadata, Build: lt.Types.Build, Launch: true, Cache: lt.Types.Cache}
 			id := bp.ID + ":" + name
@@ -273,7 +272,7 @@ func (p *exportPlan) planBuildpackLayers() error {
 					return err
 				}
 				el.reused = true
-				el.reason = "reused from the previous image (buildpack kept only the .toml, cnb-spec.md §3.3)"
+				el.reason = "reused from the previous image (buildpack kept only the .toml, buildpack.md, Launch Layers)"
 				el.build = func(context.Context) (v1.Layer, error) { return prev, nil }
 			}
 			p.layers = append(p.layers, el)
@@ -308,7 +307,7 @@ func layerNames(bpDir string) ([]string, error) {
 }
 
 // previousLayer finds a layer of the previous image by the diffID its lifecycle metadata
-// label records (cnb-spec.md §3.3).
+// label records (buildpack.md, Launch Layers).
 func (p *exportPlan) previousLayer(bpID, name string) (v1.Layer, error) {
 	id := bpID + ":" + name
 	if p.in.PreviousImage == nil {
@@ -347,7 +346,7 @@ func (p *exportPlan) previousLayer(bpID, name string) (v1.Layer, error) {
 	return knownDiffID{Layer: l, diffID: h}, nil
 }
 
-// planSBOMLayer adds <layers>/sbom/launch when buildpacks produced launch SBOMs (§5.2 item 4).
+// planSBOMLayer adds <layers>/sbom/launch when buildpacks produced launch SBOMs (docs/spec-notes.md, Image layer order item 4).
 func (p *exportPlan) planSBOMLayer() {
 	dir := filepath.Join(p.in.LayersDir, "sbom", "launch")
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
@@ -366,7 +365,7 @@ func (p *exportPlan) planSBOMLayer() {
 	})
 }
 
-// planLauncherLayers adds the launcher, config and process-types layers (§5.2 items 6–8).
+// planLauncherLayers adds the launcher, config and process-types layers (docs/spec-notes.md, Image layer order items 6–8).
 func (p *exportPlan) planLauncherLayers() {
 	root := layer.Owner{UID: 0, GID: 0, Mode: 0o755}
 	launcher := []layer.Entry{{Type: layer.EntryFile, Path: platform.LauncherPath, HostPath: p.in.LauncherPath, Owner: root}}

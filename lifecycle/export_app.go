@@ -16,7 +16,7 @@ import (
 )
 
 // planAppLayers splits the app dir into slice layers and a final layer of the remaining files
-// (cnb-spec.md §3.9, §5.2 item 5).
+// (buildpack.md, Slice Layers; docs/spec-notes.md, Image layer order item 5).
 func (p *exportPlan) planAppLayers(ctx context.Context) error {
 	groups, err := sliceApp(ctx, p.in.AppDir, p.md.Slices)
 	if err != nil {
@@ -47,7 +47,7 @@ type appEntry struct {
 // sliceApp returns one sorted path list per non-empty slice, then the remaining files. A glob
 // matching a directory takes all its children; a file goes to the first slice that claims
 // it; directories are repeated wherever needed and all of them are in the last layer, so empty
-// directories survive (cnb-spec.md §3.9).
+// directories survive (buildpack.md, Slice Layers).
 func sliceApp(ctx context.Context, appDir string, slices []launch.Slice) ([][]string, error) {
 	var all []appEntry
 	err := filepath.WalkDir(appDir, func(p string, d fs.DirEntry, err error) error {

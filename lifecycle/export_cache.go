@@ -16,7 +16,7 @@ import (
 	"github.com/slipway/slipway/layer"
 )
 
-// CacheExportInputs are what the exporter needs to write the cache (cnb-spec.md §4.11).
+// CacheExportInputs are what the exporter needs to write the cache (platform.md, exporter).
 type CacheExportInputs struct {
 	LayersDir string
 	Group     []buildpack.GroupElement
@@ -44,7 +44,7 @@ type CacheExportReport struct {
 
 // ExportCache commits every cache=true layer to the cache. An unchanged layer (same
 // fingerprint as its committed entry) costs no tar; changed ones are tarred in parallel.
-// Problems with single layers are warnings (cnb-spec.md §3.3, §3.5); only the commit itself
+// Problems with single layers are warnings (buildpack.md, Launch Layers; platform.md, Layer Restoration); only the commit itself
 // can fail.
 func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport, error) {
 	rep := &CacheExportReport{}
@@ -85,7 +85,7 @@ func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport,
 			}
 			dir := filepath.Join(bpDir, name)
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-				rep.Warnings = append(rep.Warnings, fmt.Sprintf("layer %s:%s is cache=true but has no directory; not cached (cnb-spec.md §3.3)", bp.ID, name))
+				rep.Warnings = append(rep.Warnings, fmt.Sprintf("layer %s:%s is cache=true but has no directory; not cached (buildpack.md, Launch Layers)", bp.ID, name))
 				continue
 			}
 			lm := cache.LayerMetadata{Data: lt.Metadata, Build: lt.Types.Build, Launch: lt.Types.Launch, Cache: true}

@@ -15,7 +15,7 @@ import (
 	"github.com/slipway/slipway/platform"
 )
 
-// exportEntrypoint picks ENTRYPOINT (cnb-spec.md §5.3): the requested process type, which
+// exportEntrypoint picks ENTRYPOINT (platform.md, exporter (Outputs)): the requested process type, which
 // must exist; else the buildpack default if it exists; else the bare launcher.
 func exportEntrypoint(md launch.Metadata, requested string) (string, error) {
 	types := processTypes(md)
@@ -44,7 +44,7 @@ func exportEntrypoint(md launch.Metadata, requested string) (string, error) {
 }
 
 // exportEnv sets the CNB variables and puts the process links and launcher first on PATH
-// (cnb-spec.md §5.3, [L] form). /cnb entries already on the run image's PATH (an app image
+// (platform.md, exporter (Outputs), reference-lifecycle form). /cnb entries already on the run image's PATH (an app image
 // reused as a base) are dropped so they are not doubled.
 func exportEnv(base []string, platformAPI string) []string {
 	set := map[string]string{
@@ -80,7 +80,7 @@ func exportEnv(base []string, platformAPI string) []string {
 	return out
 }
 
-// assemble appends the layers to the run image and writes config and labels (§5.1–5.5).
+// assemble appends the layers to the run image and writes config and labels (platform.md, exporter; platform.md, io.buildpacks.build.metadata (JSON)).
 func (p *exportPlan) assemble(entrypoint string) (v1.Image, error) {
 	run := p.in.RunImage
 	runCF, err := run.ConfigFile()
@@ -149,7 +149,7 @@ func (p *exportPlan) assemble(entrypoint string) (v1.Image, error) {
 	cf.Config.WorkingDir = platform.AppDir
 	cf.Config.Env = exportEnv(cf.Config.Env, p.in.PlatformAPI)
 	cf.Config.Entrypoint = []string{entrypoint}
-	cf.Config.Cmd = nil // [L] Cmd is set empty (cnb-spec.md §5.3)
+	cf.Config.Cmd = nil // Reference lifecycle: cmd is set empty (platform.md, exporter (Outputs))
 	labels, err := p.labels()
 	if err != nil {
 		return nil, err
@@ -177,9 +177,9 @@ func nonEmptyHistory(h []v1.History) int {
 	return n
 }
 
-// labels computes the CNB labels (cnb-spec.md §5.4, §5.5) plus buildpack [[labels]], last
+// labels computes the CNB labels (platform.md, io.buildpacks.lifecycle.metadata (JSON); platform.md, io.buildpacks.build.metadata (JSON)) plus buildpack [[labels]], last
 // buildpack winning. io.buildpacks.rebasable is never written: the run image's value is
-// inherited ([L] behaviour, cnb-spec.md §5.7).
+// inherited (reference-lifecycle behaviour, docs/spec-notes.md, Rebasable label).
 func (p *exportPlan) labels() (map[string]string, error) {
 	out := map[string]string{}
 	for _, l := range p.md.Labels {

@@ -3,14 +3,14 @@ package lifecycle
 import "github.com/slipway/slipway/launch"
 
 // Image labels written by the exporter and read by rebase, analyze and restore
-// (cnb-spec.md §5.4, §5.5).
+// (platform.md, io.buildpacks.lifecycle.metadata (JSON); platform.md, io.buildpacks.build.metadata (JSON)).
 const (
 	LayersMetadataLabel  = "io.buildpacks.lifecycle.metadata"
 	BuildMetadataLabel   = "io.buildpacks.build.metadata"
 	ProjectMetadataLabel = "io.buildpacks.project.metadata"
 )
 
-// LayersMetadata is the io.buildpacks.lifecycle.metadata label (cnb-spec.md §5.4). Every sha
+// LayersMetadata is the io.buildpacks.lifecycle.metadata label (platform.md, io.buildpacks.lifecycle.metadata (JSON)). Every sha
 // is a layer diffID ("sha256:…").
 type LayersMetadata struct {
 	App          []LayerSHA                `json:"app"`
@@ -21,7 +21,7 @@ type LayersMetadata struct {
 	ProcessTypes LayerSHA                  `json:"process-types"`
 	RunImage     RunImageForRebase         `json:"runImage"`
 	// Stack duplicates RunImage for readers of the deprecated key; the lifecycle still writes
-	// it (cnb-spec.md §5.4).
+	// it (platform.md, io.buildpacks.lifecycle.metadata (JSON)).
 	Stack *StackMetadata `json:"stack,omitempty"`
 }
 
@@ -47,7 +47,7 @@ type BuildpackLayerMetadata struct {
 	Cache  bool           `json:"cache"`
 }
 
-// BuildpackStore is <layers>/<bp>/store.toml, kept across builds in the label (cnb-spec.md §3.5).
+// BuildpackStore is <layers>/<bp>/store.toml, kept across builds in the label (platform.md, Layer Restoration).
 type BuildpackStore struct {
 	Metadata map[string]any `json:"metadata" toml:"metadata"`
 }
@@ -71,7 +71,7 @@ type RunImageForExport struct {
 	Mirrors []string `json:"mirrors,omitempty"`
 }
 
-// BuildMetadata is the io.buildpacks.build.metadata label (cnb-spec.md §5.5).
+// BuildMetadata is the io.buildpacks.build.metadata label (platform.md, io.buildpacks.build.metadata (JSON)).
 type BuildMetadata struct {
 	BOM                         []any              `json:"bom"`
 	Buildpacks                  []launch.Buildpack `json:"buildpacks"`

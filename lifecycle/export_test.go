@@ -197,7 +197,7 @@ func entryNames(es []tarEntry) []string {
 	return n
 }
 
-// cnb-spec.md §5.2–5.5, §8.1: one export read back in detail, for both manifest families.
+// docs/spec-notes.md, Image layer order; platform.md, io.buildpacks.build.metadata (JSON); platform.md, Build Reproducibility: one export read back in detail, for both manifest families.
 func TestExportImage(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -219,7 +219,7 @@ func TestExportImage(t *testing.T) {
 				t.Fatalf("validate.Image: %v", err)
 			}
 
-			// §5.2 layer order.
+			// docs/spec-notes.md, Image layer order layer order.
 			var names []string
 			for _, l := range rep.Layers {
 				names = append(names, l.Name)
@@ -262,7 +262,7 @@ func TestExportImage(t *testing.T) {
 				}
 			}
 
-			// §5.3 config and history.
+			// platform.md, exporter (Outputs) config and history.
 			cf, err := img.ConfigFile()
 			if err != nil {
 				t.Fatal(err)
@@ -298,7 +298,7 @@ func TestExportImage(t *testing.T) {
 				t.Errorf("history %q, want %q", createdBy, wantHist)
 			}
 
-			// §5.4 lifecycle metadata label.
+			// platform.md, io.buildpacks.lifecycle.metadata (JSON) lifecycle metadata label.
 			lbl := c.Labels
 			var meta LayersMetadata
 			if err := json.Unmarshal([]byte(lbl[LayersMetadataLabel]), &meta); err != nil {
@@ -316,7 +316,7 @@ func TestExportImage(t *testing.T) {
 				t.Error("launch=false layer recorded in the label")
 			}
 			if s := meta.Buildpacks[0].Store; s == nil || s.Metadata["runs"] != float64(3) {
-				t.Errorf("store %+v, want runs=3 (cnb-spec.md §3.5)", s)
+				t.Errorf("store %+v, want runs=3 (platform.md, Layer Restoration)", s)
 			}
 			if meta.SBOM == nil || meta.SBOM.SHA != sha("sbom") || meta.Launcher.SHA != sha("launcher") ||
 				meta.Config.SHA != sha("config") || meta.ProcessTypes.SHA != sha("process-types") ||
@@ -334,7 +334,7 @@ func TestExportImage(t *testing.T) {
 				t.Errorf("stack.runImage %+v", meta.Stack)
 			}
 
-			// §5.5 build metadata, project metadata, buildpack labels, base labels.
+			// platform.md, io.buildpacks.build.metadata (JSON) build metadata, project metadata, buildpack labels, base labels.
 			var build map[string]any
 			if err := json.Unmarshal([]byte(lbl[BuildMetadataLabel]), &build); err != nil {
 				t.Fatal(err)
@@ -363,10 +363,10 @@ func TestExportImage(t *testing.T) {
 				t.Errorf("labels %v", lbl)
 			}
 			if _, ok := lbl["io.buildpacks.rebasable"]; ok {
-				t.Error("io.buildpacks.rebasable written (cnb-spec.md §5.7)")
+				t.Error("io.buildpacks.rebasable written (docs/spec-notes.md, Rebasable label)")
 			}
 
-			// §8.1 tar entries.
+			// platform.md, Build Reproducibility tar entries.
 			for _, l := range layers[len(runLayers):] {
 				for _, e := range layerEntries(t, l) {
 					if !e.h.ModTime.Equal(layer.Epoch()) || e.h.Uname != "" || e.h.Gname != "" || strings.HasPrefix(e.h.Name, "/") {
@@ -417,7 +417,7 @@ func TestExportImage(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §8.1: same inputs → same image digest; SOURCE_DATE_EPOCH changes it.
+// platform.md, Build Reproducibility: same inputs → same image digest; SOURCE_DATE_EPOCH changes it.
 func TestExportTwiceSameDigest(t *testing.T) {
 	f := newExportFixture(t, webWorkerMetadata)
 	run := testRunImage(t, true)
@@ -447,7 +447,7 @@ func TestExportTwiceSameDigest(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §3.3: a launch layer with a TOML and no dir reuses the previous image's layer.
+// buildpack.md, Launch Layers: a launch layer with a TOML and no dir reuses the previous image's layer.
 func TestExportReusePreviousLayer(t *testing.T) {
 	f := newExportFixture(t, webWorkerMetadata)
 	run := testRunImage(t, false)
@@ -521,7 +521,7 @@ func mustDigest(t *testing.T, img v1.Image) v1.Hash {
 	return d
 }
 
-// cnb-spec.md §3.9, §5.2 item 5: slices become layers in order; files are claimed once; a
+// buildpack.md, Slice Layers; docs/spec-notes.md, Image layer order item 5: slices become layers in order; files are claimed once; a
 // matched dir takes its children; the rest (with every dir) is the last layer.
 func TestExportAppSlices(t *testing.T) {
 	md := webWorkerMetadata + "[[slices]]\npaths = [\"static\"]\n[[slices]]\npaths = [\"static/img/*\", \"*.js\"]\n[[slices]]\npaths = [\"nomatch*\"]\n"
@@ -567,7 +567,7 @@ func TestExportAppSlices(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §5.3: entrypoint selection.
+// platform.md, exporter (Outputs): entrypoint selection.
 func TestExportEntrypoint(t *testing.T) {
 	noProcs := "[[buildpacks]]\nid = \"example/node\"\nversion = \"1.0.0\"\napi = \"0.12\"\n"
 	for _, tc := range []struct {

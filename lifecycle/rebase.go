@@ -20,10 +20,10 @@ import (
 )
 
 // RebasableLabel marks an image that may not be rebased without force when it is literally
-// "false" (cnb-spec.md §5.7).
+// "false" (docs/spec-notes.md, Rebasable label).
 const RebasableLabel = "io.buildpacks.rebasable"
 
-// RebaseInputs is what the rebaser needs (cnb-spec.md §4.12, §5.8).
+// RebaseInputs is what the rebaser needs (platform.md, rebaser).
 type RebaseInputs struct {
 	// App is the image to rebase; its io.buildpacks.lifecycle.metadata label says where its
 	// run image ends (runImage.topLayer).
@@ -34,9 +34,9 @@ type RebaseInputs struct {
 	// runImage.reference.
 	NewRunImageRef string
 	// NewRunImageName is the name the new run image was found under. Without Force it must
-	// be runImage.image or one of runImage.mirrors, compared by repository (cnb-spec.md §5.8).
+	// be runImage.image or one of runImage.mirrors, compared by repository (platform.md, rebaser).
 	NewRunImageName string
-	// Force turns the §5.8 refusals into warnings.
+	// Force turns the platform.md, rebaser refusals into warnings.
 	Force bool
 	// Log receives warnings; nil discards them (they are also in the report).
 	Log io.Writer
@@ -51,7 +51,7 @@ type RebaseReport struct {
 	Warnings []string
 }
 
-// RebaseRefusedError is a §5.8 check that failed without Force.
+// RebaseRefusedError is a platform.md, rebaser check that failed without Force.
 type RebaseRefusedError struct {
 	Reason string
 }
@@ -60,8 +60,8 @@ func (e *RebaseRefusedError) Error() string {
 	return e.Reason + "; pass --force to rebase anyway"
 }
 
-// ReadLayersMetadata decodes the io.buildpacks.lifecycle.metadata label of img (cnb-spec.md
-// §5.4). An image without the label was not built by a CNB platform and is an error.
+// ReadLayersMetadata decodes the io.buildpacks.lifecycle.metadata label of img (
+// platform.md, io.buildpacks.lifecycle.metadata (JSON)). An image without the label was not built by a CNB platform and is an error.
 func ReadLayersMetadata(img v1.Image) (*LayersMetadata, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -79,7 +79,7 @@ func ReadLayersMetadata(img v1.Image) (*LayersMetadata, error) {
 }
 
 // RunImageNames lists where newer versions of the run image may be found: runImage.image and
-// its mirrors, else the deprecated stack.runImage (cnb-spec.md §5.4).
+// its mirrors, else the deprecated stack.runImage (platform.md, io.buildpacks.lifecycle.metadata (JSON)).
 func (m *LayersMetadata) RunImageNames() []string {
 	if m.RunImage.Image != "" {
 		return append([]string{m.RunImage.Image}, m.RunImage.Mirrors...)
@@ -90,14 +90,14 @@ func (m *LayersMetadata) RunImageNames() []string {
 	return nil
 }
 
-// Rebase puts the app layers of in.App on in.NewRunImage (cnb-spec.md §5.8): every layer up
+// Rebase puts the app layers of in.App on in.NewRunImage (platform.md, rebaser): every layer up
 // to and including runImage.topLayer is replaced by the new run image's layers, the layers
 // above are kept as they are, and only the config and manifest change. The app's config is
 // kept (as the reference rebaser keeps it) except os/arch/variant, which follow the new base,
 // and the io.buildpacks.base.* / io.buildpacks.stack.* labels, which are the new base's.
 // `created` is not touched. The manifest keeps the app's media-type family: new base layers
 // of the other family are relabelled, so podman and skopeo can still read the result.
-// Errors carry exit code 72; §5.8 refusals are *RebaseRefusedError.
+// Errors carry exit code 72; platform.md, rebaser refusals are *RebaseRefusedError.
 func Rebase(ctx context.Context, in RebaseInputs) (v1.Image, *RebaseReport, error) {
 	img, rep, err := rebase(ctx, in)
 	if err != nil {
@@ -181,7 +181,7 @@ func rebase(ctx context.Context, in RebaseInputs) (v1.Image, *RebaseReport, erro
 	rep.UpToDate = slices.Equal(oldBase, newCF.RootFS.DiffIDs)
 
 	// Labels: the new base's io.buildpacks.base.* and io.buildpacks.stack.* replace the old
-	// base's (cnb-spec.md §5.8), and runImage points at the new base.
+	// base's (platform.md, rebaser), and runImage points at the new base.
 	cf := appCF.DeepCopy()
 	cf.OS, cf.Architecture, cf.Variant, cf.OSVersion = newCF.OS, newCF.Architecture, newCF.Variant, newCF.OSVersion
 	if cf.Config.Labels == nil {
@@ -204,7 +204,7 @@ func rebase(ctx context.Context, in RebaseInputs) (v1.Image, *RebaseReport, erro
 	meta.RunImage.Reference = in.NewRunImageRef
 	if !named {
 		// Forced onto a base the label does not name: record it, and forget mirrors that are
-		// mirrors of something else (cnb-spec.md §5.8).
+		// mirrors of something else (platform.md, rebaser).
 		meta.RunImage.Image = in.NewRunImageName
 		meta.RunImage.Mirrors = nil
 		meta.Stack = &StackMetadata{RunImage: RunImageForExport{Image: in.NewRunImageName}}
@@ -336,7 +336,7 @@ func appHistoryAbove(h []v1.History, layers, from int) []v1.History {
 	return nil
 }
 
-// targetSatisfiedForRebase is the [L] target check of cnb-spec.md §5.8: os and arch must be
+// targetSatisfiedForRebase is the reference lifecycle's target check of platform.md, rebaser: os and arch must be
 // equal; variant and distro name/version match when either side leaves them empty.
 func targetSatisfiedForRebase(base, app platform.TargetMetadata) bool {
 	if base.OS != app.OS || base.Arch != app.Arch {
@@ -369,8 +369,8 @@ func targetString(t platform.TargetMetadata) string {
 }
 
 // containsRunImage reports whether ref names the run image or a mirror, by repository: tags
-// and digests do not matter, so a newer digest of the same name never needs force (cnb-spec.md
-// §5.8). Names are compared both as registry names (docker.io default) and as local-store
+// and digests do not matter, so a newer digest of the same name never needs force (
+// platform.md, rebaser). Names are compared both as registry names (docker.io default) and as local-store
 // names (localhost default), so "run" matches "localhost/run:latest".
 func (m *LayersMetadata) containsRunImage(ref string) bool {
 	if ref == "" {

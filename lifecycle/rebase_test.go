@@ -111,7 +111,7 @@ func mustLayers(t *testing.T, img v1.Image) []v1.Layer {
 	return ls
 }
 
-// cnb-spec.md §5.8: allowed rebases, each checked for layers, labels and config.
+// platform.md, rebaser: allowed rebases, each checked for layers, labels and config.
 func TestRebaseAllowed_Section5_8(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -201,7 +201,7 @@ func TestRebaseAllowed_Section5_8(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §5.8: each refusal fails without force (exit code 72) and only warns with it.
+// platform.md, rebaser: each refusal fails without force (exit code 72) and only warns with it.
 func TestRebaseRefusals_Section5_8(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -277,7 +277,7 @@ func TestRebaseRefusals_Section5_8(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §5.8: the top layer must be found; force does not help.
+// platform.md, rebaser: the top layer must be found; force does not help.
 func TestRebaseTopLayerNotFound_Section5_8(t *testing.T) {
 	run := rebaseRunImage(t, false)
 	app := exportApp(t, run)

@@ -22,7 +22,7 @@ import (
 	"github.com/slipway/slipway/platform"
 )
 
-// RestoreInputs are the restorer's inputs (cnb-spec.md §4.8).
+// RestoreInputs are the restorer's inputs (platform.md, restorer).
 type RestoreInputs struct {
 	// LayersDir may still hold the layers of the last build of this app: a cache=true layer
 	// whose directory fingerprint equals the committed one is kept in place (no untar);
@@ -38,7 +38,7 @@ type RestoreInputs struct {
 	// fingerprints line up (CacheLayerOptions).
 	UID, GID int
 	Created  time.Time
-	// Warn receives warnings (a corrupt cache entry is discarded with one, cnb-spec.md §3.5).
+	// Warn receives warnings (a corrupt cache entry is discarded with one, platform.md, Layer Restoration).
 	Warn func(format string, args ...any)
 }
 
@@ -58,7 +58,7 @@ type RestoreReport struct {
 }
 
 // CacheLayerOptions are the tar options of cache layers: those of the exporter's buildpack
-// layers, uncompressed, so a launch+cache layer has one diffID in image and cache (§8.2).
+// layers, uncompressed, so a launch+cache layer has one diffID in image and cache (docs/spec-notes.md, Layer reuse).
 func CacheLayerOptions(uid, gid int, created time.Time) layer.Options {
 	if created.IsZero() {
 		created = layer.Epoch()
@@ -66,10 +66,10 @@ func CacheLayerOptions(uid, gid int, created time.Time) layer.Options {
 	return layer.Options{UID: uid, GID: gid, ParentUID: uid, ParentGID: gid, ModTime: created.UTC(), Uncompressed: true}
 }
 
-// Restore prepares <layers> for the build following the table of cnb-spec.md §3.2: cache=true
+// Restore prepares <layers> for the build following the table of buildpack.md, Layer Types: cache=true
 // layers get their metadata and contents from the cache; a launch-only layer gets its
-// metadata from the previous image label; store.toml comes from the label (§3.5); nothing
-// else survives. Restored .toml files carry no [types] (§3.1): the buildpack must set them
+// metadata from the previous image label; store.toml comes from the label (platform.md, Layer Restoration); nothing
+// else survives. Restored .toml files carry no [types] (buildpack.md, Layer Content Metadata (TOML)): the buildpack must set them
 // again to keep the layer.
 func Restore(ctx context.Context, in RestoreInputs) (*RestoreReport, error) {
 	warn := in.Warn
@@ -155,7 +155,7 @@ func restoreBuildpack(ctx context.Context, in RestoreInputs, bp buildpack.GroupE
 		return err
 	}
 
-	// cnb-spec.md §3.2 rows build=any, cache=T: metadata and contents from the cache.
+	// buildpack.md, Layer Types rows build=any, cache=T: metadata and contents from the cache.
 	if cached != nil {
 		for name, lm := range cached.Layers {
 			if !lm.Cache {
@@ -185,7 +185,7 @@ func restoreBuildpack(ctx context.Context, in RestoreInputs, bp buildpack.GroupE
 				continue
 			}
 			// Row build=F, cache=F, launch=T: metadata from the image label, no contents; the
-			// buildpack may keep the layer by rewriting only its .toml (§3.3).
+			// buildpack may keep the layer by rewriting only its .toml (buildpack.md, Launch Layers).
 			for name, lm := range b.Layers {
 				if lm.Launch && !lm.Build && !lm.Cache {
 					if err := writeRestoredTOML(filepath.Join(bpDir, name+".toml"), lm.Data); err != nil {
@@ -194,7 +194,7 @@ func restoreBuildpack(ctx context.Context, in RestoreInputs, bp buildpack.GroupE
 					rep.Layers = append(rep.Layers, RestoredLayer{Buildpack: bp.ID, Name: name})
 				}
 			}
-			// store.toml is restored even when nothing else is (§3.5).
+			// store.toml is restored even when nothing else is (platform.md, Layer Restoration).
 			if b.Store != nil {
 				if err := buildpack.WriteTOMLFile(filepath.Join(bpDir, "store.toml"), b.Store); err != nil {
 					return err
@@ -209,7 +209,7 @@ func layerImagePath(escapedID, name string) string {
 	return path.Join(platform.LayersDir, escapedID, name)
 }
 
-// restoredTOML is a layer TOML as restored: [metadata] only, never [types] (cnb-spec.md §3.1).
+// restoredTOML is a layer TOML as restored: [metadata] only, never [types] (buildpack.md, Layer Content Metadata (TOML)).
 type restoredTOML struct {
 	Metadata map[string]any `toml:"metadata"`
 }
@@ -219,7 +219,7 @@ func writeRestoredTOML(p string, data map[string]any) error {
 }
 
 // untarLayer extracts the cached tar of diffID sha into <layers>/<esc>/<name>, verifying the
-// diffID while reading; on a mismatch the caller discards the directory (cnb-spec.md §3.5).
+// diffID while reading; on a mismatch the caller discards the directory (platform.md, Layer Restoration).
 // It returns the fingerprint of the extracted directory.
 func untarLayer(ctx context.Context, c cache.Cache, sha, layersDir, esc, name string, opts layer.Options) (string, error) {
 	want, err := v1.NewHash(sha)

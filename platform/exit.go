@@ -2,7 +2,7 @@ package platform
 
 import "errors"
 
-// Exit codes banded per phase (cnb-spec.md §2.4.7, §4.6–4.13).
+// Exit codes banded per phase (platform.md, detector; platform.md, analyzer; platform.md, Usage (exit codes)).
 const (
 	CodeFailed                = 1
 	CodeInvalidArgs           = 3

@@ -2,7 +2,7 @@ package platform
 
 import "github.com/slipway/slipway/buildpack"
 
-// Canonical paths inside the build and run containers (cnb-spec.md §4.4). Images always
+// Canonical paths inside the build and run containers (platform.md, Usage (default locations)). Images always
 // use these paths, never host paths: buildpacks bake absolute paths into layers.
 const (
 	LayersDir      = "/layers"
@@ -22,13 +22,13 @@ type RunImage struct {
 	Mirrors []string `toml:"mirrors,omitempty" json:"mirrors,omitempty"`
 }
 
-// RunFile is run.toml (cnb-spec.md §4.14).
+// RunFile is run.toml (platform.md, Files).
 type RunFile struct {
 	Images []RunImage `toml:"images"`
 }
 
 // TargetMetadata is the [target] of analyzed.toml. The lifecycle spells the variant
-// arch-variant (cnb-spec.md §4.14, §8.6).
+// arch-variant (platform.md, Files; docs/spec-notes.md, analyzed.toml).
 type TargetMetadata struct {
 	ID          string        `toml:"id,omitempty" json:"id,omitempty"`
 	OS          string        `toml:"os" json:"os"`
@@ -64,7 +64,7 @@ type ProjectSource struct {
 	Metadata map[string]any `toml:"metadata,omitempty" json:"metadata,omitempty"`
 }
 
-// Report is report.toml (cnb-spec.md §4.14).
+// Report is report.toml (platform.md, Files).
 type Report struct {
 	Image ImageReport `toml:"image"`
 }
@@ -77,7 +77,7 @@ type ImageReport struct {
 	ManifestSize int64    `toml:"manifest-size,omitempty"`
 }
 
-// Analyzed is analyzed.toml (cnb-spec.md §4.6, §4.14), written by the analyze step on the
+// Analyzed is analyzed.toml (platform.md, analyzer; platform.md, Files), written by the analyze step on the
 // host and read by the detector and builder inside the sandbox for the run-image target.
 type Analyzed struct {
 	PreviousImage *ImageIdentifier `toml:"image,omitempty"`

@@ -2,7 +2,7 @@ package platform
 
 import v1 "github.com/google/go-containerregistry/pkg/v1"
 
-// Labels of base images (cnb-spec.md §4.3, §5.8).
+// Labels of base images (platform.md, Build Image; platform.md, rebaser).
 const (
 	DistroNameLabel    = "io.buildpacks.base.distro.name"
 	DistroVersionLabel = "io.buildpacks.base.distro.version"
@@ -10,7 +10,7 @@ const (
 )
 
 // TargetOf reads an image's target: os/arch/variant from its config and the distro from
-// the io.buildpacks.base.distro.* labels (cnb-spec.md §2.2).
+// the io.buildpacks.base.distro.* labels (buildpack.md, Phase #1: Detection (targets)).
 func TargetOf(cfg *v1.ConfigFile) TargetMetadata {
 	t := TargetMetadata{OS: cfg.OS, Arch: cfg.Architecture, ArchVariant: cfg.Variant}
 	labels := cfg.Config.Labels

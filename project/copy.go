@@ -14,7 +14,7 @@ import (
 )
 
 // CopyApp makes dst a synced copy of the app directory src, as the build workspace
-// (cnb-spec.md §7.5: files are excluded before the build). Paths matching an exclude pattern,
+// (extensions/project-descriptor.md: files are excluded before the build). Paths matching an exclude pattern,
 // or matching no include pattern, are left out; patterns use gitignore syntax and match the
 // path relative to src, as pack's do (pack uses the same matcher). At most one of include
 // and exclude may be non-empty. Like pack, CopyApp does not skip .git.

@@ -68,7 +68,7 @@ func listTree(t *testing.T, dir string) []string {
 	return out
 }
 
-// cnb-spec.md §7.5: include/exclude use gitignore syntax and filter files before the build.
+// extensions/project-descriptor.md: include/exclude use gitignore syntax and filter files before the build.
 func TestCopyAppFilters(t *testing.T) {
 	src := map[string]string{
 		"main.go":               "package main",

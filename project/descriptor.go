@@ -13,13 +13,13 @@ import (
 	"github.com/slipway/slipway/buildpack"
 )
 
-// Schema versions of project.toml this package reads (cnb-spec.md §7.5).
+// Schema versions of project.toml this package reads (extensions/project-descriptor.md).
 const (
 	Schema01 = "0.1"
 	Schema02 = "0.2"
 )
 
-// Descriptor is project.toml normalized across schema 0.1 and 0.2 (cnb-spec.md §7.5).
+// Descriptor is project.toml normalized across schema 0.1 and 0.2 (extensions/project-descriptor.md).
 type Descriptor struct {
 	// SchemaVersion is the schema the file was read as: Schema01 or Schema02.
 	SchemaVersion string
@@ -70,7 +70,7 @@ type BuildpackRef struct {
 	Script  *Script `toml:"script"`
 }
 
-// Script is an inline buildpack: its bin/build runs Inline with Shell (cnb-spec.md §7.5).
+// Script is an inline buildpack: its bin/build runs Inline with Shell (extensions/project-descriptor.md).
 type Script struct {
 	API    string `toml:"api"`
 	Inline string `toml:"inline"`
@@ -78,7 +78,7 @@ type Script struct {
 	Shell string `toml:"shell"`
 }
 
-// DefaultShell runs inline scripts that do not name a shell (cnb-spec.md §7.5).
+// DefaultShell runs inline scripts that do not name a shell (extensions/project-descriptor.md).
 const DefaultShell = "/bin/sh"
 
 // EnvVar is one build-time environment variable.
@@ -233,7 +233,7 @@ func readV02(path, data string) (*Descriptor, error) {
 		Metadata:         f.Project.Metadata,
 	}
 	d.Warnings = unknownKeys(md, func(k string) bool {
-		// Other top-level tables belong to other tools (cnb-spec.md §7.5); only keys under
+		// Other top-level tables belong to other tools (extensions/project-descriptor.md); only keys under
 		// tables this schema owns are suspicious.
 		return (strings.HasPrefix(k, "_.") && !strings.HasPrefix(k, "_.metadata")) ||
 			strings.HasPrefix(k, "io.buildpacks.")
@@ -331,7 +331,7 @@ func (d *Descriptor) validate() error {
 	return nil
 }
 
-// validate enforces the group entry rules (cnb-spec.md §7.5): an id, a uri, or an id with an
+// validate enforces the group entry rules (extensions/project-descriptor.md): an id, a uri, or an id with an
 // inline [script]; a uri excludes version and [script]. Two pack-compatible allowances: an id
 // alone means whichever version the builder has, and an inline script may carry a version
 // (pack uses it for the generated buildpack, defaulting to 0.0.0).

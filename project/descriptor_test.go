@@ -17,7 +17,7 @@ func writeProject(t *testing.T, body string) string {
 	return p
 }
 
-// cnb-spec.md §7.5: both schemas normalize into one Descriptor.
+// extensions/project-descriptor.md: both schemas normalize into one Descriptor.
 func TestRead(t *testing.T) {
 	tests := []struct {
 		name string
@@ -188,7 +188,7 @@ inline = "true"
 	}
 }
 
-// cnb-spec.md §7.5: every rejected descriptor names the file and what is wrong.
+// extensions/project-descriptor.md: every rejected descriptor names the file and what is wrong.
 func TestReadErrors(t *testing.T) {
 	tests := []struct {
 		name string

@@ -14,7 +14,7 @@ import (
 const inlineDefaultVersion = "0.0.0"
 
 // MaterializeScript writes the inline script buildpack ref as a buildpack directory at
-// <dir>/<escaped id>/<version>/, the /cnb/buildpacks layout (cnb-spec.md §7.1), so dir may be
+// <dir>/<escaped id>/<version>/, the /cnb/buildpacks layout (docs/spec-notes.md, Builder image), so dir may be
 // the build's buildpacks directory itself. Like pack, bin/detect always passes and bin/build
 // is "#!<shell>" followed by the inline script. It returns the buildpack directory.
 func MaterializeScript(ref BuildpackRef, dir string) (string, error) {

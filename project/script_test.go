@@ -10,7 +10,7 @@ import (
 	"github.com/slipway/slipway/buildpack"
 )
 
-// cnb-spec.md §7.5: an inline [script] buildpack becomes a real buildpack whose bin/build runs
+// extensions/project-descriptor.md: an inline [script] buildpack becomes a real buildpack whose bin/build runs
 // the script with the declared shell and whose bin/detect always passes.
 func TestMaterializeScript(t *testing.T) {
 	tests := []struct {

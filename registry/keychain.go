@@ -10,10 +10,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
-// AuthEnv is the platform variable carrying registry credentials (cnb-spec.md §4.2).
+// AuthEnv is the platform variable carrying registry credentials (platform.md, Registry Authentication).
 const AuthEnv = "CNB_REGISTRY_AUTH"
 
-// Keychain resolves registry credentials as cnb-spec.md §4.2 orders them: CNB_REGISTRY_AUTH in
+// Keychain resolves registry credentials as platform.md, Registry Authentication orders them: CNB_REGISTRY_AUTH in
 // environ first, then go-containerregistry's default keychain (docker config.json, podman
 // auth.json, credential helpers), then anonymous access.
 func Keychain(environ []string) (authn.Keychain, error) {
@@ -40,7 +40,7 @@ type envKeychain map[string]string
 var _ authn.Keychain = envKeychain(nil)
 
 // parseAuthEnv reads CNB_REGISTRY_AUTH: a JSON object of registry → "Basic <base64>" or
-// "Bearer <token>" (cnb-spec.md §4.2). Registry keys are normalized so "docker.io" matches
+// "Bearer <token>" (platform.md, Registry Authentication). Registry keys are normalized so "docker.io" matches
 // images on Docker Hub.
 func parseAuthEnv(raw string) (envKeychain, error) {
 	var m map[string]string

@@ -68,7 +68,7 @@ func TestProgressPrinterThrottles(t *testing.T) {
 
 // The summary separates bytes sent from bytes the registry already had: a first push
 // uploads everything, a second of the same image uploads nothing.
-// cnb-spec.md §4.6 / DESIGN.md: never upload what the registry has.
+// docs/architecture.md, "Never do work twice": never upload what the registry has.
 func TestWriteWithProgressSummary(t *testing.T) {
 	isolate(t)
 	rec, host := newRegistry(t)

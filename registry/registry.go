@@ -19,7 +19,7 @@ type Options struct {
 	// unverified TLS. Loopback and localhost registries are always allowed plain HTTP.
 	Insecure []string
 	// Keychain resolves credentials. nil means authn.DefaultKeychain only; platforms pass
-	// Keychain(environ) so CNB_REGISTRY_AUTH is honoured (cnb-spec.md §4.2).
+	// Keychain(environ) so CNB_REGISTRY_AUTH is honoured (platform.md, Registry Authentication).
 	Keychain authn.Keychain
 	// Platform selects the image from a multi-platform index when pulling; nil means
 	// linux on the host's architecture.

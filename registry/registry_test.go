@@ -139,7 +139,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 	}
 }
 
-// DESIGN.md performance principle: a blob the registry has is never uploaded again.
+// docs/architecture.md, "Never do work twice": a blob the registry has is never uploaded again.
 func TestRepushDoesNotReuploadBlobs(t *testing.T) {
 	isolate(t)
 	rec, host := newRegistry(t)
@@ -180,7 +180,7 @@ func TestRepushDoesNotReuploadBlobs(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §4.2: CNB_REGISTRY_AUTH maps a registry to the Authorization header to send.
+// platform.md, Registry Authentication: CNB_REGISTRY_AUTH maps a registry to the Authorization header to send.
 func TestCNBRegistryAuthHeaderIsSent(t *testing.T) {
 	isolate(t)
 	rec, host := newRegistry(t)

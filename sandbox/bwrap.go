@@ -20,12 +20,12 @@ import (
 
 // Bwrap runs the process with bubblewrap inside the build image's rootfs, mounted
 // read-only at /, with a fresh /proc, a minimal /dev, a tmpfs /tmp and the Spec's binds.
-// Network stays shared so buildpacks can download dependencies (DESIGN.md sandbox/).
+// Network stays shared so buildpacks can download dependencies (docs/architecture.md, "Sandbox").
 //
 // The CNB user is realised with a user namespace that maps UID:GID inside to the
 // invoking user outside (root or not). Files the buildpacks write into bound dirs are
 // therefore owned by the invoking user on the host, so the exporter can always read
-// them; the exporter sets the CNB uid/gid in the tar headers (cnb-spec.md §8.1), so
+// them; the exporter sets the CNB uid/gid in the tar headers (platform.md, Build Reproducibility), so
 // host ownership never reaches the image.
 type Bwrap struct {
 	// Path is the bwrap binary; empty means look it up in PATH.
@@ -36,7 +36,7 @@ type Bwrap struct {
 // runners that already are the build environment. It still gives the process private
 // mount, pid, ipc and uts namespaces, binds the CNB paths, mounts a tmpfs /tmp and runs
 // it as UID:GID. Host home and runtime dirs (/root, /home, /run) are masked with empty
-// tmpfs because registry credentials live there (cnb-spec.md §8.5); anything else on
+// tmpfs because registry credentials live there (platform.md, Security Considerations); anything else on
 // the host stays visible, which is why Bwrap is the default.
 type Host struct {
 	// BwrapPath is the bwrap binary used to build the namespace; empty means PATH.

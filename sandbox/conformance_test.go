@@ -50,7 +50,7 @@ func buildRootfs(t *testing.T) string {
 	return dir
 }
 
-// cnbDirs are per-build host dirs bound at the canonical CNB paths (cnb-spec.md §4.4).
+// cnbDirs are per-build host dirs bound at the canonical CNB paths (platform.md, Usage (default locations)).
 type cnbDirs struct{ workspace, layers, platform, cnb string }
 
 func newCNBDirs(t *testing.T) cnbDirs {
@@ -84,9 +84,9 @@ func (d cnbDirs) binds() []sandbox.Bind {
 
 const sandboxPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// TestExecutorConformance runs one table against every executor (STYLE.md habit 12).
-// It covers cnb-spec.md §4.3/§8.5 (detect and build run as the non-root CNB user, see no
-// host credentials) and §4.4 (CNB dirs at their canonical paths).
+// TestExecutorConformance runs one table against every executor (docs/architecture.md, "Tests").
+// It covers platform.md, Build Image; platform.md, Security Considerations (detect and build run as the non-root CNB user, see no
+// host credentials) and platform.md, Usage (default locations) (CNB dirs at their canonical paths).
 func TestExecutorConformance(t *testing.T) {
 	rootfs := buildRootfs(t)
 	marker, err := os.MkdirTemp("/var/tmp", "slipway-host-marker-")
@@ -112,7 +112,7 @@ func TestExecutorConformance(t *testing.T) {
 		check        func(t *testing.T, ec executorCase, r result)
 	}{
 		{
-			name: "runs as the CNB user (§4.3)", uid: 1000, gid: 1000,
+			name: "runs as the CNB user (platform.md, Build Image)", uid: 1000, gid: 1000,
 			script: "id -u; id -g",
 			check:  wantOutput("1000\n1000\n"),
 		},
@@ -122,7 +122,7 @@ func TestExecutorConformance(t *testing.T) {
 			check:  wantOutput("4321\n4322\n"),
 		},
 		{
-			name: "sees bound dirs at canonical paths (§4.4)", uid: 1000, gid: 1000,
+			name: "sees bound dirs at canonical paths (platform.md, Usage (default locations))", uid: 1000, gid: 1000,
 			script: "cat /workspace/app.txt; test -d /layers && test -d /platform && test -d /cnb && echo dirs",
 			check:  wantOutput("app source\ndirs\n"),
 		},
@@ -148,7 +148,7 @@ func TestExecutorConformance(t *testing.T) {
 			check:  wantOutput("denied\n"),
 		},
 		{
-			name: "host files are hidden (§8.5)", onlyIsolated: true, uid: 1000, gid: 1000,
+			name: "host files are hidden (platform.md, Security Considerations)", onlyIsolated: true, uid: 1000, gid: 1000,
 			script: "test -e " + marker + " && echo visible || echo hidden",
 			check:  wantOutput("hidden\n"),
 		},
@@ -236,7 +236,7 @@ func wantOutput(want string) func(t *testing.T, ec executorCase, r result) {
 }
 
 // The environment inside is exactly Spec.Env plus PWD (the working dir, which bwrap
-// always sets): no host variable leaks, registry credentials included (cnb-spec.md §8.5).
+// always sets): no host variable leaks, registry credentials included (platform.md, Security Considerations).
 func TestExecutorEnvIsExactlySpecEnv(t *testing.T) {
 	rootfs := buildRootfs(t)
 	t.Setenv("SLIPWAY_HOST_MARKER", "leaked")
@@ -334,7 +334,7 @@ func TestExecutorSetupErrors(t *testing.T) {
 }
 
 // The sandbox runs the slipway binary itself, bound read-only inside /cnb; it must be
-// static because the build image's libc is not the host's (DESIGN.md sandbox/).
+// static because the build image's libc is not the host's (docs/architecture.md, "Sandbox").
 func TestExecutorRunsStaticBinaryBoundReadOnly(t *testing.T) {
 	rootfs := buildRootfs(t)
 	goBin, err := exec.LookPath("go")

@@ -16,7 +16,7 @@ type Bind struct {
 
 // Spec describes one process to run in a sandbox. Nothing of the host leaks in that the
 // Spec does not name: the environment is exactly Env, and only Binds (plus the rootfs)
-// are visible (DESIGN.md sandbox/, cnb-spec.md §8.5).
+// are visible (docs/architecture.md, "Sandbox", platform.md, Security Considerations).
 type Spec struct {
 	// Rootfs is the host directory of the unpacked build image (see Unpack). Host ignores it.
 	Rootfs string
@@ -30,7 +30,7 @@ type Spec struct {
 	Env []string
 	// Dir is the working directory inside; "/" when empty.
 	Dir string
-	// UID and GID are the CNB user the process runs as (cnb-spec.md §4.3, §8.5).
+	// UID and GID are the CNB user the process runs as (platform.md, Build Image; platform.md, Security Considerations).
 	UID, GID int
 	// Network is the network the process sees; the zero value is NetworkPrivate.
 	Network Network

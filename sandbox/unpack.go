@@ -20,7 +20,7 @@ import (
 )
 
 // mountPoints must exist in a rootfs because bwrap mounts it read-only and cannot create
-// them there: the CNB paths (cnb-spec.md §4.4) and what Bwrap itself mounts.
+// them there: the CNB paths (platform.md, Usage (default locations)) and what Bwrap itself mounts.
 var mountPoints = []struct {
 	name string
 	mode fs.FileMode

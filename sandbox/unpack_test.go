@@ -157,7 +157,7 @@ func TestUnpack(t *testing.T) {
 			},
 		},
 		{
-			name:   "mount points for the sandbox are created (§4.4)",
+			name:   "mount points for the sandbox are created (platform.md, Usage (default locations))",
 			layers: [][]entry{{{name: "etc/", typ: tar.TypeDir}, {name: "etc/resolv.conf", typ: tar.TypeSymlink, link: "/run/systemd/resolve/stub-resolv.conf"}}},
 			check: func(t *testing.T, dir string) {
 				for _, d := range []string{"workspace", "layers", "platform", "cnb", "proc", "dev"} {

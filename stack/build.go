@@ -24,7 +24,7 @@ import (
 	"github.com/slipway/slipway/logging"
 )
 
-// LabelHomepage is the io.buildpacks.base.homepage label (cnb-spec.md §1 P0.12).
+// LabelHomepage is the io.buildpacks.base.homepage label (docs/spec-notes.md, API versions P0.12).
 const LabelHomepage = "io.buildpacks.base.homepage"
 
 // BuildOptions are the side inputs of Build.
@@ -67,7 +67,7 @@ type Stack struct {
 // (checked against the signed SHA256s, cached), extracts them into a fresh root
 // filesystem with merged /usr, writes /var/lib/dpkg/status (so scanners see the
 // packages), /etc/passwd and /etc/group with the CNB user, and makes a single-layer
-// image with the CNB labels, User and env (cnb-spec.md §4.3). The same package versions
+// image with the CNB labels, User and env (platform.md, Build Image). The same package versions
 // give the same image digests.
 //
 // Maintainer scripts are not run. Build reproduces the few effects base images need:

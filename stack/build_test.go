@@ -80,8 +80,8 @@ func files(t *testing.T, img v1.Image) map[string]string {
 	}
 }
 
-// cnb-spec.md §4.3 (User, CNB_USER_ID/CNB_GROUP_ID), the io.buildpacks.base.* labels,
-// the dpkg database, the CNB user, reproducibility (§8.1).
+// platform.md, Build Image (User, CNB_USER_ID/CNB_GROUP_ID), the io.buildpacks.base.* labels,
+// the dpkg database, the CNB user, reproducibility (platform.md, Build Reproducibility).
 func TestBuildFromTestRepository(t *testing.T) {
 	repo := testRepo(t)
 	repo.Publish(nil)
@@ -155,7 +155,7 @@ func TestBuildFromTestRepository(t *testing.T) {
 				t.Errorf("build unconfigured = %v", res.Build.Unconfigured)
 			}
 		}},
-		{"config: User, env, labels (cnb-spec.md §4.3)", func(t *testing.T) {
+		{"config: User, env, labels (platform.md, Build Image)", func(t *testing.T) {
 			if bcf.Config.User != "1000:1000" || rcf.Config.User != "1001:1000" {
 				t.Errorf("users %q %q", bcf.Config.User, rcf.Config.User)
 			}
@@ -179,7 +179,7 @@ func TestBuildFromTestRepository(t *testing.T) {
 		t.Run(tc.name, tc.check)
 	}
 
-	// cnb-spec.md §8.1: same package versions → same digests; a newer version in the
+	// platform.md, Build Reproducibility: same package versions → same digests; a newer version in the
 	// index → a new run image (the patch flow).
 	again, err := stack.Build(t.Context(), def, stack.BuildOptions{CacheDir: cache})
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // Definition is a stack.toml: where the packages come from and what goes into the
-// build and run images of a stack (a base image pair, cnb-spec.md §4.3). Only the
+// build and run images of a stack (a base image pair, platform.md, Build Image). Only the
 // packages listed (and their Pre-Depends/Depends) are installed: Essential and
 // Priority: required packages are not added implicitly, so list them when wanted.
 type Definition struct {
@@ -46,7 +46,7 @@ type SourceConfig struct {
 }
 
 // UserConfig is the CNB user. The run image should use another UID than the build
-// image (cnb-spec.md §4.3), so that what buildpacks write stays readable by others.
+// image (platform.md, Build Image), so that what buildpacks write stays readable by others.
 type UserConfig struct {
 	Name     string `toml:"name"`
 	BuildUID int    `toml:"build-uid"`
@@ -149,7 +149,7 @@ func (d *Definition) validate() error {
 	}
 	u := d.User
 	if u.BuildUID <= 0 || u.BuildGID <= 0 || u.RunUID <= 0 || u.RunGID <= 0 {
-		return fmt.Errorf("[user] build-uid, build-gid, run-uid and run-gid must be set and not 0: the CNB user is not root (cnb-spec.md §4.3)")
+		return fmt.Errorf("[user] build-uid, build-gid, run-uid and run-gid must be set and not 0: the CNB user is not root (platform.md, Build Image)")
 	}
 	return nil
 }

@@ -76,7 +76,7 @@ func TestReadDefinition(t *testing.T) {
 	}
 }
 
-// The built-in stack parses, and its run image differs in UID (cnb-spec.md §4.3).
+// The built-in stack parses, and its run image differs in UID (platform.md, Build Image).
 func TestDefaultStack(t *testing.T) {
 	d, err := stack.Default()
 	if err != nil {

@@ -22,7 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// Labels a base image carries (cnb-spec.md §1 P0.12, §5.8 rebase, §7.2).
+// Labels a base image carries (docs/spec-notes.md, API versions P0.12, platform.md, rebaser rebase, docs/spec-notes.md, Builder labels).
 const (
 	LabelDistroName    = "io.buildpacks.base.distro.name"
 	LabelDistroVersion = "io.buildpacks.base.distro.version"
@@ -34,15 +34,15 @@ const (
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Epoch is the timestamp of every entry and of the image itself unless Config.Created is
-// set: 1980-01-01T00:00:01Z, the lifecycle's reproducible time (cnb-spec.md §8.1).
+// set: 1980-01-01T00:00:01Z, the lifecycle's reproducible time (platform.md, Build Reproducibility).
 var epoch = time.Date(1980, 1, 1, 0, 0, 1, 0, time.UTC)
 
 // Config describes the base image FromRootfs makes.
 type Config struct {
-	// UID and GID are the CNB user: the image's User is "UID:GID" (cnb-spec.md §4.3).
+	// UID and GID are the CNB user: the image's User is "UID:GID" (platform.md, Build Image).
 	UID, GID int
 	// Build marks a build image: its Env also carries CNB_USER_ID and CNB_GROUP_ID
-	// (cnb-spec.md §4.3). A run image has only PATH.
+	// (platform.md, Build Image). A run image has only PATH.
 	Build bool
 	// Env entries (NAME=value) added after PATH and the CNB user variables.
 	Env []string
@@ -55,7 +55,7 @@ type Config struct {
 	// OS, Architecture and Variant default to the running platform.
 	OS, Architecture, Variant string
 	// Created is the image creation time; zero means the reproducible 1980 epoch. Pass
-	// SOURCE_DATE_EPOCH here when the platform sets it (cnb-spec.md §8.1).
+	// SOURCE_DATE_EPOCH here when the platform sets it (platform.md, Build Reproducibility).
 	Created time.Time
 	// TempDir holds the layer tar while the image is in use; empty means os.TempDir().
 	TempDir string
@@ -69,7 +69,7 @@ type Config struct {
 // the file lives as long as the returned image is reachable.
 //
 // Distro labels come from the rootfs's /etc/os-release ID and VERSION_ID, which is also
-// what target matching reads when an image lacks them (cnb-spec.md §2.2).
+// what target matching reads when an image lacks them (buildpack.md, Phase #1: Detection (targets)).
 func FromRootfs(ctx context.Context, dir string, cfg Config) (v1.Image, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {

@@ -95,7 +95,7 @@ func layerEntries(t *testing.T, img v1.Image) []tarEntry {
 	}
 }
 
-// cnb-spec.md §8.1: sorted entries, 1980 mtimes, blank names; a rootfs keeps its owners.
+// platform.md, Build Reproducibility: sorted entries, 1980 mtimes, blank names; a rootfs keeps its owners.
 func TestFromRootfsLayer(t *testing.T) {
 	dir := makeRootfs(t)
 	img, err := stack.FromRootfs(t.Context(), dir, stack.Config{UID: 1000, GID: 1000, Build: true})
@@ -174,8 +174,8 @@ func TestFromRootfsLayer(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §4.3 (User, CNB_USER_ID/CNB_GROUP_ID, PATH) and the io.buildpacks.base.*
-// labels (§1 P0.12) that rebase copies (§5.8).
+// platform.md, Build Image (User, CNB_USER_ID/CNB_GROUP_ID, PATH) and the io.buildpacks.base.*
+// labels (docs/spec-notes.md, API versions P0.12) that rebase copies (platform.md, rebaser).
 func TestFromRootfsConfig(t *testing.T) {
 	dir := makeRootfs(t)
 	tests := []struct {
@@ -248,7 +248,7 @@ func TestFromRootfsConfig(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §8.1: the same rootfs gives the same image digest, whatever the mtimes.
+// platform.md, Build Reproducibility: the same rootfs gives the same image digest, whatever the mtimes.
 func TestFromRootfsReproducible(t *testing.T) {
 	dir := makeRootfs(t)
 	cfg := stack.Config{UID: 1000, GID: 1000, Build: true}

@@ -14,7 +14,7 @@ import (
 // AddUser adds the CNB user to the rootfs in dir: a group name:gid in /etc/group, a user
 // name:uid:gid in /etc/passwd (and a locked /etc/shadow entry when that file exists), and
 // a home dir /home/<name> owned by uid:gid. Base images need the user to exist so tools
-// that look up the current user (ssh, git, npm) work (cnb-spec.md §4.3). Adding the same
+// that look up the current user (ssh, git, npm) work (platform.md, Build Image). Adding the same
 // user again is a no-op; a name or id already taken by someone else is an error.
 //
 // Ownership is set only when running as root; without root the rootfs cannot hold other

@@ -10,7 +10,7 @@ import (
 	"github.com/slipway/slipway/stack"
 )
 
-// cnb-spec.md §4.3: the CNB user exists in the base image.
+// platform.md, Build Image: the CNB user exists in the base image.
 func TestAddUser(t *testing.T) {
 	const (
 		passwd = "root:x:0:0:root:/root:/bin/bash\n_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n"

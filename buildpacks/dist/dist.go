@@ -35,7 +35,7 @@ type Options struct {
 
 // Package compiles every buildpack in All (CGO_ENABLED=0, static) and writes
 // <outDir>/<escaped-id>/<version>/{buildpack.toml,bin/build,bin/detect}, the layout of
-// /cnb/buildpacks (cnb-spec.md §4.4), returning the buildpack directories by ID. bin/detect
+// /cnb/buildpacks (platform.md, Usage (default locations)), returning the buildpack directories by ID. bin/detect
 // and bin/build are one binary (hard links when possible) that dispatches on argv0.
 func Package(ctx context.Context, outDir string, opts Options) (map[string]string, error) {
 	src, err := sourceDir()

@@ -12,8 +12,8 @@ import (
 )
 
 // Each failure names its cause and what to do. No package.json is a detect fail whose
-// reason reaches the no-group report (cnb-spec.md §2.4.7); an invalid one a detect error
-// (exit 21); the rest fail bin/build (§2.5.1, builder exit 51).
+// reason reaches the no-group report (platform.md, detector); an invalid one a detect error
+// (exit 21); the rest fail bin/build (buildpack.md, Build, builder exit 51).
 func TestNodejsErrors(t *testing.T) {
 	reg := npmmirror.Start(t)
 	cases := []struct {
@@ -54,7 +54,7 @@ func TestNodejsErrors(t *testing.T) {
 }
 
 // The Procfile buildpack alone (any language) and over Node.js, where its web process
-// replaces the Node.js one (cnb-spec.md §3.8).
+// replaces the Node.js one (buildpack.md, launch.toml (TOML)).
 func TestProcfile(t *testing.T) {
 	t.Run("alone", func(t *testing.T) {
 		p := newProject(t, "")

@@ -49,7 +49,7 @@ func newProject(t *testing.T, app string) *project {
 }
 
 // writePlatformEnv writes p.env as <platform>/env files, as a platform does for --env
-// (cnb-spec.md §2.6.2).
+// (platform.md, User-Provided Variables).
 func (p *project) writePlatformEnv() {
 	dir := filepath.Join(p.platform, "env")
 	os.RemoveAll(dir)
@@ -75,7 +75,7 @@ func hostEnviron() []string {
 	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 }
 
-// detect runs the detector over order (cnb-spec.md §2.4).
+// detect runs the detector over order (buildpack.md, Order Resolution).
 func (p *project) detect(o buildpack.Order) (*lifecycle.DetectResult, string, error) {
 	p.writePlatformEnv()
 	plat, _ := api.ForPlatform("0.15")
@@ -88,7 +88,7 @@ func (p *project) detect(o buildpack.Order) (*lifecycle.DetectResult, string, er
 	return res, log.String(), err
 }
 
-// build runs detect then build (cnb-spec.md §2.5) and returns the metadata and output.
+// build runs detect then build (buildpack.md, Build) and returns the metadata and output.
 func (p *project) build(o buildpack.Order) (*launch.Metadata, string, error) {
 	p.t.Helper()
 	det, log, err := p.detect(o)

@@ -12,7 +12,7 @@ import (
 
 // The main flow: an express app with package-lock.json, a build script and a dev
 // dependency; rebuilt unchanged, node_modules is reused without reinstalling.
-// cnb-spec.md §3.1, §3.2 (layer types and metadata), §3.8 (processes).
+// buildpack.md, Layer Content Metadata (TOML); buildpack.md, Layer Types (layer types and metadata), buildpack.md, launch.toml (TOML) (processes).
 func TestNPMExpressBuildAndReuse(t *testing.T) {
 	p := newProject(t, "npm-express")
 	p.env["BP_NPM_REGISTRY"] = npmmirror.Start(t)

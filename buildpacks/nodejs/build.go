@@ -25,9 +25,9 @@ const (
 	layerLaunchModules = "launch-modules"
 )
 
-// Build installs Node.js, the dependencies and declares the web process (cnb-spec.md §2.5,
-// §3). Layers whose inputs did not change are reused untouched, so the exporter can reuse
-// their digests without re-tarring (DESIGN.md "Never do work twice").
+// Build installs Node.js, the dependencies and declares the web process (buildpack.md, Build,
+// buildpack.md, Layer Types). Layers whose inputs did not change are reused untouched, so the exporter can reuse
+// their digests without re-tarring (docs/architecture.md, "Never do work twice").
 func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	log := bc.Log
 	log.Title("Slipway Node.js buildpack")

@@ -16,7 +16,7 @@ const SystemCABundle = "/etc/ssl/certs/ca-certificates.crt"
 // registry CA npm fails with "self-signed certificate in certificate chain" where Go and
 // curl succeed. Pointing NODE_EXTRA_CA_CERTS at the system bundle makes npm trust what the
 // rest of the build image trusts. A value the user set (build env or <platform>/env,
-// cnb-spec.md §2.6.2) is left alone; else SSL_CERT_FILE (the OpenSSL/Go override), else the
+// platform.md, User-Provided Variables) is left alone; else SSL_CERT_FILE (the OpenSSL/Go override), else the
 // system bundle, whichever exists first as a regular file.
 func extraCACerts(env sdk.Environ, platformDir string, candidates ...string) string {
 	if env.Config(platformDir, "NODE_EXTRA_CA_CERTS", "") != "" {

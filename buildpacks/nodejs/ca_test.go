@@ -9,7 +9,7 @@ import (
 )
 
 // TestExtraCACerts: npm trusts the build image's CA bundle unless the user configured
-// NODE_EXTRA_CA_CERTS, in the build env or as a <platform>/env file (cnb-spec.md §2.6.2).
+// NODE_EXTRA_CA_CERTS, in the build env or as a <platform>/env file (platform.md, User-Provided Variables).
 func TestExtraCACerts(t *testing.T) {
 	dir := t.TempDir()
 	bundle := filepath.Join(dir, "ca-certificates.crt")

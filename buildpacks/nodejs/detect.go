@@ -8,8 +8,8 @@ import (
 )
 
 // Detect passes when the app has a package.json; an unparsable package.json is an error
-// (exit 1) naming the file and position, so the no-group report shows it (cnb-spec.md
-// §2.3.1, §2.4.7). It provides and requires "node" so later buildpacks can require it.
+// (exit 1) naming the file and position, so the no-group report shows it (
+// buildpack.md, Detection; platform.md, detector). It provides and requires "node" so later buildpacks can require it.
 func Detect(_ context.Context, dc sdk.DetectContext) (sdk.DetectResult, error) {
 	if !exists(filepath.Join(dc.AppDir, "package.json")) {
 		return sdk.Fail("slipway/nodejs: no package.json in the app directory; add one to build a Node.js app"), nil

@@ -21,7 +21,7 @@ type Entry struct {
 var line = regexp.MustCompile(`^([A-Za-z0-9._-]+):\s*(.+)$`)
 
 // Parse reads a Procfile: blank lines and # comments are skipped; any other line must be
-// "<type>: <command>" with a type valid for launch.toml (cnb-spec.md §3.8).
+// "<type>: <command>" with a type valid for launch.toml (buildpack.md, launch.toml (TOML)).
 func Parse(path string) ([]Entry, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

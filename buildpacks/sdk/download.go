@@ -92,7 +92,7 @@ type Mirror struct {
 // Fetcher downloads dependencies and verifies them before anything reads their contents.
 type Fetcher struct {
 	// Client is the HTTP client; nil means http.DefaultClient (which honours HTTP(S)_PROXY,
-	// part of the lifecycle's include-list, cnb-spec.md §2.6.1).
+	// part of the lifecycle's include-list, docs/spec-notes.md, Build environment).
 	Client *http.Client
 	// Mirrors are tried in order; the first whose From prefixes the URL rewrites it.
 	Mirrors []Mirror

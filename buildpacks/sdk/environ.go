@@ -8,7 +8,7 @@ import (
 
 // Environ is a read-only view of a process environment. Buildpacks read user
 // configuration from it: the lifecycle turns <platform>/env/<NAME> files into variables
-// unless clear-env is set (cnb-spec.md §2.6.2, §2.6.3).
+// unless clear-env is set (platform.md, User-Provided Variables; buildpack.md, buildpack.toml (TOML), clear-env).
 type Environ map[string]string
 
 // NewEnviron parses KEY=VALUE pairs; later pairs win.
@@ -51,7 +51,7 @@ func (e Environ) List(overrides ...string) []string {
 
 // Config returns a setting by name: the process environment first, then the file
 // <platform>/env/<name> (so a buildpack with clear-env=true still sees user settings,
-// cnb-spec.md §2.6.3), then def. Values are used as given, without trimming, except that a
+// buildpack.md, buildpack.toml (TOML), clear-env), then def. Values are used as given, without trimming, except that a
 // trailing newline of a platform env file is dropped because editors add one.
 func (e Environ) Config(platformDir, name, def string) string {
 	if v, ok := e[name]; ok && v != "" {
@@ -66,7 +66,7 @@ func (e Environ) Config(platformDir, name, def string) string {
 }
 
 // Binding is one service binding under <platform>/bindings/<name>/ (servicebinding.io, the
-// successor of the CNB bindings extension, cnb-spec.md §7.6): a type and a set of entries.
+// successor of the CNB bindings extension, extensions/buildpack-registry.md): a type and a set of entries.
 type Binding struct {
 	Name, Path, Type string
 }

@@ -1,6 +1,6 @@
 package sdk
 
-// Process is one [[processes]] entry of launch.toml (cnb-spec.md §3.8). Command is an array
+// Process is one [[processes]] entry of launch.toml (buildpack.md, launch.toml (TOML)). Command is an array
 // (B ≥ 0.9); Args are defaults the user may replace.
 type Process struct {
 	Type             string   `toml:"type"`
@@ -11,13 +11,13 @@ type Process struct {
 	ExecEnv          []string `toml:"exec-env,omitempty"`
 }
 
-// Label is one [[labels]] entry of launch.toml (cnb-spec.md §3.9).
+// Label is one [[labels]] entry of launch.toml (buildpack.md, Slice Layers).
 type Label struct {
 	Key   string `toml:"key"`
 	Value string `toml:"value"`
 }
 
-// Slice is one [[slices]] entry of launch.toml (cnb-spec.md §3.9).
+// Slice is one [[slices]] entry of launch.toml (buildpack.md, Slice Layers).
 type Slice struct {
 	Paths []string `toml:"paths"`
 }
@@ -34,7 +34,7 @@ func (l Launch) IsEmpty() bool {
 	return len(l.Processes) == 0 && len(l.Labels) == 0 && len(l.Slices) == 0
 }
 
-// Unmet is one [[unmet]] entry of build.toml (cnb-spec.md §2.5.3).
+// Unmet is one [[unmet]] entry of build.toml (buildpack.md, Unmet Buildpack Plan Entries).
 type Unmet struct {
 	Name string `toml:"name"`
 }

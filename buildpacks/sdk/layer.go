@@ -7,12 +7,12 @@ import (
 	"reflect"
 )
 
-// Layers is the buildpack's layers directory, <layers>/<escaped-id> (cnb-spec.md §2.5.1).
+// Layers is the buildpack's layers directory, <layers>/<escaped-id> (buildpack.md, Build).
 type Layers struct {
 	Path string
 }
 
-// LayerTypes are the [types] flags of <layer>.toml (cnb-spec.md §3.1, §3.2).
+// LayerTypes are the [types] flags of <layer>.toml (buildpack.md, Layer Content Metadata (TOML); buildpack.md, Layer Types).
 type LayerTypes struct {
 	Launch bool `toml:"launch"`
 	Build  bool `toml:"build"`
@@ -26,7 +26,7 @@ type Layer struct {
 	Path  string
 	Types LayerTypes
 	// Metadata is the free-form [metadata] table. After a rebuild it holds what the
-	// lifecycle restored (cnb-spec.md §3.2, §3.5); [types] is never restored (§3.1).
+	// lifecycle restored (buildpack.md, Layer Types; platform.md, Layer Restoration); [types] is never restored (buildpack.md, Layer Content Metadata (TOML)).
 	Metadata map[string]any
 }
 
@@ -36,12 +36,12 @@ type layerFile struct {
 }
 
 // Get returns the named layer with whatever metadata the lifecycle restored, and its types
-// cleared: a buildpack must set them again to keep the layer (cnb-spec.md §3.1). It does not
+// cleared: a buildpack must set them again to keep the layer (buildpack.md, Layer Content Metadata (TOML)). It does not
 // create the directory.
 func (l Layers) Get(name string) (*Layer, error) {
 	switch name {
 	case "build", "launch", "store", "":
-		// Reserved names (cnb-spec.md §2.5.4).
+		// Reserved names (buildpack.md, Layers).
 		return nil, fmt.Errorf("layer name %q is reserved; pick another name", name)
 	}
 	lay := &Layer{Name: name, Path: filepath.Join(l.Path, name), Metadata: map[string]any{}}
@@ -96,7 +96,7 @@ func (lay *Layer) Reset() error {
 }
 
 // Write writes <layer>.toml atomically with the current types and metadata. A layer with
-// every flag false is ignored by the lifecycle (cnb-spec.md §3.4).
+// every flag false is ignored by the lifecycle (buildpack.md, Ignored Layers).
 func (lay *Layer) Write() error {
 	if err := os.MkdirAll(lay.Path, 0o755); err != nil {
 		return fmt.Errorf("create layer %s: %w", lay.Path, err)
@@ -105,7 +105,7 @@ func (lay *Layer) Write() error {
 }
 
 // SharedEnv is <layer>/env: applied at build (for later buildpacks, when build=true) and at
-// launch (when launch=true) (cnb-spec.md §3.6).
+// launch (when launch=true) (buildpack.md, Environment Variable Modification Rules).
 func (lay *Layer) SharedEnv() EnvDir { return EnvDir{Path: filepath.Join(lay.Path, "env")} }
 
 // BuildEnv is <layer>/env.build.
@@ -120,8 +120,8 @@ func (lay *Layer) ProcessEnv(process string) EnvDir {
 }
 
 // EnvDir is one env directory of a layer; each method writes one file whose name suffix is
-// the operation (cnb-spec.md §3.6). Values are written byte for byte: no newline is added,
-// because the lifecycle never trims (§8.4).
+// the operation (buildpack.md, Environment Variable Modification Rules). Values are written byte for byte: no newline is added,
+// because the lifecycle never trims (buildpack.md, Environment Variable Modification Rules).
 type EnvDir struct {
 	Path string
 }

@@ -6,8 +6,8 @@ import (
 )
 
 // Logger prints buildpack progress in a fixed shape: a title per buildpack, a line per
-// step, indented details. The lifecycle prefixes and forwards these lines (cnb-spec.md
-// §2.3.1, §2.5.1).
+// step, indented details. The lifecycle prefixes and forwards these lines (
+// buildpack.md, Detection; buildpack.md, Build).
 type Logger struct {
 	w io.Writer
 }

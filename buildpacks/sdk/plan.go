@@ -5,13 +5,13 @@ import (
 	"os"
 )
 
-// Provide is a build plan provision (cnb-spec.md §2.3.4).
+// Provide is a build plan provision (buildpack.md, Build Plan (TOML)).
 type Provide struct {
 	Name string `toml:"name"`
 }
 
-// Require is a build plan requirement (cnb-spec.md §2.3.4). A version belongs in
-// Metadata["version"], never top level (§2.3.3).
+// Require is a build plan requirement (buildpack.md, Build Plan (TOML)). A version belongs in
+// Metadata["version"], never top level (buildpack.md, Build Plan (TOML)).
 type Require struct {
 	Name     string         `toml:"name"`
 	Metadata map[string]any `toml:"metadata,omitempty"`
@@ -24,14 +24,14 @@ type PlanSections struct {
 }
 
 // BuildPlan is what bin/detect writes to CNB_BUILD_PLAN_PATH: a primary alternative and
-// [[or]] alternatives (cnb-spec.md §2.3.4, §2.4.3).
+// [[or]] alternatives (buildpack.md, Build Plan (TOML); buildpack.md, Order Resolution).
 type BuildPlan struct {
 	PlanSections
 	Or []PlanSections `toml:"or,omitempty"`
 }
 
 // BuildpackPlan is the plan bin/build reads from CNB_BP_PLAN_PATH: one entry per
-// requirement, never merged (cnb-spec.md §2.5.2).
+// requirement, never merged (buildpack.md, Buildpack Plan (TOML)).
 type BuildpackPlan struct {
 	Entries []Require `toml:"entries"`
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// DetectContext is what bin/detect receives (cnb-spec.md §2.3.2).
+// DetectContext is what bin/detect receives (buildpack.md, Detection).
 type DetectContext struct {
 	AppDir       string // the working directory, read-only for the buildpack
 	BuildpackDir string // CNB_BUILDPACK_DIR
@@ -18,11 +18,11 @@ type DetectContext struct {
 	PlanPath     string // CNB_BUILD_PLAN_PATH
 	Target       Target
 	ExecEnv      string  // CNB_EXEC_ENV (B0.12)
-	Env          Environ // the process environment (include-list + user env, §2.6)
-	Log          *Logger // stdout: the lifecycle shows it on failure (§2.3.1)
+	Env          Environ // the process environment (include-list + user env, buildpack.md, Environment)
+	Log          *Logger // stdout: the lifecycle shows it on failure (buildpack.md, Detection)
 }
 
-// BuildContext is what bin/build receives (cnb-spec.md §2.5.1).
+// BuildContext is what bin/build receives (buildpack.md, Build).
 type BuildContext struct {
 	AppDir       string
 	BuildpackDir string
@@ -35,13 +35,13 @@ type BuildContext struct {
 	Log          *Logger
 }
 
-// Target is the run image's target as given in CNB_TARGET_* (cnb-spec.md §2.3.2, B ≥ 0.10).
+// Target is the run image's target as given in CNB_TARGET_* (buildpack.md, Detection, B ≥ 0.10).
 type Target struct {
 	OS, Arch, ArchVariant, DistroName, DistroVersion string
 }
 
 // DetectResult is the outcome of a detect function: Pass with a plan, or Fail with a reason
-// that is printed so the no-group-passed report shows why (cnb-spec.md §2.4.7).
+// that is printed so the no-group-passed report shows why (platform.md, detector).
 type DetectResult struct {
 	Pass   bool
 	Plan   BuildPlan
@@ -57,7 +57,7 @@ func Fail(format string, args ...any) DetectResult {
 }
 
 // DetectFunc decides whether a buildpack applies; an error makes bin/detect exit 1 (error,
-// not fail: cnb-spec.md §2.3.1).
+// not fail: buildpack.md, Detection).
 type DetectFunc func(ctx context.Context, dc DetectContext) (DetectResult, error)
 
 // BuildFunc contributes layers and returns launch.toml and build.toml contents.
@@ -69,7 +69,7 @@ type BuildResult struct {
 	Build  Build
 }
 
-// Exit codes of bin/detect (cnb-spec.md §2.3.1).
+// Exit codes of bin/detect (buildpack.md, Detection).
 const (
 	ExitPass      = 0
 	ExitFail      = 100
@@ -105,7 +105,7 @@ func Main(ctx context.Context, args []string, environ []string, out io.Writer, d
 	if execEnv == "" {
 		execEnv = "production"
 	}
-	// Positional args are the legacy form (cnb-spec.md §2.3.2, §2.5.1); the env vars win.
+	// Positional args are the legacy form (buildpack.md, Detection; buildpack.md, Build); the env vars win.
 	pos := func(name string, i int) string {
 		if v := env.Get(name); v != "" {
 			return v
@@ -143,7 +143,7 @@ func runDetect(ctx context.Context, dc DetectContext, detect DetectFunc) int {
 	}
 	if !res.Pass {
 		if res.Reason != "" {
-			// The lifecycle keeps the last lines of detect output for its report (§2.4.7).
+			// The lifecycle keeps the last lines of detect output for its report (platform.md, detector).
 			fmt.Fprintln(dc.Log.w, res.Reason)
 		}
 		return ExitFail

@@ -15,11 +15,11 @@ type Component struct {
 }
 
 // MediaTypeCycloneDX is the SBOM media type to list in buildpack.toml sbom-formats
-// (cnb-spec.md §3.10).
+// (buildpack.md, Software Bill of Materials).
 const MediaTypeCycloneDX = "application/vnd.cyclonedx+json"
 
 // WriteCycloneDX writes <layer>.sbom.cdx.json, a minimal CycloneDX 1.4 document listing
-// components (cnb-spec.md §3.10). The buildpack must declare MediaTypeCycloneDX.
+// components (buildpack.md, Software Bill of Materials). The buildpack must declare MediaTypeCycloneDX.
 func (lay *Layer) WriteCycloneDX(components []Component) error {
 	type hash struct {
 		Alg     string `json:"alg"`

@@ -123,7 +123,7 @@ func TestMirrorResolve(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §3.1: restored metadata is read back, [types] must be set again; §3.6 env files.
+// buildpack.md, Layer Content Metadata (TOML): restored metadata is read back, [types] must be set again; buildpack.md, Environment Variable Modification Rules env files.
 func TestLayerRoundTrip(t *testing.T) {
 	ls := Layers{Path: t.TempDir()}
 	lay, err := ls.Get("deps")
@@ -149,7 +149,7 @@ func TestLayerRoundTrip(t *testing.T) {
 		t.Errorf("deps.toml:\n%s", b)
 	}
 	if v, _ := os.ReadFile(filepath.Join(lay.Path, "env.launch", "PORT.default")); string(v) != "8080" {
-		t.Errorf("PORT.default = %q (no newline may be added, §8.4)", v)
+		t.Errorf("PORT.default = %q (no newline may be added, buildpack.md, Environment Variable Modification Rules)", v)
 	}
 	if v, _ := os.ReadFile(filepath.Join(lay.Path, "env", "PATH.delim")); string(v) != ":" {
 		t.Errorf("PATH.delim = %q", v)
@@ -169,12 +169,12 @@ func TestLayerRoundTrip(t *testing.T) {
 	}
 	for _, name := range []string{"build", "launch", "store"} {
 		if _, err := ls.Get(name); err == nil {
-			t.Errorf("reserved layer name %q accepted (§2.5.4)", name)
+			t.Errorf("reserved layer name %q accepted (buildpack.md, Layers)", name)
 		}
 	}
 }
 
-// cnb-spec.md §2.3.1: argv0 picks the phase; a fail prints its reason and exits 100.
+// buildpack.md, Detection: argv0 picks the phase; a fail prints its reason and exits 100.
 func TestMainDispatch(t *testing.T) {
 	app := t.TempDir()
 	plan := filepath.Join(t.TempDir(), "plan.toml")

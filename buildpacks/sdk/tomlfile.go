@@ -69,5 +69,5 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return nil
 }
 
-// EscapeID turns a buildpack ID into its directory name: '/' becomes '_' (cnb-spec.md §8.3).
+// EscapeID turns a buildpack ID into its directory name: '/' becomes '_' (platform.md, Buildpacks Directory Layout).
 func EscapeID(id string) string { return strings.ReplaceAll(id, "/", "_") }

@@ -1,4 +1,4 @@
-// Command launcher is the entrypoint of images built by slipway (cnb-spec.md §6): it
+// Command launcher is the entrypoint of images built by slipway (platform.md, launcher): it
 // selects a process, assembles its environment and execs it. It imports only the
 // standard library, package launch and the TOML decoder so it stays small and static
 // (main_test.go guards this).
@@ -42,7 +42,7 @@ func run(ctx context.Context) error {
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 	}
-	// cnb-spec.md §6.1: <layers>/config/metadata.toml describes buildpacks and processes.
+	// platform.md, launcher: <layers>/config/metadata.toml describes buildpacks and processes.
 	path := filepath.Join(layersDir, "config", "metadata.toml")
 	if _, err := toml.DecodeFile(path, &l.Metadata); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-// STYLE.md habit 13, DESIGN.md: the launcher imports only the standard library, package
+// docs/architecture.md, "Launcher": the launcher imports only the standard library, package
 // launch and the TOML decoder — never cobra, registry code or the rest of slipway.
 func TestLauncherImportGuard(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
@@ -174,8 +174,8 @@ func e2eImage(t *testing.T) (layers, app, procDir string) {
 	return layers, app, procDir
 }
 
-// cnb-spec.md §6: the real launcher binary, started through process-type symlinks, in
-// a prepared image filesystem; the exit code is the process's (§6.5).
+// platform.md, launcher: the real launcher binary, started through process-type symlinks, in
+// a prepared image filesystem; the exit code is the process's (buildpack.md, Launch).
 func TestLauncherEndToEnd(t *testing.T) {
 	layers, app, procDir := e2eImage(t)
 	baseEnv := []string{
@@ -194,20 +194,20 @@ func TestLauncherEndToEnd(t *testing.T) {
 		wantStdout string
 		wantStderr string
 	}{
-		{name: "§6.2 argv0 selects web, §6.4 env files and exec.d apply", argv0: "web",
+		{name: "buildpack.md, Launch: argv0 selects web, buildpack.md, Launch (environment) env files and exec.d apply", argv0: "web",
 			wantStdout: "hello web default-arg GREETING=from-env-file FROM_EXECD=yes\n"},
-		{name: "§6.3 user args replace B0.12 args", argv0: "web", args: []string{"x", "y z"},
+		{name: "buildpack.md, Launch: user args replace B0.12 args", argv0: "web", args: []string{"x", "y z"},
 			wantStdout: "hello web x y z GREETING=from-env-file FROM_EXECD=yes\n"},
-		{name: "§6.5 exit code passthrough", argv0: "exits", wantCode: 7},
-		{name: "§6.5 working-dir", argv0: "wd", wantStdout: filepath.Join(app, "sub") + "\n"},
-		{name: "§6.2 launcher with no args runs the default process", wantStdout: "hello web default-arg GREETING=from-env-file FROM_EXECD=yes\n"},
-		{name: "§6.2 -- direct command with exit code", args: []string{"--", "bash", "-c", "echo direct; exit 9"}, wantCode: 9, wantStdout: "direct\n"},
-		{name: "§6.2 shell command sees the launch env", args: []string{"echo $GREETING $OLD; exit 5"}, wantCode: 5, wantStdout: "from-env-file old\n"},
-		{name: "§6.3 B0.8 shell process", argv0: "legacy", wantStdout: "hello from-env-file GREETING=from-env-file FROM_EXECD=yes\n"},
-		{name: "§3.7 failing exec.d aborts with 82", argv0: "failing", wantCode: 82, wantStderr: "exec.d failing"},
-		{name: "§1.3 unsupported platform API exits 11", argv0: "web", env: []string{"CNB_PLATFORM_API=0.2"}, wantCode: 11, wantStderr: "platform API 0.2"},
-		{name: "§6.1 missing metadata exits 82", argv0: "web", env: []string{"CNB_LAYERS_DIR=" + app}, wantCode: 82, wantStderr: "metadata.toml"},
-		{name: "§6.1 CNB_PROCESS_TYPE is ignored with a warning", argv0: "wd", env: []string{"CNB_PROCESS_TYPE=web"},
+		{name: "buildpack.md, Launch: exit code passthrough", argv0: "exits", wantCode: 7},
+		{name: "buildpack.md, Launch: working-dir", argv0: "wd", wantStdout: filepath.Join(app, "sub") + "\n"},
+		{name: "buildpack.md, Launch: launcher with no args runs the default process", wantStdout: "hello web default-arg GREETING=from-env-file FROM_EXECD=yes\n"},
+		{name: "buildpack.md, Launch: -- direct command with exit code", args: []string{"--", "bash", "-c", "echo direct; exit 9"}, wantCode: 9, wantStdout: "direct\n"},
+		{name: "buildpack.md, Launch: shell command sees the launch env", args: []string{"echo $GREETING $OLD; exit 5"}, wantCode: 5, wantStdout: "from-env-file old\n"},
+		{name: "buildpack.md, Launch: B0.8 shell process", argv0: "legacy", wantStdout: "hello from-env-file GREETING=from-env-file FROM_EXECD=yes\n"},
+		{name: "buildpack.md, Exec.d: failing exec.d aborts with 82", argv0: "failing", wantCode: 82, wantStderr: "exec.d failing"},
+		{name: "platform.md, Platform API Compatibility: unsupported platform API exits 11", argv0: "web", env: []string{"CNB_PLATFORM_API=0.2"}, wantCode: 11, wantStderr: "platform API 0.2"},
+		{name: "platform.md, launcher: missing metadata exits 82", argv0: "web", env: []string{"CNB_LAYERS_DIR=" + app}, wantCode: 82, wantStderr: "metadata.toml"},
+		{name: "platform.md, launcher: CNB_PROCESS_TYPE is ignored with a warning", argv0: "wd", env: []string{"CNB_PROCESS_TYPE=web"},
 			wantStdout: filepath.Join(app, "sub") + "\n", wantStderr: "CNB_PROCESS_TYPE=web is ignored"},
 	}
 	for _, tc := range tests {

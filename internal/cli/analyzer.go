@@ -23,7 +23,7 @@ import (
 )
 
 // platformFlags are the Platform API inputs of the analyzer, restorer and creator that the
-// detector, builder and exporter do not share (cnb-spec.md §4.5, §4.6, §4.8).
+// detector, builder and exporter do not share (platform.md, Operations: Build; platform.md, analyzer; platform.md, restorer).
 type platformFlags struct {
 	run, runImage, previousImage string
 	cacheDir, cacheImage         string
@@ -97,7 +97,7 @@ func envInt(key string, def int) int {
 }
 
 // analyzedFile is analyzed.toml with the previous image's metadata label as [metadata]
-// (cnb-spec.md §4.14). The label is JSON; it is carried as a generic TOML table so the
+// (platform.md, Files). The label is JSON; it is carried as a generic TOML table so the
 // restorer reads back exactly what the label said.
 type analyzedFile struct {
 	PreviousImage *platform.ImageIdentifier `toml:"image,omitempty"`
@@ -158,7 +158,7 @@ func dropNulls(v any) any {
 }
 
 // registryOptions are the registry options of a phase: credentials from CNB_REGISTRY_AUTH
-// and the docker config (cnb-spec.md §4.2), and -insecure-registry.
+// and the docker config (platform.md, Registry Authentication), and -insecure-registry.
 func (in *phaseInputs) registryOptions() (registry.Options, error) {
 	kc, err := registry.Keychain(os.Environ())
 	if err != nil {
@@ -183,9 +183,9 @@ func (s registrySource) Image(ctx context.Context, ref string) (v1.Image, error)
 	return img, err
 }
 
-// runAnalyzer is the analyzer phase (cnb-spec.md §4.6): it reads the previous image (a
+// runAnalyzer is the analyzer phase (platform.md, analyzer): it reads the previous image (a
 // missing one is fine: the first build), chooses the run image from -run-image or run.toml
-// (§4.15) and writes analyzed.toml with the previous image's metadata and the run image's
+// (platform.md, Run Image Resolution) and writes analyzed.toml with the previous image's metadata and the run image's
 // reference and target.
 func runAnalyzer(ctx context.Context, in *phaseInputs) error {
 	fail := func(err error) error { return platform.NewError(platform.CodeAnalyzeError, err) }
@@ -200,7 +200,7 @@ func runAnalyzer(ctx context.Context, in *phaseInputs) error {
 	if err != nil {
 		return platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("image %q: %w", in.images[0], err))
 	}
-	// §4.6: tags go to the registry of <image> (no daemon here).
+	// platform.md, analyzer: tags go to the registry of <image> (no daemon here).
 	for _, tag := range f.tags {
 		r, err := name.ParseReference(tag)
 		if err != nil {
@@ -285,7 +285,7 @@ func (in *phaseInputs) readAnalyzed() (*analyzedFile, error) {
 }
 
 // chownForCNBUser gives the files a root-run phase wrote to the CNB user, so the phases
-// after it (which refuse root) can change them (cnb-spec.md §4.3 [L]: the root-capable phases
+// after it (which refuse root) can change them (platform.md, Build Image (reference lifecycle): the root-capable phases
 // chown the layers and cache dirs). A no-op when not root.
 func chownForCNBUser(root string, uid, gid int) error {
 	if os.Getuid() != 0 || uid == 0 {

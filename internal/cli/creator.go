@@ -13,14 +13,14 @@ import (
 	"github.com/slipway/slipway/platform"
 )
 
-// runCreator is the creator (cnb-spec.md §4.5): analyze → detect → restore → build → export
+// runCreator is the creator (platform.md, Operations: Build): analyze → detect → restore → build → export
 // and the cache, in one process, with the union of the phases' flags. Each step is the phase
 // of the same name; they hand over through the same files (analyzed/group/plan.toml) as in
 // the five-phase flow.
 //
 // The reference creator starts as root, chowns, and drops to CNB_USER_ID; slipway cannot
 // setuid portably, and the creator runs buildpack code itself, so it refuses root unless
-// CNB_USER_ID names root explicitly (§4.3: run it as the build image's CNB user).
+// CNB_USER_ID names root explicitly (platform.md, Build Image: run it as the build image's CNB user).
 func runCreator(ctx context.Context, in *phaseInputs) error {
 	if os.Getuid() == 0 && os.Getenv("CNB_USER_ID") != strconv.Itoa(os.Getuid()) {
 		return platform.NewError(platform.CodeFailed, errors.New("refusing to run as root: slipway's creator does not drop privileges; run it as the build image's CNB user (CNB_USER_ID), or set CNB_USER_ID=0 to build as root on purpose"))
@@ -44,7 +44,7 @@ func runCreator(ctx context.Context, in *phaseInputs) error {
 	if err := buildpack.DecodeTOMLFile(in.group, &group); err != nil {
 		return platform.NewError(platform.CodeDetectError, err)
 	}
-	// §4.5 [L]: the creator never runs image extensions.
+	// platform.md, Operations: Build (reference lifecycle): the creator never runs image extensions.
 	if len(group.GroupExtensions) > 0 {
 		return platform.NewError(platform.CodeDetectError, errors.New("the detected group has image extensions, which the creator cannot run; use the five-phase flow"))
 	}
@@ -63,8 +63,8 @@ func runCreator(ctx context.Context, in *phaseInputs) error {
 }
 
 // runExporterWithCache is the exporter phase followed by the cache export when -cache-dir or
-// -cache-image is given (cnb-spec.md §4.11: "after the image it writes the cache"). A cache
-// that cannot be written is a warning: the image is already published (§3.5).
+// -cache-image is given (platform.md, exporter: "after the image it writes the cache"). A cache
+// that cannot be written is a warning: the image is already published (platform.md, Layer Restoration).
 func runExporterWithCache(ctx context.Context, in *phaseInputs) error {
 	if err := runExporter(ctx, in); err != nil {
 		return err

@@ -19,7 +19,7 @@ import (
 	"github.com/slipway/slipway/registry"
 )
 
-// exportFlags are the exporter's own Platform API inputs (cnb-spec.md §4.11).
+// exportFlags are the exporter's own Platform API inputs (platform.md, exporter).
 type exportFlags struct {
 	launcher, processType, projectMetadata, report string
 	insecure                                       string
@@ -33,10 +33,10 @@ func (f *exportFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.insecure, "insecure-registry", os.Getenv("CNB_INSECURE_REGISTRIES"), "comma-separated registries reached over plain HTTP")
 }
 
-// runExporter is the exporter phase (cnb-spec.md §4.11): it exports the layers the builder
+// runExporter is the exporter phase (platform.md, exporter): it exports the layers the builder
 // left into an image on the run image that analyzed.toml names, and pushes it to every
 // <image> given, moving no tag unless all uploads succeeded. Credentials come from
-// CNB_REGISTRY_AUTH and the docker/podman config (§4.2).
+// CNB_REGISTRY_AUTH and the docker/podman config (platform.md, Registry Authentication).
 func runExporter(ctx context.Context, in *phaseInputs) error {
 	fail := func(err error) error { return platform.NewError(platform.CodeExportError, err) }
 	var analyzed platform.Analyzed
@@ -62,7 +62,7 @@ func runExporter(ctx context.Context, in *phaseInputs) error {
 	if err != nil {
 		return fail(fmt.Errorf("run image: %w", err))
 	}
-	// cnb-spec.md §3.3: launch layers a buildpack kept by writing only their .toml come
+	// buildpack.md, Launch Layers: launch layers a buildpack kept by writing only their .toml come
 	// from the previous image the analyzer found.
 	var previous v1.Image
 	if analyzed.PreviousImage != nil && analyzed.PreviousImage.Reference != "" {
@@ -132,7 +132,7 @@ func runExporter(ctx context.Context, in *phaseInputs) error {
 	return nil
 }
 
-// cnbIDs reads CNB_USER_ID and CNB_GROUP_ID, the owner of the exported layers (§4.3).
+// cnbIDs reads CNB_USER_ID and CNB_GROUP_ID, the owner of the exported layers (platform.md, Build Image).
 func cnbIDs() (int, int, error) {
 	var ids [2]int
 	for i, key := range []string{"CNB_USER_ID", "CNB_GROUP_ID"} {

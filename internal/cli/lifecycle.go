@@ -20,7 +20,7 @@ import (
 )
 
 // phases are the lifecycle phases this binary answers to, by argv0 or `slipway lifecycle
-// <phase>` (cnb-spec.md §4.1).
+// <phase>` (platform.md, Platform API Compatibility).
 var phases = map[string]func(context.Context, *phaseInputs) error{
 	"analyzer": runAnalyzer,
 	"detector": runDetector,
@@ -72,7 +72,7 @@ run the same binary as /cnb/lifecycle/<phase>.`,
 	}
 }
 
-// phaseInputs are the Platform API inputs shared by the phases (cnb-spec.md §4.4, §4.7, §4.10).
+// phaseInputs are the Platform API inputs shared by the phases (platform.md, Usage (default locations); platform.md, detector; platform.md, builder).
 type phaseInputs struct {
 	app, layers, platformDir, buildpacks, buildConfig string
 	order, group, plan, analyzed, logLevel, execEnv   string
@@ -96,7 +96,7 @@ func runPhase(ctx context.Context, phase string, args []string, stdout, stderr i
 		fmt.Fprintf(stderr, "ERROR: %s: %v\n", phase, err)
 		return platform.ExitCode(err)
 	}
-	// cnb-spec.md §4.1: CNB_PLATFORM_API is read before anything else.
+	// platform.md, Platform API Compatibility: CNB_PLATFORM_API is read before anything else.
 	pAPI, err := api.ForPlatform(os.Getenv("CNB_PLATFORM_API"))
 	if err != nil {
 		return fail(platform.NewError(platform.CodeIncompatiblePlatform, err))
@@ -115,7 +115,7 @@ func runPhase(ctx context.Context, phase string, args []string, stdout, stderr i
 	fs.StringVar(&in.plan, "plan", os.Getenv("CNB_PLAN_PATH"), "plan.toml (default <layers>/plan.toml)")
 	fs.StringVar(&in.analyzed, "analyzed", os.Getenv("CNB_ANALYZED_PATH"), "analyzed.toml (default <layers>/analyzed.toml)")
 	fs.StringVar(&in.logLevel, "log-level", envOr("CNB_LOG_LEVEL", "info"), "debug, info, warn or error")
-	fs.StringVar(&in.execEnv, "exec-env", envOr("CNB_EXEC_ENV", "production"), "execution environment (cnb-spec.md §1.5)")
+	fs.StringVar(&in.execEnv, "exec-env", envOr("CNB_EXEC_ENV", "production"), "execution environment passed to buildpacks as CNB_EXEC_ENV (Platform API 0.15+, platform.md, detector)")
 	if phase == "exporter" {
 		in.export.register(fs)
 	}
@@ -151,7 +151,7 @@ func runPhase(ctx context.Context, phase string, args []string, stdout, stderr i
 			in.order = filepath.Join(platform.CNBDir, "order.toml")
 		}
 	}
-	// cnb-spec.md §4.3 [L]: detector and builder refuse to run as root (analyzer, restorer and
+	// platform.md, Build Image (reference lifecycle): detector and builder refuse to run as root (analyzer, restorer and
 	// exporter may: they never run buildpack code, and hand what they write to the CNB user;
 	// the creator checks for itself).
 	if os.Getuid() == 0 && (phase == "detector" || phase == "builder") {
@@ -193,7 +193,7 @@ func runDetector(ctx context.Context, in *phaseInputs) error {
 	if err != nil {
 		return platform.NewError(platform.CodeDetectError, err)
 	}
-	// cnb-spec.md §2.4.6: Platform API 0.15 adds system.toml's buildpacks around each group.
+	// platform.md, system.toml (TOML): Platform API 0.15 adds system.toml's buildpacks around each group.
 	if _, err := os.Stat(in.system); err == nil && in.platformAPI.ExecEnv {
 		var sys buildpack.SystemFile
 		if err := buildpack.DecodeTOMLFile(in.system, &sys); err != nil {

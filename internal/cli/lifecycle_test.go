@@ -15,7 +15,7 @@ func runMain(t *testing.T, args ...string) (string, int) {
 	return out.String(), code
 }
 
-// cnb-spec.md §1.3, §4.1: CNB_PLATFORM_API is read first; an unsupported one exits 11.
+// platform.md, Platform API Compatibility: CNB_PLATFORM_API is read first; an unsupported one exits 11.
 func TestPhaseRejectsUnsupportedPlatformAPI(t *testing.T) {
 	t.Setenv("CNB_PLATFORM_API", "0.3")
 	out, code := runMain(t, "/cnb/lifecycle/detector")
@@ -24,7 +24,7 @@ func TestPhaseRejectsUnsupportedPlatformAPI(t *testing.T) {
 	}
 }
 
-// cnb-spec.md §4.3 [L]: detector and builder refuse to run as root.
+// platform.md, Build Image (reference lifecycle): detector and builder refuse to run as root.
 func TestPhaseRefusesRoot(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root")

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// cnb-spec.md §4.6, §4.8, §4.5: argument errors of the analyzer, restorer and creator exit 3
+// platform.md, analyzer; platform.md, restorer; platform.md, Operations: Build: argument errors of the analyzer, restorer and creator exit 3
 // before any registry or file is touched.
 func TestPlatformPhaseArgumentErrors(t *testing.T) {
 	layers := t.TempDir()

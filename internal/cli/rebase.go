@@ -17,7 +17,7 @@ import (
 	"github.com/slipway/slipway/registry"
 )
 
-// rebaseCmd holds the flags of `slipway rebase` (cnb-spec.md §4.12).
+// rebaseCmd holds the flags of `slipway rebase` (platform.md, rebaser).
 type rebaseCmd struct {
 	g          *globals
 	runImage   string
@@ -38,7 +38,7 @@ func newRebaseCmd(g *globals) *cobra.Command {
 		Use:   "rebase IMAGE...",
 		Short: "Put an app image on a newer run image without rebuilding it",
 		Long: `Replaces the run image layers under each app image with those of a newer run image and keeps the
-app layers as they are (cnb-spec.md §5.8). The new run image is --run-image, or else the newest
+app layers as they are (platform.md, rebaser). The new run image is --run-image, or else the newest
 image under the run image name (or a mirror) recorded in the app image. Images are read from and
 written to the local store, or their registry with --publish; a registry rebase uploads only the
 new config and manifest.`,
@@ -54,7 +54,7 @@ new config and manifest.`,
 	f.StringVar(&rc.runImage, "run-image", "", "run image to rebase onto (default: the run image recorded in the app image, newest digest)")
 	f.StringVar(&rc.previous, "previous-image", "", "read the app image from this name and write the result as IMAGE (one IMAGE only)")
 	f.BoolVar(&rc.publish, "publish", false, "read and write the images in their registry instead of the local store")
-	f.BoolVar(&rc.force, "force", false, "rebase even when the checks of cnb-spec.md §5.8 fail (they become warnings)")
+	f.BoolVar(&rc.force, "force", false, "rebase even when the checks of platform.md, rebaser fail (they become warnings)")
 	f.BoolVar(&rc.dryRun, "dry-run", false, "print what would change for each image without writing anything")
 	f.StringVar(&rc.reportPath, "report", "", "write report.toml (image name, digest, manifest size) here (one IMAGE only)")
 	f.StringArrayVar(&rc.insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP (repeatable)")
@@ -172,7 +172,7 @@ func (rc *rebaseCmd) one(ctx context.Context, image string) error {
 
 // newRunImage finds the base to rebase onto: --run-image, else the first readable of the
 // recorded run image and its mirrors. With --publish, names on the app's registry come first
-// (cnb-spec.md §4.15).
+// (platform.md, Run Image Resolution).
 func (rc *rebaseCmd) newRunImage(ctx context.Context, image string, meta *lifecycle.LayersMetadata) (string, v1.Image, error) {
 	if rc.runImage != "" {
 		img, err := rc.image(ctx, rc.runImage, true)

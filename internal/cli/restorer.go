@@ -12,7 +12,7 @@ import (
 )
 
 // openPhaseCache opens -cache-image or -cache-dir; nil when neither is given. An unreadable
-// metadata document is a warning and an empty cache (cnb-spec.md §3.5).
+// metadata document is a warning and an empty cache (platform.md, Layer Restoration).
 func (in *phaseInputs) openPhaseCache(ctx context.Context) (cache.Cache, *cache.Metadata, error) {
 	f := &in.more
 	var c cache.Cache
@@ -60,9 +60,9 @@ func closePhaseCache(c cache.Cache) {
 	}
 }
 
-// runRestorer is the restorer phase (cnb-spec.md §4.8): with the group from the detector, it
+// runRestorer is the restorer phase (platform.md, restorer): with the group from the detector, it
 // restores cache=true layers (metadata and contents) from the cache, launch-only layer
-// metadata and store.toml from the previous image's metadata in analyzed.toml (§3.2), and
+// metadata and store.toml from the previous image's metadata in analyzed.toml (buildpack.md, Layer Types), and
 // fills a missing run-image target.
 func runRestorer(ctx context.Context, in *phaseInputs) error {
 	fail := func(err error) error { return platform.NewError(platform.CodeRestoreError, err) }
@@ -114,7 +114,7 @@ func runRestorer(ctx context.Context, in *phaseInputs) error {
 }
 
 // fillRunTarget completes a [run-image] without [target] (written by a platform, not by the
-// analyzer) from the run image's config and labels (cnb-spec.md §4.8).
+// analyzer) from the run image's config and labels (platform.md, restorer).
 func fillRunTarget(ctx context.Context, in *phaseInputs, af *analyzedFile) error {
 	if af.RunImage == nil || af.RunImage.Target != nil || af.RunImage.Reference == "" {
 		return nil

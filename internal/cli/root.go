@@ -49,7 +49,7 @@ func (g *globals) store() (*imagestore.Store, error) {
 
 // Main runs slipway with args (args[0] is the program name) and returns the exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	// cnb-spec.md §4.1: the phase may be chosen by argv0 (/cnb/lifecycle/<phase>).
+	// platform.md, Platform API Compatibility: the phase may be chosen by argv0 (/cnb/lifecycle/<phase>).
 	if phase := filepath.Base(args[0]); isPhase(phase) {
 		return runPhase(ctx, phase, args[1:], stdout, stderr)
 	}
@@ -96,7 +96,7 @@ func newRoot(g *globals) *cobra.Command {
 }
 
 // registryOptions gives registry access with CNB_REGISTRY_AUTH, then the docker/podman
-// auth files and credential helpers (cnb-spec.md §4.2).
+// auth files and credential helpers (platform.md, Registry Authentication).
 func registryOptions(insecure []string) (registry.Options, error) {
 	kc, err := registry.Keychain(os.Environ())
 	if err != nil {

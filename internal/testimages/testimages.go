@@ -17,7 +17,7 @@ import (
 )
 
 // The CNB user of the images. The run image uses another UID than the build image
-// because cnb-spec.md §4.3 says it should: this makes every end-to-end test check that
+// because platform.md, Build Image says it should: this makes every end-to-end test check that
 // what buildpacks write stays readable by a different user at launch, as with the
 // widely used Paketo base images.
 const (

@@ -10,7 +10,7 @@ import (
 	"github.com/slipway/slipway/stack"
 )
 
-// cnb-spec.md §4.3: build image User non-root, Env with CNB_USER_ID, CNB_GROUP_ID, PATH;
+// platform.md, Build Image: build image User non-root, Env with CNB_USER_ID, CNB_GROUP_ID, PATH;
 // run image with a different UID.
 func TestBuildAndRun_Section4_3(t *testing.T) {
 	build, run := BuildAndRun(t)

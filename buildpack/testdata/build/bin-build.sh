@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Generic fixture bin/build (cnb-spec.md §2.5). Tests install it as bin/build of each
+# Generic fixture bin/build (buildpack.md, Build). Tests install it as bin/build of each
 # fixture buildpack. It records what it was given under $CNB_BUILDPACK_DIR/seen/, copies
 # $CNB_BUILDPACK_DIR/out/ into its layers dir, then runs $CNB_BUILDPACK_DIR/extra.sh if any.
 set -euo pipefail
