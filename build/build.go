@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway/slipway/version"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/slipway/slipway/api"
@@ -299,7 +301,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			GID:                gid,
 			Created:            created,
 			PlatformAPI:        api.DefaultPlatform.String(),
-			LauncherVersion:    Version,
+			LauncherVersion:    version.Version,
 			ScratchDir:         dirs.scratch,
 		})
 		if err != nil {
@@ -367,7 +369,7 @@ func writeImage(ctx context.Context, o Options, img v1.Image, res *Result) error
 	var d v1.Hash
 	var err error
 	if o.Publish {
-		d, err = Publish(ctx, names, img, o.Registry, o.Log)
+		d, err = registry.Publish(ctx, names, img, o.Registry, progressTo(o.Log))
 	} else {
 		d, err = o.Store.WriteMany(ctx, names, img)
 	}
@@ -398,9 +400,6 @@ func writeReport(o Options, res *Result, img v1.Image) error {
 	return buildpack.WriteTOMLFile(filepath.Join(o.ReportDir, "report.toml"), rep)
 }
 
-// Version is slipway's version, recorded as the launcher version in image labels.
-var Version = "0.1.0-dev"
-
 func checkAppDir(dir string) error {
 	if dir == "" {
 		return errors.New("no app directory: pass --path DIR")
@@ -417,4 +416,12 @@ func checkAppDir(dir string) error {
 		return fmt.Errorf("app directory %s is not readable: %w", dir, err)
 	}
 	return f.Close()
+}
+
+// progressTo is where upload progress goes: the log at info level, nowhere when quieter.
+func progressTo(log *logging.Logger) func(string, ...any) {
+	if log == nil || log.Level < logging.Info {
+		return nil
+	}
+	return log.Infof
 }

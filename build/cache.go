@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/slipway/slipway/atomicfile"
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/cache"
 	"github.com/slipway/slipway/imagestore"
@@ -83,28 +84,7 @@ func writeExportState(dirs *appDirs, image string, rep *lifecycle.ExportReport) 
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dirs.root, "export-state.json"), b)
-}
-
-// writeFileAtomic writes temp + fsync + rename.
-func writeFileAtomic(p string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p), filepath.Base(p)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	return os.Rename(tmp.Name(), p)
+	return atomicfile.Write(filepath.Join(dirs.root, "export-state.json"), b, 0o644)
 }
 
 // imageSource finds images for the analyzer: the local store first (unless publishing, where

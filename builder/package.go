@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway/slipway/atomicfile"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -330,29 +332,13 @@ func WriteCNB(ctx context.Context, img v1.Image, path string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("write buildpackage %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".*")
-	if err != nil {
-		return fmt.Errorf("write buildpackage %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := tarTree(ctx, dir, bw); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write buildpackage %s: %w", path, err)
-	}
-	err = bw.Flush()
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), abs)
-	}
+	err = atomicfile.WriteFrom(abs, 0o644, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		if err := tarTree(ctx, dir, bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 	if err != nil {
 		return fmt.Errorf("write buildpackage %s: %w", path, err)
 	}

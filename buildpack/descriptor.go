@@ -3,10 +3,13 @@ package buildpack
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/slipway/slipway/atomicfile"
 
 	"github.com/BurntSushi/toml"
 
@@ -209,29 +212,7 @@ func TOMLError(path string, err error) error {
 	return fmt.Errorf("parse %s: %w", path, err)
 }
 
-// WriteTOMLFile writes v as TOML to path atomically (temp + fsync + rename).
+// WriteTOMLFile writes v as TOML to path atomically.
 func WriteTOMLFile(path string, v any) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := toml.NewEncoder(tmp).Encode(v); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFrom(path, 0o644, func(w io.Writer) error { return toml.NewEncoder(w).Encode(v) })
 }

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slipway/slipway/atomicfile"
+
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 	"golang.org/x/sync/errgroup"
@@ -243,35 +245,22 @@ func (c *Client) fetch(ctx context.Context, u string, h FileHash, kind string) (
 		return "", err
 	}
 	defer resp.Body.Close()
-	tmp, err := os.CreateTemp(c.CacheDir, ".download-*")
+	path := c.cachePath(h, kind)
+	tmp, err := atomicfile.Create(path, 0o644)
 	if err != nil {
 		return "", fmt.Errorf("fetch %s: %w", u, err)
 	}
-	defer os.Remove(tmp.Name())
+	defer tmp.Abort()
 	hash := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, hash), io.LimitReader(resp.Body, h.Size+1))
 	if err != nil {
-		tmp.Close()
 		return "", fmt.Errorf("fetch %s: %w", u, err)
 	}
 	if got := hex.EncodeToString(hash.Sum(nil)); got != h.SHA256 || n != h.Size {
-		tmp.Close()
 		return "", &HashMismatchError{URL: u, Want: h.SHA256, Got: got, WantSize: h.Size, GotSize: n}
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+	if err := tmp.Commit(); err != nil {
 		return "", fmt.Errorf("fetch %s: %w", u, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("fetch %s: %w", u, err)
-	}
-	path := c.cachePath(h, kind)
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return "", fmt.Errorf("fetch %s: %w", u, err)
-	}
-	if d, err := os.Open(c.CacheDir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return path, nil
 }

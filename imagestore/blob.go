@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/slipway/slipway/ctxio"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -54,7 +56,7 @@ func (s *Store) commitBlob(ctx context.Context, want v1.Hash, size int64, r io.R
 	}()
 
 	hasher := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, hasher), ctxReader{ctx, r})
+	n, err := io.Copy(io.MultiWriter(tmp, hasher), ctxio.Reader(ctx, r))
 	if err != nil {
 		return v1.Hash{}, 0, fmt.Errorf("write blob %s: %w", want, err)
 	}
@@ -111,30 +113,4 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil
-}
-
-// ctxReader stops a long copy (a 1 GB layer) promptly when the build is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-// ctxWriter is ctxReader's counterpart for Save.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
 }

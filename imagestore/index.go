@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/slipway/slipway/atomicfile"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -19,7 +21,7 @@ const RefNameAnnotation = "org.opencontainers.image.ref.name"
 
 const (
 	indexFile       = "index.json"
-	indexTempPrefix = "index.json.tmp-"
+	indexTempPrefix = ".index.json.tmp-" // atomicfile.TempPrefix(indexFile)
 )
 
 func emptyIndex() *v1.IndexManifest {
@@ -73,44 +75,19 @@ func (s *Store) writeIndex(im *v1.IndexManifest) error {
 	if err != nil {
 		return fmt.Errorf("encode store index: %w", err)
 	}
-	return s.writeFileAtomic(indexFile, indexTempPrefix, append(b, '\n'), s.beforeIndexRename)
+	return s.writeFileAtomic(indexFile, append(b, '\n'), s.beforeIndexRename)
 }
 
 // writeFileAtomic replaces root/name with data. beforeRename, when set, is a test seam that
 // runs after the temp file is durable and before it replaces the original.
-func (s *Store) writeFileAtomic(name, tempPrefix string, data []byte, beforeRename func() error) error {
-	dst := filepath.Join(s.root, name)
-	tmp, err := os.CreateTemp(s.root, tempPrefix+"*")
+func (s *Store) writeFileAtomic(name string, data []byte, beforeRename func() error) error {
+	f, err := atomicfile.Create(filepath.Join(s.root, name), 0o644)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", dst, err)
+		return err
 	}
-	renamed := false
-	defer func() {
-		if !renamed {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", dst, err)
+	defer f.Abort()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Join(s.root, name), err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", dst, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dst, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", dst, err)
-	}
-	if beforeRename != nil {
-		if err := beforeRename(); err != nil {
-			return fmt.Errorf("write %s: %w", dst, err)
-		}
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return fmt.Errorf("commit %s: %w", dst, err)
-	}
-	renamed = true
-	return syncDir(s.root)
+	return f.CommitWith(beforeRename)
 }

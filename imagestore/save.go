@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/slipway/slipway/ctxio"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -38,7 +40,7 @@ func (s *Store) Save(ctx context.Context, refs []string, w io.Writer) error {
 		}
 		images[r] = img
 	}
-	if err := tarball.MultiRefWrite(images, ctxWriter{ctx, w}); err != nil {
+	if err := tarball.MultiRefWrite(images, ctxio.Writer(ctx, w)); err != nil {
 		return fmt.Errorf("save images %v: %w", refs, err)
 	}
 	return nil

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/slipway/slipway/atomicfile"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -90,12 +92,12 @@ func (s *Store) initLayout() error {
 	}
 	defer unlock()
 	if _, err := os.Stat(filepath.Join(s.root, ociLayoutFile)); errors.Is(err, os.ErrNotExist) {
-		if err := s.writeFileAtomic(ociLayoutFile, ociLayoutFile+".tmp-", []byte(`{"imageLayoutVersion":"1.0.0"}`+"\n"), nil); err != nil {
+		if err := s.writeFileAtomic(ociLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`+"\n"), nil); err != nil {
 			return err
 		}
 	}
 	if _, err := os.Stat(filepath.Join(s.root, indexFile)); errors.Is(err, os.ErrNotExist) {
-		if err := s.writeFileAtomic(indexFile, indexTempPrefix, []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`+"\n"), nil); err != nil {
+		if err := s.writeFileAtomic(indexFile, []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`+"\n"), nil); err != nil {
 			return err
 		}
 	}
@@ -129,7 +131,7 @@ func (s *Store) recover() error {
 		return fmt.Errorf("read %s: %w", s.root, err)
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), indexTempPrefix) || strings.HasPrefix(e.Name(), ociLayoutFile+".tmp-") {
+		if strings.HasPrefix(e.Name(), indexTempPrefix) || strings.HasPrefix(e.Name(), atomicfile.TempPrefix(ociLayoutFile)) {
 			if err := os.Remove(filepath.Join(s.root, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("remove stale temp file: %w", err)
 			}

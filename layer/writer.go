@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway/slipway/ctxio"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
@@ -269,7 +271,7 @@ func (w *Writer) copyFile(ctx context.Context, hostPath string, size int64) erro
 		return fmt.Errorf("open %s: %w", hostPath, err)
 	}
 	defer f.Close()
-	n, err := io.CopyBuffer(w.tw, io.LimitReader(ctxReader{ctx, f}, size), w.copyBuf)
+	n, err := io.CopyBuffer(w.tw, io.LimitReader(ctxio.Reader(ctx, f), size), w.copyBuf)
 	if err != nil {
 		return fmt.Errorf("archive %s: %w", hostPath, err)
 	}
@@ -277,18 +279,6 @@ func (w *Writer) copyFile(ctx context.Context, hostPath string, size int64) erro
 		return fmt.Errorf("archive %s: file shrank from %d to %d bytes while being read", hostPath, size, n)
 	}
 	return nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // AddFile adds the regular host file hostPath at imagePath with an explicit owner and mode,

@@ -1,11 +1,12 @@
 package project
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/slipway/slipway/atomicfile"
 
 	"github.com/slipway/slipway/buildpack"
 )
@@ -58,7 +59,7 @@ func MaterializeScript(ref BuildpackRef, dir string) (string, error) {
 		"build":  "#!" + shell + "\n\n" + ref.Script.Inline + "\n",
 	}
 	for name, body := range scripts {
-		if err := writeFileAtomic(filepath.Join(bpDir, "bin", name), []byte(body), 0o755); err != nil {
+		if err := atomicfile.Write(filepath.Join(bpDir, "bin", name), []byte(body), 0o755); err != nil {
 			return "", fmt.Errorf("materialize inline buildpack %s: %w", ref.ID, err)
 		}
 	}
@@ -68,26 +69,4 @@ func MaterializeScript(ref BuildpackRef, dir string) (string, error) {
 		return "", fmt.Errorf("materialize inline buildpack %s: %w", ref.ID, err)
 	}
 	return bpDir, nil
-}
-
-// writeFileAtomic writes data to path via a temp file, fsync and rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(data)
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), mode); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -9,10 +9,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/slipway/slipway/version"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/slipway/slipway/build"
 	"github.com/slipway/slipway/builder"
 	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/registry"
@@ -82,7 +83,7 @@ run.toml and slipway itself as the lifecycle in /cnb/lifecycle, with the labels 
 			img, err := builder.Create(ctx, builder.CreateOptions{
 				Config: cfg, Buildpacks: descs, BuildImage: buildImg,
 				LifecycleBinary: exe, Phases: phaseNames(), LauncherPath: launcher,
-				Version: build.Version, ScratchDir: scratch,
+				Version: version.Version, ScratchDir: scratch,
 			})
 			if err != nil {
 				return err

@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/slipway/slipway/version"
+
 	"github.com/spf13/cobra"
 
-	"github.com/slipway/slipway/build"
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/internal/defaultbuilder"
@@ -109,6 +110,6 @@ func defaultBuilder(ctx context.Context, g *globals, store *imagestore.Store, wo
 	}
 	return defaultbuilder.Ensure(ctx, defaultbuilder.Options{
 		Store: store, WorkDir: workDir, LifecycleBinary: lifecycleBinary, LauncherPath: launcher,
-		Phases: phaseNames(), Version: build.Version, Log: g.logger(),
+		Phases: phaseNames(), Version: version.Version, Log: g.logger(),
 	})
 }

@@ -10,8 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway/slipway/version"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/slipway/slipway/build"
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/lifecycle"
 	"github.com/slipway/slipway/logging"
@@ -104,7 +105,7 @@ func runExporter(ctx context.Context, in *phaseInputs) error {
 	img, _, err := lifecycle.Export(ctx, lifecycle.ExportInputs{
 		LayersDir: in.layers, AppDir: in.app, Group: group.Group,
 		RunImage: runImg, RunImageRef: analyzed.RunImage.Reference, RunImageName: runName,
-		LauncherPath: in.export.launcher, LauncherVersion: build.Version,
+		LauncherPath: in.export.launcher, LauncherVersion: version.Version,
 		ProjectMetadata: project, DefaultProcessType: in.export.processType, PreviousImage: previous,
 		UID: uid, GID: gid, Created: created, PlatformAPI: in.platformAPI.Version.String(),
 		ScratchDir: scratch,
@@ -113,7 +114,7 @@ func runExporter(ctx context.Context, in *phaseInputs) error {
 		return err
 	}
 	log := logging.New(in.stdout, logging.Info, false)
-	dig, err := build.Publish(ctx, in.images, img, ro, log)
+	dig, err := registry.Publish(ctx, in.images, img, ro, log.Infof)
 	if err != nil {
 		return fail(err)
 	}

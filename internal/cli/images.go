@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/slipway/slipway/atomicfile"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -174,20 +175,8 @@ func newSaveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			abs, _ := filepath.Abs(output)
-			tmp, err := os.CreateTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".*")
-			if err != nil {
-				return fmt.Errorf("create %s: %w", output, err)
-			}
-			defer os.Remove(tmp.Name())
-			if err := s.Save(cmd.Context(), args, tmp); err != nil {
-				tmp.Close()
-				return err
-			}
-			if err := tmp.Close(); err != nil {
-				return fmt.Errorf("write %s: %w", output, err)
-			}
-			if err := os.Rename(tmp.Name(), abs); err != nil {
-				return fmt.Errorf("write %s: %w", output, err)
+			if err := atomicfile.WriteFrom(abs, 0o644, func(w io.Writer) error { return s.Save(cmd.Context(), args, w) }); err != nil {
+				return fmt.Errorf("save to %s: %w", output, err)
 			}
 			fmt.Fprintf(g.stdout, "Saved %s to %s\n", strings.Join(args, ", "), output)
 			return nil

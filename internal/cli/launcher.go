@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/slipway/slipway/atomicfile"
+
 	"github.com/slipway/slipway/internal/launcherbin"
 )
 
@@ -30,24 +32,9 @@ func launcherPath(workDir string) (string, error) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return "", fmt.Errorf("write launcher: %w", err)
 		}
-		// A unique temp name: concurrent builds may materialise it at the same moment; the
-		// rename makes whichever finishes last win with identical bytes.
-		tmp, err := os.CreateTemp(filepath.Dir(p), ".launcher-*")
-		if err != nil {
-			return "", fmt.Errorf("write launcher: %w", err)
-		}
-		defer os.Remove(tmp.Name())
-		if _, err := tmp.Write(b); err != nil {
-			tmp.Close()
-			return "", fmt.Errorf("write launcher: %w", err)
-		}
-		if err := tmp.Close(); err != nil {
-			return "", fmt.Errorf("write launcher: %w", err)
-		}
-		if err := os.Chmod(tmp.Name(), 0o755); err != nil {
-			return "", fmt.Errorf("write launcher: %w", err)
-		}
-		if err := os.Rename(tmp.Name(), p); err != nil {
+		// Concurrent builds may materialise it at the same moment; each writes its own temp
+		// file, and the rename makes whichever finishes last win with identical bytes.
+		if err := atomicfile.Write(p, b, 0o755); err != nil {
 			return "", fmt.Errorf("write launcher: %w", err)
 		}
 		return p, nil

@@ -5,10 +5,11 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/slipway/slipway/version"
+
 	"github.com/spf13/cobra"
 
 	"github.com/slipway/slipway/api"
-	"github.com/slipway/slipway/build"
 )
 
 func newVersionCmd(g *globals) *cobra.Command {
@@ -18,7 +19,7 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Example: "  slipway version",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(g.stdout, "slipway %s (%s, %s/%s)\n", build.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(g.stdout, "slipway %s (%s, %s/%s)\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			fmt.Fprintf(g.stdout, "Buildpack APIs: %s\n", strings.Join(api.SupportedBuildpackAPIs(), ", "))
 			fmt.Fprintf(g.stdout, "Platform APIs:  %s\n", strings.Join(api.SupportedPlatformAPIs(), ", "))
 			return nil

@@ -1,4 +1,4 @@
-package build
+package registry
 
 import (
 	"context"
@@ -14,8 +14,6 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-
-	"github.com/slipway/slipway/registry"
 )
 
 // faultyRegistry is an in-process registry that answers status instead of serving the
@@ -67,7 +65,7 @@ func newFaultyRegistry(t *testing.T) (*faultyRegistry, string) {
 
 func digestAt(t *testing.T, ref string) v1.Hash {
 	t.Helper()
-	img, err := registry.Image(context.Background(), ref, registry.Options{})
+	img, err := Image(context.Background(), ref, Options{})
 	if err != nil {
 		t.Fatalf("read back %s: %v", ref, err)
 	}
@@ -110,13 +108,13 @@ func TestPublishMovesNoTagOnFailure(t *testing.T) {
 			ctx := context.Background()
 			names := []string{host + "/a:latest", host + "/a:v1", host + "/b:v1"}
 			old, _ := random.Image(512, 2)
-			oldD, err := Publish(ctx, names, old, registry.Options{}, nil)
+			oldD, err := Publish(ctx, names, old, Options{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			f.fail = c.fail
 			img, _ := random.Image(512, 3)
-			_, err = Publish(ctx, names, img, registry.Options{}, nil)
+			_, err = Publish(ctx, names, img, Options{}, nil)
 			if err == nil {
 				t.Fatal("publish succeeded through the injected failure")
 			}
@@ -140,7 +138,7 @@ func TestPublishUploadsOnceThenTags(t *testing.T) {
 	img, _ := random.Image(1024, 3)
 	want, _ := img.Digest()
 	names := []string{host + "/a:latest", host + "/a:v1", host + "/b:v1"}
-	d, err := Publish(context.Background(), names, img, registry.Options{}, nil)
+	d, err := Publish(context.Background(), names, img, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package build
+package registry
 
 import (
 	"context"
@@ -6,9 +6,6 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/slipway/slipway/logging"
-	"github.com/slipway/slipway/registry"
 )
 
 // Publish writes img to every registry reference in names (the image and its -t tags) so that
@@ -19,7 +16,9 @@ import (
 // of receiving them again. A registry cannot move several tags atomically, so a failure
 // while tagging (after every upload succeeded) can still leave the earlier tags moved; the
 // error says which ones.
-func Publish(ctx context.Context, names []string, img v1.Image, o registry.Options, log *logging.Logger) (v1.Hash, error) {
+//
+// progress, when set, receives upload progress lines (WriteWithProgress).
+func Publish(ctx context.Context, names []string, img v1.Image, o Options, progress func(format string, args ...any)) (v1.Hash, error) {
 	dig, err := img.Digest()
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("compute digest of image %s: %w", names[0], err)
@@ -28,7 +27,7 @@ func Publish(ctx context.Context, names []string, img v1.Image, o registry.Optio
 	var repos []string // distinct repositories, in the order the names give them
 	registryOf := map[string]string{}
 	for _, n := range names {
-		r, err := registry.ParseReference(n, o)
+		r, err := ParseReference(n, o)
 		if err != nil {
 			return v1.Hash{}, fmt.Errorf("image name %s: %w", n, err)
 		}
@@ -47,15 +46,15 @@ func Publish(ctx context.Context, names []string, img v1.Image, o registry.Optio
 		if from, ok := uploaded[registryOf[repo]]; ok {
 			// An image read back from the registry has mountable layers: remote asks the
 			// registry to mount each blob from there rather than uploading it again.
-			if src, err = registry.Image(ctx, from+"@"+dig.String(), o); err != nil {
+			if src, err = Image(ctx, from+"@"+dig.String(), o); err != nil {
 				return v1.Hash{}, fmt.Errorf("publish %s: %w; no tag was changed", byDigest, err)
 			}
 		}
 		var werr error
-		if log != nil && log.Level >= logging.Info {
-			_, werr = registry.WriteWithProgress(ctx, byDigest, src, o, log.Infof)
+		if progress != nil {
+			_, werr = WriteWithProgress(ctx, byDigest, src, o, progress)
 		} else {
-			_, werr = registry.Write(ctx, byDigest, src, o)
+			_, werr = Write(ctx, byDigest, src, o)
 		}
 		if werr != nil {
 			return v1.Hash{}, fmt.Errorf("publish %s: %w; no tag was changed%s", names[0], werr, hint(werr))
@@ -65,7 +64,7 @@ func Publish(ctx context.Context, names []string, img v1.Image, o registry.Optio
 
 	var moved []string
 	for _, n := range names {
-		if err := registry.Tag(ctx, n, img, o); err != nil {
+		if err := Tag(ctx, n, img, o); err != nil {
 			if len(moved) == 0 {
 				return v1.Hash{}, fmt.Errorf("tag %s: %w; no tag was changed, the image is in the registry as %s%s", n, err, dig, hint(err))
 			}
@@ -77,10 +76,10 @@ func Publish(ctx context.Context, names []string, img v1.Image, o registry.Optio
 }
 
 // hint says what to do about a registry failure whose message does not already: the
-// unreachable and unauthorized kinds carry their own advice (registry.Error).
+// unreachable and unauthorized kinds carry their own advice (Error).
 func hint(err error) string {
-	var re *registry.Error
-	if errors.As(err, &re) && (re.Kind == registry.KindUnreachable || re.Kind == registry.KindUnauthorized) {
+	var re *Error
+	if errors.As(err, &re) && (re.Kind == KindUnreachable || re.Kind == KindUnauthorized) {
 		return ""
 	}
 	reg := "the registry"
