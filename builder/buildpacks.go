@@ -1,7 +1,6 @@
 package builder
 
 import (
-	"archive/tar"
 	"bufio"
 	"compress/gzip"
 	"context"
@@ -11,12 +10,12 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/project"
+	"github.com/slipway/slipway/untar"
 )
 
 // FetchBuildpacks lays out every [[buildpacks]] entry of cfg under
@@ -201,10 +200,9 @@ func install(tree, dest string) (*buildpack.Descriptor, error) {
 	return d, nil
 }
 
-// extract unpacks archive into dir, refusing entries that would land outside dir: absolute
-// or ".." names, and paths through a symlink extracted earlier. Symlinks themselves are
-// created as given (they are not followed here); hard links must point inside dir.
-// Devices and FIFOs are skipped.
+// extract unpacks archive (a tar, gzipped or not) into dir with archive semantics
+// (untar.Options): no entry, hard link or write through a symlink lands outside dir, sparse
+// entries are refused and the total size is bounded.
 func extract(ctx context.Context, archive, dir string) error {
 	f, err := os.Open(archive)
 	if err != nil {
@@ -224,136 +222,8 @@ func extract(ctx context.Context, archive, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("extract %s: %w", archive, err)
 	}
-	tr := tar.NewReader(r)
-	for {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("extract %s: %w", archive, err)
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("extract %s: %w", archive, err)
-		}
-		target, err := safeJoin(dir, hdr.Name)
-		if err != nil {
-			return fmt.Errorf("extract %s: %w", archive, err)
-		}
-		if target == dir {
-			continue
-		}
-		if err := mkParents(dir, target); err != nil {
-			return fmt.Errorf("extract %s: entry %q: %w", archive, hdr.Name, err)
-		}
-		mode := fs.FileMode(hdr.Mode).Perm()
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("extract %s: %w", archive, err)
-			}
-			if fi, err := os.Lstat(target); err != nil || !fi.IsDir() {
-				return fmt.Errorf("extract %s: entry %q is a directory over a non-directory", archive, hdr.Name)
-			}
-			if err := os.Chmod(target, mode|0o700); err != nil {
-				return fmt.Errorf("extract %s: %w", archive, err)
-			}
-		case tar.TypeReg:
-			if err := writeEntry(tr, target, mode, hdr); err != nil {
-				return fmt.Errorf("extract %s: entry %q: %w", archive, hdr.Name, err)
-			}
-		case tar.TypeSymlink:
-			_ = os.RemoveAll(target)
-			if err := os.Symlink(hdr.Linkname, target); err != nil {
-				return fmt.Errorf("extract %s: %w", archive, err)
-			}
-		case tar.TypeLink:
-			src, err := safeJoin(dir, hdr.Linkname)
-			if err != nil {
-				return fmt.Errorf("extract %s: hard link %q: %w", archive, hdr.Name, err)
-			}
-			if err := mkParents(dir, src); err != nil {
-				return fmt.Errorf("extract %s: hard link %q: %w", archive, hdr.Name, err)
-			}
-			if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() {
-				return fmt.Errorf("extract %s: hard link %q must point to a regular file extracted earlier", archive, hdr.Name)
-			}
-			_ = os.RemoveAll(target)
-			if err := os.Link(src, target); err != nil {
-				return fmt.Errorf("extract %s: %w", archive, err)
-			}
-		default:
-			// Devices, FIFOs and extended-header-only entries have no place in a buildpack.
-		}
-	}
-}
-
-// safeJoin maps a tar entry name to a path under dir, rejecting absolute and escaping names.
-func safeJoin(dir, name string) (string, error) {
-	n := strings.ReplaceAll(name, `\`, "/")
-	if path.IsAbs(n) {
-		return "", fmt.Errorf("entry %q has an absolute path", name)
-	}
-	clean := path.Clean(n)
-	if clean == ".." || strings.HasPrefix(clean, "../") {
-		return "", fmt.Errorf("entry %q points outside the archive root (path traversal)", name)
-	}
-	if clean == "." {
-		return dir, nil
-	}
-	return filepath.Join(dir, filepath.FromSlash(clean)), nil
-}
-
-// mkParents creates target's parent directories under root and refuses a parent that is a
-// symlink, which would let a later entry write through it to outside root.
-func mkParents(root, target string) error {
-	rel, err := filepath.Rel(root, filepath.Dir(target))
-	if err != nil {
-		return err
-	}
-	if rel == "." {
-		return nil
-	}
-	cur := root
-	for _, part := range strings.Split(rel, string(filepath.Separator)) {
-		cur = filepath.Join(cur, part)
-		fi, err := os.Lstat(cur)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			if err := os.Mkdir(cur, 0o755); err != nil {
-				return err
-			}
-		case err != nil:
-			return err
-		case fi.Mode()&fs.ModeSymlink != 0:
-			return fmt.Errorf("path goes through symlink %s (path traversal)", part)
-		case !fi.IsDir():
-			return fmt.Errorf("parent %s is not a directory", part)
-		}
+	if err := untar.Into(ctx, r, dir, untar.Options{}); err != nil {
+		return fmt.Errorf("extract %s: %w", archive, err)
 	}
 	return nil
-}
-
-// writeEntry streams one regular file out of the archive.
-func writeEntry(r io.Reader, target string, mode fs.FileMode, hdr *tar.Header) error {
-	// Remove whatever an earlier entry left there: opening it could follow a symlink or
-	// truncate a file hard-linked elsewhere.
-	if err := os.RemoveAll(target); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, r); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(target, mode); err != nil {
-		return err
-	}
-	return os.Chtimes(target, hdr.ModTime, hdr.ModTime)
 }

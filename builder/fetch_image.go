@@ -1,14 +1,10 @@
 package builder
 
 import (
-	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,6 +14,7 @@ import (
 
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/untar"
 )
 
 // FromImage reads a builder image, Slipway's or one made by `pack builder create`
@@ -265,82 +262,14 @@ func extractLayerModules(ctx context.Context, l v1.Layer, stage, dest string, wa
 const buildpacksPrefix = "cnb/buildpacks/"
 
 // extractBuildpacksTree streams a layer tar and writes the entries below /cnb/buildpacks/
-// into dir (as <escaped id>/<version>/…); other entries are skipped. It applies the same
-// safety rules as extract: no escaping names, no writing through symlinks, hard links only
-// to files extracted earlier.
+// into dir (as <escaped id>/<version>/…); other entries are skipped. Archive semantics
+// apply (untar.Options): nothing lands outside dir, hard links only to files extracted
+// earlier, sparse entries refused, the size bounded.
 func extractBuildpacksTree(ctx context.Context, r io.Reader, dir string) error {
-	tr := tar.NewReader(r)
-	strip := func(name string) (string, bool) {
-		n := strings.TrimPrefix(path.Clean("/"+strings.ReplaceAll(name, `\`, "/")), "/")
-		n = strings.TrimPrefix(n, "Files/")
-		rel, ok := strings.CutPrefix(n, buildpacksPrefix)
+	return untar.Into(ctx, r, dir, untar.Options{AbsoluteNames: true, Select: func(name string) (string, bool) {
+		rel, ok := strings.CutPrefix(strings.TrimPrefix(name, "Files/"), buildpacksPrefix)
 		return rel, ok && rel != ""
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read layer tar: %w", err)
-		}
-		rel, ok := strip(hdr.Name)
-		if !ok {
-			continue
-		}
-		target, err := safeJoin(dir, rel)
-		if err != nil {
-			return err
-		}
-		if err := mkParents(dir, target); err != nil {
-			return fmt.Errorf("entry %q: %w", hdr.Name, err)
-		}
-		mode := fs.FileMode(hdr.Mode).Perm()
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return err
-			}
-			if fi, err := os.Lstat(target); err != nil || !fi.IsDir() {
-				return fmt.Errorf("entry %q is a directory over a non-directory", hdr.Name)
-			}
-			if err := os.Chmod(target, mode|0o700); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := writeEntry(tr, target, mode, hdr); err != nil {
-				return fmt.Errorf("entry %q: %w", hdr.Name, err)
-			}
-		case tar.TypeSymlink:
-			_ = os.RemoveAll(target)
-			if err := os.Symlink(hdr.Linkname, target); err != nil {
-				return err
-			}
-		case tar.TypeLink:
-			lrel, ok := strip(hdr.Linkname)
-			if !ok {
-				return fmt.Errorf("hard link %q points outside %s", hdr.Name, buildpacksPrefix)
-			}
-			src, err := safeJoin(dir, lrel)
-			if err != nil {
-				return fmt.Errorf("hard link %q: %w", hdr.Name, err)
-			}
-			if err := mkParents(dir, src); err != nil {
-				return fmt.Errorf("hard link %q: %w", hdr.Name, err)
-			}
-			if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() {
-				return fmt.Errorf("hard link %q must point to a regular file extracted earlier", hdr.Name)
-			}
-			_ = os.RemoveAll(target)
-			if err := os.Link(src, target); err != nil {
-				return err
-			}
-		}
-		// Devices and fifos are skipped: a buildpack has no use for them.
-	}
+	}})
 }
 
 // ResolveBuildpackages prepares cfg for FetchBuildpacks, which reads only directories and

@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"archive/tar"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +19,7 @@ import (
 	"github.com/slipway/slipway/cache"
 	"github.com/slipway/slipway/layer"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/untar"
 )
 
 // RestoreInputs are the restorer's inputs (platform.md, restorer).
@@ -235,75 +235,28 @@ func untarLayer(ctx context.Context, c cache.Cache, sha, layersDir, esc, name st
 	if err := os.RemoveAll(dst); err != nil {
 		return "", err
 	}
-	h := sha256.New()
-	tr := tar.NewReader(io.TeeReader(rc, h))
-	prefix := strings.TrimPrefix(layerImagePath(esc, name), "/")
-	type dirTime struct {
-		p string
-		t time.Time
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return "", err
 	}
-	var dirs []dirTime
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", err
+	h := sha256.New()
+	prefix := strings.TrimPrefix(layerImagePath(esc, name), "/")
+	// Archive semantics: a cache is as untrusted as the registry it came from, so nothing
+	// in it may land outside the layer directory or write through a symlink.
+	err = untar.Into(ctx, io.TeeReader(rc, h), dst, untar.Options{AbsoluteNames: true, Select: func(n string) (string, bool) {
+		if n == prefix {
+			return ".", true
 		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", fmt.Errorf("read cached tar: %w", err)
-		}
-		n := path.Clean(hdr.Name)
-		if n != prefix && !strings.HasPrefix(n, prefix+"/") {
-			continue // parent directories layers/ and layers/<bp>/
-		}
-		target := filepath.Join(dst, filepath.FromSlash(strings.TrimPrefix(strings.TrimPrefix(n, prefix), "/")))
-		mode := os.FileMode(hdr.Mode).Perm()
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return "", err
-			}
-			if err := os.Chmod(target, mode|0o700); err != nil {
-				return "", err
-			}
-			dirs = append(dirs, dirTime{target, hdr.ModTime})
-		case tar.TypeReg:
-			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-			if err != nil {
-				return "", err
-			}
-			if _, err := io.Copy(f, tr); err != nil {
-				f.Close()
-				return "", fmt.Errorf("extract %s: %w", hdr.Name, err)
-			}
-			if err := f.Close(); err != nil {
-				return "", err
-			}
-			os.Chtimes(target, hdr.ModTime, hdr.ModTime)
-		case tar.TypeSymlink:
-			if err := os.Symlink(hdr.Linkname, target); err != nil {
-				return "", err
-			}
-		case tar.TypeLink:
-			ln := path.Clean(hdr.Linkname)
-			if !strings.HasPrefix(ln, prefix+"/") {
-				return "", fmt.Errorf("hardlink %s points outside the layer", hdr.Name)
-			}
-			if err := os.Link(filepath.Join(dst, filepath.FromSlash(strings.TrimPrefix(ln, prefix+"/"))), target); err != nil {
-				return "", err
-			}
-		}
+		rel, ok := strings.CutPrefix(n, prefix+"/")
+		return rel, ok // parent directories layers/ and layers/<bp>/ are skipped
+	}})
+	if err != nil {
+		return "", fmt.Errorf("extract cached layer %s: %w", sha, err)
 	}
 	if _, err := io.Copy(io.Discard, io.TeeReader(rc, h)); err != nil {
 		return "", fmt.Errorf("read cached tar: %w", err)
 	}
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != sha {
 		return "", fmt.Errorf("digest mismatch: the cached tar hashes to %s", got)
-	}
-	for i := len(dirs) - 1; i >= 0; i-- {
-		os.Chtimes(dirs[i].p, dirs[i].t, dirs[i].t)
 	}
 	return layer.FingerprintDir(ctx, dst, layerImagePath(esc, name), opts)
 }
