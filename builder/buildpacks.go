@@ -140,6 +140,9 @@ func localPath(baseDir, uri string) (string, error) {
 // previous copy. Symlinks are copied as links, not followed. The copy is staged beside the
 // target and renamed into place, so readers never see a half-copied buildpack.
 func LayoutBuildpackDir(ctx context.Context, srcDir, destBuildpacksDir string) (*buildpack.Descriptor, error) {
+	if buildpack.IsClassicDir(srcDir) {
+		return layoutClassicDir(ctx, srcDir, destBuildpacksDir, classicOrigin{source: srcDir})
+	}
 	d, err := buildpack.ReadDescriptor(srcDir)
 	if err != nil {
 		return nil, fmt.Errorf("lay out buildpack %s: %w", srcDir, err)
@@ -170,6 +173,9 @@ func layoutArchive(ctx context.Context, archive, dest string) (*buildpack.Descri
 	tree := filepath.Join(stage, "bp")
 	if err := extract(ctx, archive, tree); err != nil {
 		return nil, err
+	}
+	if root, ok := classicRoot(tree); ok {
+		return layoutClassicTree(archive, root, stage, dest)
 	}
 	if _, err := os.Stat(filepath.Join(tree, "buildpack.toml")); err != nil {
 		return nil, fmt.Errorf("archive %s has no buildpack.toml at its root (.cnb buildpackages are not supported yet)", archive)

@@ -29,6 +29,10 @@ type BuildConfig struct {
 	// with OutPrefix. Nil discards.
 	Out       io.Writer
 	OutPrefix string
+	// Group is the whole group being built and Index this buildpack's place in it; classic
+	// Cloud Foundry buildpacks need both (DEPS_IDX, and whether they are the final one).
+	Group []GroupElement
+	Index int
 }
 
 // BuildResult is what one buildpack produced.
@@ -49,6 +53,7 @@ type BuildResult struct {
 // (buildpack.md, Build; platform.md, builder).
 type BuildError struct {
 	Ref      string // id@version
+	Step     string // the executable that failed; empty means bin/build
 	ExitCode int    // -1 when killed by a signal
 	Tail     []string
 	Err      error
@@ -56,7 +61,11 @@ type BuildError struct {
 
 func (e *BuildError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "buildpack %s: bin/build failed with exit code %d", e.Ref, e.ExitCode)
+	step := e.Step
+	if step == "" {
+		step = "bin/build"
+	}
+	fmt.Fprintf(&b, "buildpack %s: %s failed with exit code %d", e.Ref, step, e.ExitCode)
 	if len(e.Tail) > 0 {
 		b.WriteString("; last output:\n")
 		for _, l := range e.Tail {
@@ -75,6 +84,9 @@ const buildOutputTailLines = 20
 // buildpack.md, Layer Content Metadata (TOML); buildpack.md, Ignored Layers; buildpack.md, launch.toml (TOML); buildpack.md, Software Bill of Materials): layer metadata (all-false layers renamed .ignore), build.toml,
 // launch.toml and SBOM files. SBOM files are found and validated, not copied.
 func (d *Descriptor) Build(ctx context.Context, cfg BuildConfig) (*BuildResult, error) {
+	if d.Classic != nil {
+		return d.buildClassic(ctx, cfg)
+	}
 	caps := d.APIFeatures()
 	bpLayersDir := filepath.Join(cfg.LayersDir, EscapedID(d.Buildpack.ID))
 	if err := os.MkdirAll(bpLayersDir, 0o777); err != nil {

@@ -27,6 +27,9 @@ type Descriptor struct {
 
 	// Dir is the directory holding buildpack.toml; not part of the file.
 	Dir string `toml:"-"`
+	// Classic is set for a classic (Heroku / Cloud Foundry) buildpack laid out by Slipway;
+	// see classic.go.
+	Classic *ClassicInfo `toml:"-"`
 }
 
 // Info is the [buildpack] table (buildpack.md, buildpack.toml (TOML)).
@@ -127,6 +130,11 @@ func ReadDescriptor(dir string) (*Descriptor, error) {
 		return nil, err
 	}
 	d.Dir = dir
+	c, err := d.classicInfo()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	d.Classic = c
 	if err := d.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -152,7 +160,8 @@ func (d *Descriptor) validate() error {
 	if d.Buildpack.Version == "" {
 		return fmt.Errorf("buildpack %s: missing [buildpack] version", id)
 	}
-	if !versionPattern.MatchString(d.Buildpack.Version) {
+	// A classic buildpack's version is a git ref or content digest, not semver.
+	if d.Classic == nil && !versionPattern.MatchString(d.Buildpack.Version) {
 		return fmt.Errorf("buildpack %s: version %q must be X.Y.Z without leading zeros", id, d.Buildpack.Version)
 	}
 	for i := range d.Targets {

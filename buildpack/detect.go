@@ -88,6 +88,9 @@ type DetectOutcome struct {
 // failures to run are reported as DetectError so that the detector can carry on with other
 // groups and report every reason at the end.
 func (d *Descriptor) Detect(ctx context.Context, cfg DetectConfig) DetectOutcome {
+	if d.Classic != nil {
+		return d.detectClassic(ctx, cfg)
+	}
 	out := DetectOutcome{Status: DetectError, ExitCode: -1}
 	fail := func(err error) DetectOutcome {
 		out.Status, out.Err = DetectError, err

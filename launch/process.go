@@ -134,6 +134,7 @@ func eligible(list []string, current string) bool {
 
 // execution turns a selected process and its environment into the exec call.
 func (l *Launcher) execution(self string, s selected, env *Env, bpAPIs map[string]apiVersion) (*Execution, error) {
+	l.classicHome(env)
 	x := &Execution{Type: s.Type, Env: env.List(), Dir: s.WorkingDir}
 	if s.Direct {
 		path, err := lookPath(s.Command[0], env.Get("PATH"), s.WorkingDir)
@@ -213,6 +214,7 @@ func (l *Launcher) profiles(procType string, bpAPIs map[string]apiVersion) ([]st
 			}
 		}
 	}
+	out = append(out, l.appProfileD()...)
 	if legacy {
 		p := filepath.Join(l.AppDir, ".profile")
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {

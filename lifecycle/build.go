@@ -75,7 +75,7 @@ func build(ctx context.Context, in BuildInputs) (*launch.Metadata, error) {
 	procs := processMerger{byType: map[string]launch.Process{}}
 	labelIndex := map[string]int{}
 
-	for _, ge := range in.Group {
+	for i, ge := range in.Group {
 		if ge.Extension {
 			continue
 		}
@@ -94,6 +94,8 @@ func build(ctx context.Context, in BuildInputs) (*launch.Metadata, error) {
 			ExecEnv:        in.ExecEnv,
 			Out:            in.Out,
 			OutPrefix:      "[" + d.Buildpack.ID + "] ",
+			Group:          in.Group,
+			Index:          i,
 		})
 		if err != nil {
 			return nil, err
