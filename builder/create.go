@@ -168,9 +168,9 @@ func builderLabels(o CreateOptions, base map[string]string, infos []ModuleInfo, 
 		order = buildpack.Order{}
 	}
 	for k, v := range map[string]any{
-		LabelBuilderMetadata: md,
-		LabelBuildpackOrder:  order,
-		LabelBuildpackLayers: layers,
+		platform.LabelBuilderMetadata: md,
+		platform.LabelBuildpackOrder:  order,
+		platform.LabelBuildpackLayers: layers,
 	} {
 		s, err := encodeLabel(k, v)
 		if err != nil {
@@ -180,8 +180,8 @@ func builderLabels(o CreateOptions, base map[string]string, infos []ModuleInfo, 
 	}
 	// The legacy stack id comes from the build image; builder.toml's [stack] id fills in
 	// only when the build image has none (docs/spec-notes.md, Builder labels).
-	if labels[LabelStackID] == "" && c.Stack.ID != "" {
-		labels[LabelStackID] = c.Stack.ID
+	if labels[platform.LabelStackID] == "" && c.Stack.ID != "" {
+		labels[platform.LabelStackID] = c.Stack.ID
 	}
 	return labels, nil
 }

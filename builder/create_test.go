@@ -224,7 +224,7 @@ func TestCreateLabels(t *testing.T) {
 	labels := cf.Config.Labels
 
 	var md map[string]any
-	must(t, json.Unmarshal([]byte(labels[LabelBuilderMetadata]), &md))
+	must(t, json.Unmarshal([]byte(labels[platform.LabelBuilderMetadata]), &md))
 	get := func(v any, keys ...string) any {
 		for _, k := range keys {
 			m, ok := v.(map[string]any)
@@ -257,8 +257,8 @@ func TestCreateLabels(t *testing.T) {
 			map[string]any{"id": "example/composite", "version": "2.0.0"},
 			map[string]any{"id": "example/simple", "version": "1.0.0"},
 		}},
-		{"stack id from build image", labels[LabelStackID], "io.example.stack"},
-		{"order", labels[LabelBuildpackOrder], `[{"group":[{"id":"example/composite","version":"2.0.0"}]},{"group":[{"id":"example/simple","version":"1.0.0","optional":true}]}]`},
+		{"stack id from build image", labels[platform.LabelStackID], "io.example.stack"},
+		{"order", labels[platform.LabelBuildpackOrder], `[{"group":[{"id":"example/composite","version":"2.0.0"}]},{"group":[{"id":"example/simple","version":"1.0.0","optional":true}]}]`},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
@@ -273,7 +273,7 @@ func TestCreateLabels(t *testing.T) {
 
 	t.Run("layers", func(t *testing.T) {
 		var mods map[string]map[string]map[string]any
-		must(t, json.Unmarshal([]byte(labels[LabelBuildpackLayers]), &mods))
+		must(t, json.Unmarshal([]byte(labels[platform.LabelBuildpackLayers]), &mods))
 		simple := mods["example/simple"]["1.0.0"]
 		comp := mods["example/composite"]["2.0.0"]
 		if simple["api"] != "0.12" || comp["api"] != "0.12" {
@@ -379,10 +379,10 @@ func TestFromImagePackStyle(t *testing.T) {
 			cf, _ := img.ConfigFile()
 			cf = cf.DeepCopy()
 			cf.Config.Labels = map[string]string{
-				LabelBuilderMetadata: tc.metadata,
-				LabelBuildpackOrder:  orderLabel,
-				LabelBuildpackLayers: layersLabel,
-				LabelStackID:         "io.buildpacks.stacks.jammy",
+				platform.LabelBuilderMetadata: tc.metadata,
+				platform.LabelBuildpackOrder:  orderLabel,
+				platform.LabelBuildpackLayers: layersLabel,
+				platform.LabelStackID:         "io.buildpacks.stacks.jammy",
 			}
 			pimg, err := mutate.ConfigFile(img, cf)
 			if err != nil {
@@ -431,8 +431,8 @@ func TestFromImageErrors(t *testing.T) {
 		want string
 	}{
 		{"not a builder", base, "not a builder image"},
-		{"bad metadata JSON", withLabels(map[string]string{LabelBuilderMetadata: "{"}), "not valid JSON"},
-		{"layer missing", withLabels(map[string]string{LabelBuilderMetadata: "{}", LabelBuildpackLayers: `{"a/b":{"1.0.0":{"api":"0.12","layerDiffID":"sha256:` + strings.Repeat("0", 64) + `"}}}`}), "is not in the image"},
+		{"bad metadata JSON", withLabels(map[string]string{platform.LabelBuilderMetadata: "{"}), "not valid JSON"},
+		{"layer missing", withLabels(map[string]string{platform.LabelBuilderMetadata: "{}", platform.LabelBuildpackLayers: `{"a/b":{"1.0.0":{"api":"0.12","layerDiffID":"sha256:` + strings.Repeat("0", 64) + `"}}}`}), "is not in the image"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

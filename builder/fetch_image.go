@@ -40,19 +40,19 @@ func fromImage(ctx context.Context, img v1.Image, destBuildpacksDir string, extr
 	}
 	labels := cf.Config.Labels
 	var md Metadata
-	ok, err := decodeLabel(labels, LabelBuilderMetadata, &md)
+	ok, err := decodeLabel(labels, platform.LabelBuilderMetadata, &md)
 	if err != nil {
 		return nil, fmt.Errorf("read builder image: %w", err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("read builder image: no %s label, so this is not a builder image; pass a builder image (pack or slipway builder create) or a builder.toml", LabelBuilderMetadata)
+		return nil, fmt.Errorf("read builder image: no %s label, so this is not a builder image; pass a builder image (pack or slipway builder create) or a builder.toml", platform.LabelBuilderMetadata)
 	}
 	var order buildpack.Order
-	if _, err := decodeLabel(labels, LabelBuildpackOrder, &order); err != nil {
+	if _, err := decodeLabel(labels, platform.LabelBuildpackOrder, &order); err != nil {
 		return nil, fmt.Errorf("read builder image: %w", err)
 	}
 	mods := ModuleLayers{}
-	if _, err := decodeLabel(labels, LabelBuildpackLayers, &mods); err != nil {
+	if _, err := decodeLabel(labels, platform.LabelBuildpackLayers, &mods); err != nil {
 		return nil, fmt.Errorf("read builder image: %w", err)
 	}
 	var descs []*buildpack.Descriptor
@@ -69,7 +69,7 @@ func fromImage(ctx context.Context, img v1.Image, destBuildpacksDir string, extr
 	if len(c.Run.Images) == 0 && md.Stack.RunImage.Image != "" {
 		c.Run.Images = []platform.RunImage{{Image: md.Stack.RunImage.Image, Mirrors: md.Stack.RunImage.Mirrors}}
 	}
-	c.Stack.ID = labels[LabelStackID]
+	c.Stack.ID = labels[platform.LabelStackID]
 	for _, d := range descs {
 		c.Buildpacks = append(c.Buildpacks, BuildpackConfig{ID: d.Buildpack.ID, Version: d.Buildpack.Version, URI: d.Dir})
 	}
@@ -85,19 +85,19 @@ func LayoutBuildpackage(ctx context.Context, img v1.Image, destBuildpacksDir str
 		return nil, fmt.Errorf("read buildpackage config: %w", err)
 	}
 	var md BuildpackageMetadata
-	ok, err := decodeLabel(cf.Config.Labels, LabelBuildpackageMetadata, &md)
+	ok, err := decodeLabel(cf.Config.Labels, platform.LabelBuildpackageMetadata, &md)
 	if err != nil {
 		return nil, fmt.Errorf("read buildpackage: %w", err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("read buildpackage: no %s label, so this is not a buildpackage", LabelBuildpackageMetadata)
+		return nil, fmt.Errorf("read buildpackage: no %s label, so this is not a buildpackage", platform.LabelBuildpackageMetadata)
 	}
 	mods := ModuleLayers{}
-	if _, err := decodeLabel(cf.Config.Labels, LabelBuildpackLayers, &mods); err != nil {
+	if _, err := decodeLabel(cf.Config.Labels, platform.LabelBuildpackLayers, &mods); err != nil {
 		return nil, fmt.Errorf("read buildpackage %s@%s: %w", md.ID, md.Version, err)
 	}
 	if _, ok := mods[md.ID][md.Version]; !ok {
-		return nil, fmt.Errorf("read buildpackage: its entrypoint %s@%s is not in the %s label", md.ID, md.Version, LabelBuildpackLayers)
+		return nil, fmt.Errorf("read buildpackage: its entrypoint %s@%s is not in the %s label", md.ID, md.Version, platform.LabelBuildpackLayers)
 	}
 	descs, err := extractModules(ctx, img, mods, destBuildpacksDir)
 	if err != nil {
@@ -185,7 +185,7 @@ func extractModules(ctx context.Context, img v1.Image, mods ModuleLayers, dest s
 	for id, versions := range mods {
 		for version, info := range versions {
 			if info.LayerDiffID == "" {
-				return nil, fmt.Errorf("%s@%s has no layerDiffID in %s", id, version, LabelBuildpackLayers)
+				return nil, fmt.Errorf("%s@%s has no layerDiffID in %s", id, version, platform.LabelBuildpackLayers)
 			}
 			if byLayer[info.LayerDiffID] == nil {
 				diffIDs = append(diffIDs, info.LayerDiffID)
@@ -205,7 +205,7 @@ func extractModules(ctx context.Context, img v1.Image, mods ModuleLayers, dest s
 		}
 		l, err := img.LayerByDiffID(h)
 		if err != nil {
-			return nil, fmt.Errorf("layer %s listed in %s is not in the image: %w", diffID, LabelBuildpackLayers, err)
+			return nil, fmt.Errorf("layer %s listed in %s is not in the image: %w", diffID, platform.LabelBuildpackLayers, err)
 		}
 		stage, err := os.MkdirTemp(dest, ".stage-*")
 		if err != nil {

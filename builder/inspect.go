@@ -46,23 +46,23 @@ func Inspect(img v1.Image) (*Info, error) {
 	}
 	labels := cf.Config.Labels
 	var md Metadata
-	ok, err := decodeLabel(labels, LabelBuilderMetadata, &md)
+	ok, err := decodeLabel(labels, platform.LabelBuilderMetadata, &md)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("no %s label: this is not a builder image", LabelBuilderMetadata)
+		return nil, fmt.Errorf("no %s label: this is not a builder image", platform.LabelBuilderMetadata)
 	}
-	info := &Info{Digest: dig.String(), Description: md.Description, CreatedBy: md.CreatedBy, StackID: labels[LabelStackID], Lifecycle: md.Lifecycle}
+	info := &Info{Digest: dig.String(), Description: md.Description, CreatedBy: md.CreatedBy, StackID: labels[platform.LabelStackID], Lifecycle: md.Lifecycle}
 	info.RunImages = md.Images
 	if len(info.RunImages) == 0 && md.Stack.RunImage.Image != "" {
 		info.RunImages = []platform.RunImage{{Image: md.Stack.RunImage.Image, Mirrors: md.Stack.RunImage.Mirrors}}
 	}
-	if _, err := decodeLabel(labels, LabelBuildpackOrder, &info.Order); err != nil {
+	if _, err := decodeLabel(labels, platform.LabelBuildpackOrder, &info.Order); err != nil {
 		return nil, err
 	}
 	mods := ModuleLayers{}
-	if _, err := decodeLabel(labels, LabelBuildpackLayers, &mods); err != nil {
+	if _, err := decodeLabel(labels, platform.LabelBuildpackLayers, &mods); err != nil {
 		return nil, err
 	}
 	for id, versions := range mods {

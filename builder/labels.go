@@ -10,19 +10,6 @@ import (
 	"github.com/slipway/slipway/platform"
 )
 
-// Labels of builder images and buildpackages, with pack's names and JSON shapes
-// (docs/spec-notes.md, Builder labels; distribution.md, Buildpackage), so that images Slipway writes are read by pack, kpack and the
-// lifecycle, and images they write are read by Slipway.
-const (
-	LabelBuilderMetadata      = "io.buildpacks.builder.metadata"
-	LabelBuildpackOrder       = "io.buildpacks.buildpack.order"
-	LabelBuildpackLayers      = "io.buildpacks.buildpack.layers"
-	LabelBuildpackageMetadata = "io.buildpacks.buildpackage.metadata"
-	LabelStackID              = "io.buildpacks.stack.id"
-	LabelLifecycleVersion     = "io.buildpacks.lifecycle.version"
-	LabelLifecycleAPIs        = "io.buildpacks.lifecycle.apis"
-)
-
 // Metadata is the io.buildpacks.builder.metadata label (docs/spec-notes.md, Builder labels; pack
 // internal/builder/metadata.go).
 type Metadata struct {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/slipway/slipway/atomicfile"
+	"github.com/slipway/slipway/platform"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -195,8 +196,8 @@ func Package(ctx context.Context, o PackageOptions) (v1.Image, error) {
 	}
 	labels := map[string]string{}
 	for k, v := range map[string]any{
-		LabelBuildpackageMetadata: BuildpackageMetadata{ID: entry.Buildpack.ID, Version: entry.Buildpack.Version, Name: entry.Buildpack.Name, Homepage: entry.Buildpack.Homepage, Stacks: stacks},
-		LabelBuildpackLayers:      mods,
+		platform.LabelBuildpackageMetadata: BuildpackageMetadata{ID: entry.Buildpack.ID, Version: entry.Buildpack.Version, Name: entry.Buildpack.Name, Homepage: entry.Buildpack.Homepage, Stacks: stacks},
+		platform.LabelBuildpackLayers:      mods,
 	} {
 		s, err := encodeLabel(k, v)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/slipway/slipway/platform"
 )
 
 func writePackageToml(t *testing.T, body string) string {
@@ -95,7 +96,7 @@ func TestPackageCNBRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	cf, _ := img.ConfigFile()
-	if got := cf.Config.Labels[LabelBuildpackageMetadata]; got != `{"id":"example/composite","version":"2.0.0","stacks":[]}` {
+	if got := cf.Config.Labels[platform.LabelBuildpackageMetadata]; got != `{"id":"example/composite","version":"2.0.0","stacks":[]}` {
 		t.Errorf("buildpackage metadata = %s", got)
 	}
 	layers, _ := img.Layers()

@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/slipway/slipway/layer"
+	"github.com/slipway/slipway/platform"
 )
 
 // Directory names inside a volume cache (docs/spec-notes.md, Caches): the committed cache, the next
@@ -25,7 +26,7 @@ const (
 	lockFile     = ".lock"
 )
 
-// Dir is a volume cache: <dir>/committed/<diffID>.tar plus committed/<MetadataLabel>, the
+// Dir is a volume cache: <dir>/committed/<diffID>.tar plus committed/<platform.LabelCacheMetadata>, the
 // reference lifecycle's layout, so the directory is portable between hosts and tools.
 type Dir struct {
 	root string
@@ -123,7 +124,7 @@ func (d *Dir) ScratchDir() string { return d.path(scratchDir) }
 // Metadata implements Cache. A metadata file that does not parse is reported as an error so
 // the caller can warn and build without the cache.
 func (d *Dir) Metadata(context.Context) (*Metadata, error) {
-	b, err := os.ReadFile(d.path(committedDir, MetadataLabel))
+	b, err := os.ReadFile(d.path(committedDir, platform.LabelCacheMetadata))
 	if errors.Is(err, os.ErrNotExist) {
 		return &Metadata{}, nil
 	}
@@ -132,7 +133,7 @@ func (d *Dir) Metadata(context.Context) (*Metadata, error) {
 	}
 	var m Metadata
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("parse cache metadata %s: %w", d.path(committedDir, MetadataLabel), err)
+		return nil, fmt.Errorf("parse cache metadata %s: %w", d.path(committedDir, platform.LabelCacheMetadata), err)
 	}
 	return &m, nil
 }
@@ -192,7 +193,7 @@ func (d *Dir) Commit(ctx context.Context, meta *Metadata, add map[v1.Hash]*layer
 	if err != nil {
 		return fmt.Errorf("encode cache metadata: %w", err)
 	}
-	if err := writeFileSync(filepath.Join(staging, MetadataLabel), raw); err != nil {
+	if err := writeFileSync(filepath.Join(staging, platform.LabelCacheMetadata), raw); err != nil {
 		return err
 	}
 	if err := syncDir(staging); err != nil {

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/slipway/slipway/layer"
+	"github.com/slipway/slipway/platform"
 )
 
 // newLayer makes an uncompressed cache tar of one file in scratch (what ExportCache does).
@@ -171,7 +172,7 @@ func TestDirCorruptEntries(t *testing.T) {
 		check   func(t *testing.T, d *Dir, h v1.Hash)
 	}{
 		{"metadata that does not parse", func(t *testing.T, root string, _ v1.Hash) {
-			writeCorrupt(t, filepath.Join(root, committedDir, MetadataLabel), "{not json")
+			writeCorrupt(t, filepath.Join(root, committedDir, platform.LabelCacheMetadata), "{not json")
 		}, func(t *testing.T, d *Dir, _ v1.Hash) {
 			if _, err := d.Metadata(context.Background()); err == nil {
 				t.Error("corrupt metadata read without error")

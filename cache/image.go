@@ -15,11 +15,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/slipway/slipway/layer"
+	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/registry"
 )
 
 // Image is a cache kept as a registry image (--cache-image): one layer per cached layer and
-// the metadata in the image label MetadataLabel (docs/spec-notes.md, Caches). Layers the registry
+// the metadata in the image label platform.LabelCacheMetadata (docs/spec-notes.md, Caches). Layers the registry
 // already has are never uploaded again; a commit is one manifest PUT, atomic on the registry.
 type Image struct {
 	ref     string
@@ -64,13 +65,13 @@ func (c *Image) Metadata(context.Context) (*Metadata, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read cache image %s config: %w", c.ref, err)
 	}
-	raw := cf.Config.Labels[MetadataLabel]
+	raw := cf.Config.Labels[platform.LabelCacheMetadata]
 	if raw == "" {
 		return &Metadata{}, nil
 	}
 	var m Metadata
 	if err := json.Unmarshal([]byte(raw), &m); err != nil {
-		return nil, fmt.Errorf("parse label %s of cache image %s: %w", MetadataLabel, c.ref, err)
+		return nil, fmt.Errorf("parse label %s of cache image %s: %w", platform.LabelCacheMetadata, c.ref, err)
 	}
 	return &m, nil
 }
@@ -132,7 +133,7 @@ func (c *Image) Commit(ctx context.Context, meta *Metadata, add map[v1.Hash]*lay
 		return fmt.Errorf("assemble cache image: %w", err)
 	}
 	cf = cf.DeepCopy()
-	cf.Config.Labels = map[string]string{MetadataLabel: string(raw)}
+	cf.Config.Labels = map[string]string{platform.LabelCacheMetadata: string(raw)}
 	cf.OS, cf.Architecture = "linux", "amd64"
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return fmt.Errorf("assemble cache image: %w", err)

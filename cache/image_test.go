@@ -2,51 +2,23 @@ package cache
 
 import (
 	"context"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/slipway/slipway/internal/testkit"
 	"github.com/slipway/slipway/layer"
+	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/registry"
 )
 
-// countingRegistry is the in-process registry counting blob upload sessions.
-type countingRegistry struct {
-	inner   http.Handler
-	mu      sync.Mutex
-	uploads int
-}
-
-func (c *countingRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads") {
-		c.mu.Lock()
-		c.uploads++
-		c.mu.Unlock()
-	}
-	c.inner.ServeHTTP(w, r)
-}
-
-func newRegistry(t *testing.T) (*countingRegistry, string) {
-	t.Helper()
-	dir := t.TempDir()
-	t.Setenv("HOME", dir)
-	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "docker"))
-	t.Setenv("REGISTRY_AUTH_FILE", filepath.Join(dir, "auth.json"))
-	c := &countingRegistry{inner: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))}
-	srv := httptest.NewServer(c)
-	t.Cleanup(srv.Close)
-	return c, strings.TrimPrefix(srv.URL, "http://")
+func newRegistry(t *testing.T) (*testkit.Registry, string) {
+	r := testkit.NewRegistry(t)
+	return r, r.Host
 }
 
 func readAll(t *testing.T, c Cache, h v1.Hash) {
@@ -102,15 +74,11 @@ func TestImageCacheRoundTrip(t *testing.T) {
 	h2 := diffID(t, l2)
 	meta := metaFor(h1, "second")
 	meta.Buildpacks[0].Layers["m"] = LayerMetadata{SHA: h2.String(), Cache: true}
-	reg.mu.Lock()
-	reg.uploads = 0
-	reg.mu.Unlock()
+	reg.Reset()
 	if err := c.Commit(ctx, meta, map[v1.Hash]*layer.Layer{h2: l2}); err != nil {
 		t.Fatal(err)
 	}
-	reg.mu.Lock()
-	uploads := reg.uploads
-	reg.mu.Unlock()
+	uploads := reg.Count("POST", "uploads")
 	if uploads != 2 {
 		t.Errorf("%d blob uploads for one new layer, want 2 (layer + config)", uploads)
 	}
@@ -138,7 +106,7 @@ func TestImageCacheCorruptLabel(t *testing.T) {
 	img, _ := random.Image(256, 1)
 	cf, _ := img.ConfigFile()
 	cf = cf.DeepCopy()
-	cf.Config.Labels = map[string]string{MetadataLabel: "{broken"}
+	cf.Config.Labels = map[string]string{platform.LabelCacheMetadata: "{broken"}
 	img, err := mutate.ConfigFile(img, cf)
 	if err != nil {
 		t.Fatal(err)

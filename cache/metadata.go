@@ -9,10 +9,6 @@ import (
 	"github.com/slipway/slipway/layer"
 )
 
-// MetadataLabel names the cache metadata: the file committed/<MetadataLabel> of a volume cache
-// and the label of a cache image (docs/spec-notes.md, Caches).
-const MetadataLabel = "io.buildpacks.lifecycle.cache.metadata"
-
 // Metadata is the cache metadata document, JSON as the reference lifecycle writes it.
 type Metadata struct {
 	Buildpacks []BuildpackMetadata `json:"buildpacks"`

@@ -16,6 +16,7 @@ import (
 
 	"github.com/slipway/slipway/builder"
 	"github.com/slipway/slipway/imagestore"
+	"github.com/slipway/slipway/platform"
 )
 
 // docs/spec-notes.md, Builder image; docs/spec-notes.md, Builder labels: `slipway builder create` writes a builder image on the test build
@@ -64,7 +65,7 @@ func TestBuilderCreateInspect(t *testing.T) {
 		t.Fatalf("validate.Image: %v", err)
 	}
 	cf, _ := img.ConfigFile()
-	for _, l := range []string{builder.LabelBuilderMetadata, builder.LabelBuildpackOrder, builder.LabelBuildpackLayers, "io.buildpacks.base.distro.name"} {
+	for _, l := range []string{platform.LabelBuilderMetadata, platform.LabelBuildpackOrder, platform.LabelBuildpackLayers, "io.buildpacks.base.distro.name"} {
 		if cf.Config.Labels[l] == "" {
 			t.Errorf("label %s missing", l)
 		}
@@ -149,7 +150,7 @@ func TestBuildpackPackageCNB(t *testing.T) {
 		t.Fatalf("validate.Image: %v", err)
 	}
 	cf, _ := img.ConfigFile()
-	if got := cf.Config.Labels[builder.LabelBuildpackageMetadata]; !strings.Contains(got, `"id":"test/hello","version":"1.0.0"`) {
+	if got := cf.Config.Labels[platform.LabelBuildpackageMetadata]; !strings.Contains(got, `"id":"test/hello","version":"1.0.0"`) {
 		t.Errorf("buildpackage metadata %q", got)
 	}
 	layers, _ := img.Layers()

@@ -7,13 +7,7 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-)
-
-// Labels read by Info.
-const (
-	LifecycleMetadataLabel = "io.buildpacks.lifecycle.metadata"
-	BuildMetadataLabel     = "io.buildpacks.build.metadata"
-	ProjectMetadataLabel   = "io.buildpacks.project.metadata"
+	"github.com/slipway/slipway/platform"
 )
 
 // Info is the summary `slipway inspect` prints.
@@ -83,18 +77,18 @@ func Read(img v1.Image) (*Info, error) {
 		return nil, fmt.Errorf("image digest: %w", err)
 	}
 	labels := cfg.Config.Labels
-	raw, ok := labels[LifecycleMetadataLabel]
+	raw, ok := labels[platform.LabelLifecycleMetadata]
 	if !ok {
-		return nil, fmt.Errorf("not a buildpacks image: it has no %s label", LifecycleMetadataLabel)
+		return nil, fmt.Errorf("not a buildpacks image: it has no %s label", platform.LabelLifecycleMetadata)
 	}
 	var lm lifecycleMetadata
 	if err := json.Unmarshal([]byte(raw), &lm); err != nil {
-		return nil, fmt.Errorf("label %s: %w", LifecycleMetadataLabel, err)
+		return nil, fmt.Errorf("label %s: %w", platform.LabelLifecycleMetadata, err)
 	}
 	var bm buildMetadata
-	if raw := labels[BuildMetadataLabel]; raw != "" {
+	if raw := labels[platform.LabelBuildMetadata]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &bm); err != nil {
-			return nil, fmt.Errorf("label %s: %w", BuildMetadataLabel, err)
+			return nil, fmt.Errorf("label %s: %w", platform.LabelBuildMetadata, err)
 		}
 	}
 	info := &Info{
@@ -116,7 +110,7 @@ func Read(img v1.Image) (*Info, error) {
 		info.Processes[i].Default = info.Processes[i].Type == info.DefaultProcess
 	}
 	for k, v := range labels {
-		if k != LifecycleMetadataLabel && k != BuildMetadataLabel {
+		if k != platform.LabelLifecycleMetadata && k != platform.LabelBuildMetadata {
 			info.Labels[k] = v
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/slipway/slipway/platform"
 )
 
 func withConfig(t *testing.T, labels map[string]string, entrypoint []string) v1.Image {
@@ -32,8 +33,8 @@ func withConfig(t *testing.T, labels map[string]string, entrypoint []string) v1.
 // platform.md, io.buildpacks.lifecycle.metadata (JSON); platform.md, io.buildpacks.build.metadata (JSON): the summary comes from the lifecycle and build metadata labels.
 func TestRead(t *testing.T) {
 	img := withConfig(t, map[string]string{
-		LifecycleMetadataLabel: `{"runImage":{"image":"run:1","mirrors":["m/run:1"],"reference":"run@sha256:abc","topLayer":"sha256:def"}}`,
-		BuildMetadataLabel: `{"buildpacks":[{"id":"a/b","version":"1.0.0"}],` +
+		platform.LabelLifecycleMetadata: `{"runImage":{"image":"run:1","mirrors":["m/run:1"],"reference":"run@sha256:abc","topLayer":"sha256:def"}}`,
+		platform.LabelBuildMetadata: `{"buildpacks":[{"id":"a/b","version":"1.0.0"}],` +
 			`"processes":[{"type":"web","command":["node"],"args":["server.js"],"buildpackID":"a/b"},{"type":"worker","command":["w"],"args":[],"buildpackID":"a/b"}]}`,
 		"org.example": "x",
 	}, []string{"/cnb/process/web"})
@@ -53,7 +54,7 @@ func TestRead(t *testing.T) {
 	if info.Labels["org.example"] != "x" {
 		t.Errorf("labels %v", info.Labels)
 	}
-	if _, ok := info.Labels[LifecycleMetadataLabel]; ok {
+	if _, ok := info.Labels[platform.LabelLifecycleMetadata]; ok {
 		t.Error("metadata labels should not be repeated in Labels")
 	}
 }
@@ -65,8 +66,8 @@ func TestReadRejects(t *testing.T) {
 		want   string
 	}{
 		{"not a buildpacks image", nil, "no io.buildpacks.lifecycle.metadata label"},
-		{"bad lifecycle label", map[string]string{LifecycleMetadataLabel: "{"}, "label io.buildpacks.lifecycle.metadata"},
-		{"bad build label", map[string]string{LifecycleMetadataLabel: "{}", BuildMetadataLabel: "["}, "label io.buildpacks.build.metadata"},
+		{"bad lifecycle label", map[string]string{platform.LabelLifecycleMetadata: "{"}, "label io.buildpacks.lifecycle.metadata"},
+		{"bad build label", map[string]string{platform.LabelLifecycleMetadata: "{}", platform.LabelBuildMetadata: "["}, "label io.buildpacks.build.metadata"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

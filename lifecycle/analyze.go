@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/slipway/slipway/platform"
 )
 
 // ImageSource finds images by reference: the local store, a registry, or both. It returns
@@ -95,13 +96,13 @@ func previousMetadata(img v1.Image) (*LayersMetadata, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	raw := cf.Config.Labels[LayersMetadataLabel]
+	raw := cf.Config.Labels[platform.LabelLifecycleMetadata]
 	if raw == "" {
 		return nil, nil
 	}
 	var m LayersMetadata
 	if err := json.Unmarshal([]byte(raw), &m); err != nil {
-		return nil, fmt.Errorf("parse label %s: %w", LayersMetadataLabel, err)
+		return nil, fmt.Errorf("parse label %s: %w", platform.LabelLifecycleMetadata, err)
 	}
 	return &m, nil
 }

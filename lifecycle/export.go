@@ -319,9 +319,9 @@ func (p *exportPlan) previousLayer(bpID, name string) (v1.Layer, error) {
 			return nil, fmt.Errorf("read previous image config: %w", err)
 		}
 		var m LayersMetadata
-		if raw := cf.Config.Labels[LayersMetadataLabel]; raw != "" {
+		if raw := cf.Config.Labels[platform.LabelLifecycleMetadata]; raw != "" {
 			if err := json.Unmarshal([]byte(raw), &m); err != nil {
-				return nil, fmt.Errorf("parse previous image label %s: %w", LayersMetadataLabel, err)
+				return nil, fmt.Errorf("parse previous image label %s: %w", platform.LabelLifecycleMetadata, err)
 			}
 		}
 		p.prevMeta = &m
@@ -333,7 +333,7 @@ func (p *exportPlan) previousLayer(bpID, name string) (v1.Layer, error) {
 		}
 	}
 	if sha == "" {
-		return nil, fmt.Errorf("cannot reuse layer %s: the previous image's %s label does not record it; the buildpack must recreate the layer", id, LayersMetadataLabel)
+		return nil, fmt.Errorf("cannot reuse layer %s: the previous image's %s label does not record it; the buildpack must recreate the layer", id, platform.LabelLifecycleMetadata)
 	}
 	h, err := v1.NewHash(sha)
 	if err != nil {

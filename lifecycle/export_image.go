@@ -206,9 +206,9 @@ func (p *exportPlan) labels() (map[string]string, error) {
 		BuildpackDefaultProcessType: p.md.BuildpackDefaultProcessType,
 	}
 	for key, v := range map[string]any{
-		LayersMetadataLabel:  p.meta,
-		BuildMetadataLabel:   build,
-		ProjectMetadataLabel: p.in.ProjectMetadata,
+		platform.LabelLifecycleMetadata: p.meta,
+		platform.LabelBuildMetadata:     build,
+		platform.LabelProjectMetadata:   p.in.ProjectMetadata,
 	} {
 		b, err := json.Marshal(v)
 		if err != nil {

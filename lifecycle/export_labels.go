@@ -2,14 +2,6 @@ package lifecycle
 
 import "github.com/slipway/slipway/launch"
 
-// Image labels written by the exporter and read by rebase, analyze and restore
-// (platform.md, io.buildpacks.lifecycle.metadata (JSON); platform.md, io.buildpacks.build.metadata (JSON)).
-const (
-	LayersMetadataLabel  = "io.buildpacks.lifecycle.metadata"
-	BuildMetadataLabel   = "io.buildpacks.build.metadata"
-	ProjectMetadataLabel = "io.buildpacks.project.metadata"
-)
-
 // LayersMetadata is the io.buildpacks.lifecycle.metadata label (platform.md, io.buildpacks.lifecycle.metadata (JSON)). Every sha
 // is a layer diffID ("sha256:…").
 type LayersMetadata struct {

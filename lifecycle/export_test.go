@@ -301,7 +301,7 @@ func TestExportImage(t *testing.T) {
 			// platform.md, io.buildpacks.lifecycle.metadata (JSON) lifecycle metadata label.
 			lbl := c.Labels
 			var meta LayersMetadata
-			if err := json.Unmarshal([]byte(lbl[LayersMetadataLabel]), &meta); err != nil {
+			if err := json.Unmarshal([]byte(lbl[platform.LabelLifecycleMetadata]), &meta); err != nil {
 				t.Fatal(err)
 			}
 			sha := func(n string) string { d, _ := byName[n].DiffID(); return d.String() }
@@ -336,7 +336,7 @@ func TestExportImage(t *testing.T) {
 
 			// platform.md, io.buildpacks.build.metadata (JSON) build metadata, project metadata, buildpack labels, base labels.
 			var build map[string]any
-			if err := json.Unmarshal([]byte(lbl[BuildMetadataLabel]), &build); err != nil {
+			if err := json.Unmarshal([]byte(lbl[platform.LabelBuildMetadata]), &build); err != nil {
 				t.Fatal(err)
 			}
 			procs := build["processes"].([]any)
@@ -356,8 +356,8 @@ func TestExportImage(t *testing.T) {
 			if len(build["buildpacks"].([]any)) != 2 {
 				t.Errorf("buildpacks %v", build["buildpacks"])
 			}
-			if lbl[ProjectMetadataLabel] != `{"source":{"type":"git","version":{"commit":"abc"}}}` {
-				t.Errorf("project label %s", lbl[ProjectMetadataLabel])
+			if lbl[platform.LabelProjectMetadata] != `{"source":{"type":"git","version":{"commit":"abc"}}}` {
+				t.Errorf("project label %s", lbl[platform.LabelProjectMetadata])
 			}
 			if lbl["org.example.team"] != "apps" || lbl["io.buildpacks.base.distro.name"] != "debian" || lbl["io.buildpacks.stack.id"] != "io.slipway.test" {
 				t.Errorf("labels %v", lbl)
@@ -554,7 +554,7 @@ func TestExportAppSlices(t *testing.T) {
 	}
 	cf, _ := img.ConfigFile()
 	var meta LayersMetadata
-	if err := json.Unmarshal([]byte(cf.Config.Labels[LayersMetadataLabel]), &meta); err != nil {
+	if err := json.Unmarshal([]byte(cf.Config.Labels[platform.LabelLifecycleMetadata]), &meta); err != nil {
 		t.Fatal(err)
 	}
 	if len(meta.App) != 3 {

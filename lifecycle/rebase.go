@@ -19,10 +19,6 @@ import (
 	"github.com/slipway/slipway/platform"
 )
 
-// RebasableLabel marks an image that may not be rebased without force when it is literally
-// "false" (docs/spec-notes.md, Rebasable label).
-const RebasableLabel = "io.buildpacks.rebasable"
-
 // RebaseInputs is what the rebaser needs (platform.md, rebaser).
 type RebaseInputs struct {
 	// App is the image to rebase; its io.buildpacks.lifecycle.metadata label says where its
@@ -67,13 +63,13 @@ func ReadLayersMetadata(img v1.Image) (*LayersMetadata, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read image config: %w", err)
 	}
-	raw := cf.Config.Labels[LayersMetadataLabel]
+	raw := cf.Config.Labels[platform.LabelLifecycleMetadata]
 	if raw == "" {
-		return nil, fmt.Errorf("image has no %s label; only images built by a buildpacks platform can be rebased", LayersMetadataLabel)
+		return nil, fmt.Errorf("image has no %s label; only images built by a buildpacks platform can be rebased", platform.LabelLifecycleMetadata)
 	}
 	var m LayersMetadata
 	if err := json.Unmarshal([]byte(raw), &m); err != nil {
-		return nil, fmt.Errorf("parse label %s: %w", LayersMetadataLabel, err)
+		return nil, fmt.Errorf("parse label %s: %w", platform.LabelLifecycleMetadata, err)
 	}
 	return &m, nil
 }
@@ -134,7 +130,7 @@ func rebase(ctx context.Context, in RebaseInputs) (v1.Image, *RebaseReport, erro
 	}
 	top := slices.IndexFunc(diffIDs, func(h v1.Hash) bool { return h.String() == meta.RunImage.TopLayer })
 	if meta.RunImage.TopLayer == "" || top < 0 {
-		return nil, nil, fmt.Errorf("run image top layer %q recorded in label %s is not a layer of the app image; the label does not describe this image, rebuild it", meta.RunImage.TopLayer, LayersMetadataLabel)
+		return nil, nil, fmt.Errorf("run image top layer %q recorded in label %s is not a layer of the app image; the label does not describe this image, rebuild it", meta.RunImage.TopLayer, platform.LabelLifecycleMetadata)
 	}
 
 	newCF, err := in.NewRunImage.ConfigFile()
@@ -159,8 +155,8 @@ func rebase(ctx context.Context, in RebaseInputs) (v1.Image, *RebaseReport, erro
 		}
 		return nil
 	}
-	if appCF.Config.Labels[RebasableLabel] == "false" {
-		if err := warn(fmt.Sprintf("app image is marked %s=false", RebasableLabel)); err != nil {
+	if appCF.Config.Labels[platform.LabelRebasable] == "false" {
+		if err := warn(fmt.Sprintf("app image is marked %s=false", platform.LabelRebasable)); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -212,9 +208,9 @@ func rebase(ctx context.Context, in RebaseInputs) (v1.Image, *RebaseReport, erro
 	rep.New = meta.RunImage
 	b, err := json.Marshal(meta)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encode label %s: %w", LayersMetadataLabel, err)
+		return nil, nil, fmt.Errorf("encode label %s: %w", platform.LabelLifecycleMetadata, err)
 	}
-	cf.Config.Labels[LayersMetadataLabel] = string(b)
+	cf.Config.Labels[platform.LabelLifecycleMetadata] = string(b)
 	cf.RootFS.DiffIDs = append(slices.Clone(newCF.RootFS.DiffIDs), diffIDs[top+1:]...)
 	cf.History = append(baseHistory(newCF.History, len(newLayers)), appHistoryAbove(appCF.History, len(appLayers), top+1)...)
 

@@ -4,16 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -21,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/slipway/slipway/internal/testkit"
 	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/registry"
 )
@@ -52,7 +47,7 @@ func rebaseRunImage(t *testing.T, oci bool) v1.Image {
 	t.Helper()
 	return editConfig(t, testRunImage(t, oci), func(cf *v1.ConfigFile) {
 		cf.OS, cf.Architecture = "linux", "amd64"
-		cf.Config.Labels[platform.DistroVersionLabel] = "12"
+		cf.Config.Labels[platform.LabelDistroVersion] = "12"
 		cf.Config.Labels["io.buildpacks.stack.mixins"] = `["old"]`
 	})
 }
@@ -123,11 +118,11 @@ func TestRebaseAllowed_Section5_8(t *testing.T) {
 		{"digest reference", newRunRef, nil},
 		{"mirror", "mirror.test/run:latest", nil},
 		{"empty optional target fields match", "registry.test/run", func(cf *v1.ConfigFile) {
-			delete(cf.Config.Labels, platform.DistroNameLabel)
-			delete(cf.Config.Labels, platform.DistroVersionLabel)
+			delete(cf.Config.Labels, platform.LabelDistroName)
+			delete(cf.Config.Labels, platform.LabelDistroVersion)
 		}},
 		{"distro version left empty matches", "registry.test/run", func(cf *v1.ConfigFile) {
-			delete(cf.Config.Labels, platform.DistroVersionLabel)
+			delete(cf.Config.Labels, platform.LabelDistroVersion)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,7 +166,7 @@ func TestRebaseAllowed_Section5_8(t *testing.T) {
 			if lbl["io.buildpacks.base.patched"] != "yes" || lbl["io.buildpacks.stack.mixins"] != "" {
 				t.Errorf("base labels not synced from the new base: %v", lbl)
 			}
-			if lbl["org.example.team"] != "apps" || lbl[BuildMetadataLabel] != appCF.Config.Labels[BuildMetadataLabel] {
+			if lbl["org.example.team"] != "apps" || lbl[platform.LabelBuildMetadata] != appCF.Config.Labels[platform.LabelBuildMetadata] {
 				t.Errorf("app labels not kept: %v", lbl)
 			}
 			meta, err := ReadLayersMetadata(img)
@@ -210,13 +205,13 @@ func TestRebaseRefusals_Section5_8(t *testing.T) {
 		newRun  func(*v1.ConfigFile)
 		reason  string
 	}{
-		{name: "rebasable false", app: func(cf *v1.ConfigFile) { cf.Config.Labels[RebasableLabel] = "false" }, reason: "rebasable=false"},
+		{name: "rebasable false", app: func(cf *v1.ConfigFile) { cf.Config.Labels[platform.LabelRebasable] = "false" }, reason: "rebasable=false"},
 		{name: "os mismatch", newRun: func(cf *v1.ConfigFile) { cf.OS = "windows" }, reason: "target"},
 		{name: "arch mismatch", newRun: func(cf *v1.ConfigFile) { cf.Architecture = "arm64" }, reason: "target"},
 		{name: "variant mismatch", app: func(cf *v1.ConfigFile) { cf.Variant = "v7" }, newRun: func(cf *v1.ConfigFile) { cf.Variant = "v8" }, reason: "target"},
-		{name: "distro name mismatch", newRun: func(cf *v1.ConfigFile) { cf.Config.Labels[platform.DistroNameLabel] = "ubuntu" }, reason: "target"},
-		{name: "distro version mismatch", newRun: func(cf *v1.ConfigFile) { cf.Config.Labels[platform.DistroVersionLabel] = "13" }, reason: "target"},
-		{name: "app has no distro, new base has one", app: func(cf *v1.ConfigFile) { delete(cf.Config.Labels, platform.DistroNameLabel) }, reason: "target"},
+		{name: "distro name mismatch", newRun: func(cf *v1.ConfigFile) { cf.Config.Labels[platform.LabelDistroName] = "ubuntu" }, reason: "target"},
+		{name: "distro version mismatch", newRun: func(cf *v1.ConfigFile) { cf.Config.Labels[platform.LabelDistroVersion] = "13" }, reason: "target"},
+		{name: "app has no distro, new base has one", app: func(cf *v1.ConfigFile) { delete(cf.Config.Labels, platform.LabelDistroName) }, reason: "target"},
 		{name: "name not image or mirror", runName: "registry.test/other-run:latest", reason: "not the app's run image"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -293,15 +288,15 @@ func TestRebaseTopLayerNotFound_Section5_8(t *testing.T) {
 			m := *meta
 			m.RunImage.TopLayer = tc.top
 			b, _ := jsonMarshal(m)
-			broken := editConfig(t, app, func(cf *v1.ConfigFile) { cf.Config.Labels[LayersMetadataLabel] = b })
+			broken := editConfig(t, app, func(cf *v1.ConfigFile) { cf.Config.Labels[platform.LabelLifecycleMetadata] = b })
 			_, _, err := Rebase(context.Background(), RebaseInputs{App: broken, NewRunImage: patchedRunImage(t, run), NewRunImageRef: newRunRef, NewRunImageName: "registry.test/run", Force: true})
 			if err == nil || !strings.Contains(err.Error(), "top layer") || platform.ExitCode(err) != platform.CodeRebaseError {
 				t.Fatalf("err = %v (code %d), want top layer not found, code 72", err, platform.ExitCode(err))
 			}
 		})
 	}
-	noLabel := editConfig(t, app, func(cf *v1.ConfigFile) { delete(cf.Config.Labels, LayersMetadataLabel) })
-	if _, _, err := Rebase(context.Background(), RebaseInputs{App: noLabel, NewRunImage: run, NewRunImageName: "registry.test/run"}); err == nil || !strings.Contains(err.Error(), LayersMetadataLabel) {
+	noLabel := editConfig(t, app, func(cf *v1.ConfigFile) { delete(cf.Config.Labels, platform.LabelLifecycleMetadata) })
+	if _, _, err := Rebase(context.Background(), RebaseInputs{App: noLabel, NewRunImage: run, NewRunImageName: "registry.test/run"}); err == nil || !strings.Contains(err.Error(), platform.LabelLifecycleMetadata) {
 		t.Errorf("image without label: err = %v", err)
 	}
 }
@@ -366,39 +361,9 @@ func TestRebaseUpToDateSameDigest_Section5_8(t *testing.T) {
 	}
 }
 
-// uploadRecorder records which blob digests were uploaded and how many manifests were put.
-type uploadRecorder struct {
-	inner http.Handler
-
-	mu        sync.Mutex
-	blobs     []string
-	manifests int
-}
-
-func (u *uploadRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	u.mu.Lock()
-	switch {
-	case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/"):
-		u.blobs = append(u.blobs, r.URL.Query().Get("digest"))
-	case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/"):
-		u.manifests++
-	}
-	u.mu.Unlock()
-	u.inner.ServeHTTP(w, r)
-}
-
-func (u *uploadRecorder) reset() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.blobs, u.manifests = nil, 0
-}
-
-func startTestRegistry(t testing.TB) (*uploadRecorder, string) {
-	t.Helper()
-	rec := &uploadRecorder{inner: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))}
-	srv := httptest.NewServer(rec)
-	t.Cleanup(srv.Close)
-	return rec, strings.TrimPrefix(srv.URL, "http://")
+func startTestRegistry(t testing.TB) (*testkit.Registry, string) {
+	r := testkit.NewRegistry(t)
+	return r, r.Host
 }
 
 // pushRebaseFixture pushes an app (on run) to host/app:latest and a patched run image to
@@ -411,7 +376,7 @@ func pushRebaseFixture(t testing.TB, ctx context.Context, host string, app, newR
 	}
 	meta.RunImage.Image, meta.RunImage.Mirrors = host+"/run:latest", nil
 	b, _ := jsonMarshal(*meta)
-	app = editConfig(t, app, func(cf *v1.ConfigFile) { cf.Config.Labels[LayersMetadataLabel] = b })
+	app = editConfig(t, app, func(cf *v1.ConfigFile) { cf.Config.Labels[platform.LabelLifecycleMetadata] = b })
 	for ref, img := range map[string]v1.Image{host + "/app:latest": app, host + "/run:latest": newRun} {
 		if _, err := registry.Write(ctx, ref, img, registry.Options{}); err != nil {
 			t.Fatal(err)
@@ -439,7 +404,7 @@ func TestRebaseRegistryUploadsOnlyConfigAndManifest_Section5_8(t *testing.T) {
 				newRun = patchedRunImage(t, rebaseRunImage(t, true))
 			}
 			pushRebaseFixture(t, ctx, host, exportApp(t, run), newRun)
-			rec.reset()
+			rec.Reset()
 
 			app, err := registry.Image(ctx, host+"/app:latest", registry.Options{})
 			if err != nil {
@@ -465,8 +430,8 @@ func TestRebaseRegistryUploadsOnlyConfigAndManifest_Section5_8(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfgName, _ := img.ConfigName()
-			if !slices.Equal(rec.blobs, []string{cfgName.String()}) || rec.manifests != 1 {
-				t.Errorf("uploaded blobs %v and %d manifests, want only config %s and 1 manifest", rec.blobs, rec.manifests, cfgName)
+			if blobs, manifests := rec.UploadedDigests(), rec.Count("PUT", "manifests"); !slices.Equal(blobs, []string{cfgName.String()}) || manifests != 1 {
+				t.Errorf("uploaded blobs %v and %d manifests, want only config %s and 1 manifest", rec.UploadedDigests(), rec.Count("PUT", "manifests"), cfgName)
 			}
 			got, err := registry.Image(ctx, host+"/app:latest", registry.Options{})
 			if err != nil {
@@ -535,6 +500,6 @@ func benchApp(b *testing.B, run v1.Image) v1.Image {
 	top := cf.RootFS.DiffIDs[len(cf.RootFS.DiffIDs)-1].String()
 	lbl, _ := jsonMarshal(LayersMetadata{RunImage: RunImageForRebase{TopLayer: top, Reference: "x", Image: "run"}})
 	return editConfig(b, img, func(cf *v1.ConfigFile) {
-		cf.Config.Labels = map[string]string{LayersMetadataLabel: lbl}
+		cf.Config.Labels = map[string]string{platform.LabelLifecycleMetadata: lbl}
 	})
 }

@@ -2,20 +2,13 @@ package platform
 
 import v1 "github.com/google/go-containerregistry/pkg/v1"
 
-// Labels of base images (platform.md, Build Image; platform.md, rebaser).
-const (
-	DistroNameLabel    = "io.buildpacks.base.distro.name"
-	DistroVersionLabel = "io.buildpacks.base.distro.version"
-	StackIDLabel       = "io.buildpacks.stack.id"
-)
-
 // TargetOf reads an image's target: os/arch/variant from its config and the distro from
 // the io.buildpacks.base.distro.* labels (buildpack.md, Phase #1: Detection (targets)).
 func TargetOf(cfg *v1.ConfigFile) TargetMetadata {
 	t := TargetMetadata{OS: cfg.OS, Arch: cfg.Architecture, ArchVariant: cfg.Variant}
 	labels := cfg.Config.Labels
-	if name := labels[DistroNameLabel]; name != "" {
-		t.Distro = &TargetDistro{Name: name, Version: labels[DistroVersionLabel]}
+	if name := labels[LabelDistroName]; name != "" {
+		t.Distro = &TargetDistro{Name: name, Version: labels[LabelDistroVersion]}
 	}
 	return t
 }

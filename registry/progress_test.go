@@ -9,6 +9,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/slipway/slipway/internal/testkit"
 )
 
 // The printer throttles to one line per tenth of the bytes and at most one a second; the
@@ -98,7 +99,7 @@ func TestWriteWithProgressSummary(t *testing.T) {
 	if !strings.HasSuffix(second, "already in the registry, nothing uploaded") {
 		t.Errorf("second push summary %q: want nothing uploaded", second)
 	}
-	if rec.count("POST uploads") == 0 {
+	if rec.Count("POST", "uploads") == 0 {
 		t.Error("counter broken: no uploads seen")
 	}
 }
@@ -108,12 +109,12 @@ func TestWriteWithProgressSummary(t *testing.T) {
 func TestWriteWithProgressErrors(t *testing.T) {
 	isolate(t)
 	rec, host := newRegistry(t)
-	rec.fail = func(r *http.Request) int {
-		if kind(r) == "uploads" {
+	rec.Fail(func(r *http.Request) int {
+		if testkit.Kind(r) == "uploads" {
 			return http.StatusUnauthorized
 		}
 		return 0
-	}
+	})
 	for _, ref := range []string{host + "/app:1", "Not A Name"} {
 		_, err := WriteWithProgress(context.Background(), ref, randomImage(t, 1), testOptions(), func(string, ...any) {})
 		if err == nil {
@@ -131,12 +132,12 @@ func TestTagPutsOnlyTheManifest(t *testing.T) {
 	if _, err := Write(context.Background(), host+"/app@"+d.String(), img, testOptions()); err != nil {
 		t.Fatal(err)
 	}
-	rec.reset()
+	rec.Reset()
 	if err := Tag(context.Background(), host+"/app:v1", img, testOptions()); err != nil {
 		t.Fatal(err)
 	}
-	if rec.uploads() != 0 || rec.count("PUT manifests") != 1 {
-		t.Errorf("Tag sent %v; want one manifest PUT and no uploads", rec.counts)
+	if rec.Uploads() != 0 || rec.Count("PUT", "manifests") != 1 {
+		t.Errorf("Tag sent %v; want one manifest PUT and no uploads", rec.Requests(""))
 	}
 	got, err := Image(context.Background(), host+"/app:v1", testOptions())
 	if err != nil {

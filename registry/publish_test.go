@@ -2,65 +2,18 @@ package registry
 
 import (
 	"context"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/slipway/slipway/internal/testkit"
 )
 
-// faultyRegistry is an in-process registry that answers status instead of serving the
-// requests fail picks, and records the requests it saw.
-type faultyRegistry struct {
-	inner http.Handler
-	mu    sync.Mutex
-	fail  func(*http.Request) int
-	seen  []string // "METHOD path?query"
-}
-
-func (f *faultyRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.seen = append(f.seen, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
-	fail := f.fail
-	f.mu.Unlock()
-	if fail != nil {
-		if code := fail(r); code != 0 {
-			http.Error(w, http.StatusText(code), code)
-			return
-		}
-	}
-	f.inner.ServeHTTP(w, r)
-}
-
-func (f *faultyRegistry) requests(prefix string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, s := range f.seen {
-		if strings.HasPrefix(s, prefix) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func newFaultyRegistry(t *testing.T) (*faultyRegistry, string) {
-	t.Helper()
-	dir := t.TempDir()
-	t.Setenv("HOME", dir)
-	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "docker"))
-	t.Setenv("REGISTRY_AUTH_FILE", filepath.Join(dir, "auth.json"))
-	f := &faultyRegistry{inner: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, strings.TrimPrefix(srv.URL, "http://")
+func newFaultyRegistry(t *testing.T) (*testkit.Registry, string) {
+	r := testkit.NewRegistry(t)
+	return r, r.Host
 }
 
 func digestAt(t *testing.T, ref string) v1.Hash {
@@ -112,7 +65,7 @@ func TestPublishMovesNoTagOnFailure(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.fail = c.fail
+			f.Fail(c.fail)
 			img, _ := random.Image(512, 3)
 			_, err = Publish(ctx, names, img, Options{}, nil)
 			if err == nil {
@@ -121,7 +74,7 @@ func TestPublishMovesNoTagOnFailure(t *testing.T) {
 			if !strings.Contains(err.Error(), host) || !strings.Contains(err.Error(), "no tag was changed") {
 				t.Errorf("error %q: want the registry %s named and 'no tag was changed'", err, host)
 			}
-			f.fail = nil
+			f.Fail(nil)
 			for _, n := range names {
 				if d := digestAt(t, n); d != oldD {
 					t.Errorf("%s moved to %s; want it still at %s", n, d, oldD)
@@ -150,20 +103,20 @@ func TestPublishUploadsOnceThenTags(t *testing.T) {
 			t.Errorf("%s at %s, want %s", n, got, want)
 		}
 	}
-	if n := len(f.requests("PATCH /v2/b/")); n != 0 {
+	if n := len(f.Requests("PATCH /v2/b/")); n != 0 {
 		t.Errorf("%d blob uploads to the second repository; want its blobs mounted or found", n)
 	}
 	// The first tag PUT comes after the last by-digest manifest PUT.
 	lastDigestPut, firstTagPut := -1, -1
-	for i, s := range f.requests("PUT ") {
+	for i, s := range f.Requests("PUT ") {
 		switch {
-		case strings.Contains(s, "/manifests/sha256:"):
+		case strings.Contains(s.String(), "/manifests/sha256:"):
 			lastDigestPut = i
-		case strings.Contains(s, "/manifests/") && firstTagPut < 0:
+		case strings.Contains(s.String(), "/manifests/") && firstTagPut < 0:
 			firstTagPut = i
 		}
 	}
 	if lastDigestPut < 0 || firstTagPut < lastDigestPut {
-		t.Errorf("tag PUT %d before digest PUT %d: %v", firstTagPut, lastDigestPut, f.requests("PUT "))
+		t.Errorf("tag PUT %d before digest PUT %d: %v", firstTagPut, lastDigestPut, f.Requests("PUT "))
 	}
 }

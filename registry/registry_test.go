@@ -4,93 +4,28 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/slipway/slipway/internal/testkit"
 )
 
 var fastBackoff = remote.Backoff{Duration: time.Millisecond, Factor: 2, Steps: 4}
 
-// recorder wraps the in-process registry, counts requests by kind and can inject failures.
-type recorder struct {
-	inner http.Handler
-
-	mu      sync.Mutex
-	counts  map[string]int          // "METHOD kind" → requests, kind ∈ uploads, blobs, manifests, ping
-	headers []string                // Authorization headers seen
-	fail    func(*http.Request) int // status to answer instead of serving; 0 = serve
-}
-
-func kind(r *http.Request) string {
-	switch {
-	case strings.Contains(r.URL.Path, "/blobs/uploads"):
-		return "uploads"
-	case strings.Contains(r.URL.Path, "/blobs/"):
-		return "blobs"
-	case strings.Contains(r.URL.Path, "/manifests/"):
-		return "manifests"
-	}
-	return "ping"
-}
-
-func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec.mu.Lock()
-	rec.counts[r.Method+" "+kind(r)]++
-	rec.headers = append(rec.headers, r.Header.Get("Authorization"))
-	fail := rec.fail
-	rec.mu.Unlock()
-	if fail != nil {
-		if code := fail(r); code != 0 {
-			if code == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Basic realm="slipway-test"`)
-			}
-			http.Error(w, http.StatusText(code), code)
-			return
-		}
-	}
-	rec.inner.ServeHTTP(w, r)
-}
-
-func (rec *recorder) count(key string) int {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return rec.counts[key]
-}
-
-func (rec *recorder) reset() {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	rec.counts = map[string]int{}
-	rec.headers = nil
-}
-
-// uploads counts requests that start or carry a blob upload.
-func (rec *recorder) uploads() int {
-	return rec.count("POST uploads") + rec.count("PATCH uploads") + rec.count("PUT uploads")
-}
-
-func newRegistry(t *testing.T) (*recorder, string) {
-	t.Helper()
-	rec := &recorder{inner: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))), counts: map[string]int{}}
-	srv := httptest.NewServer(rec)
-	t.Cleanup(srv.Close)
-	return rec, strings.TrimPrefix(srv.URL, "http://")
+func newRegistry(t *testing.T) (*testkit.Registry, string) {
+	r := testkit.NewRegistry(t)
+	return r, r.Host
 }
 
 // isolate hides the developer's docker/podman credentials from authn.DefaultKeychain.
@@ -147,7 +82,7 @@ func TestRepushDoesNotReuploadBlobs(t *testing.T) {
 	if _, err := Write(context.Background(), host+"/app:1", base, testOptions()); err != nil {
 		t.Fatal(err)
 	}
-	if rec.uploads() == 0 {
+	if rec.Uploads() == 0 {
 		t.Fatal("first push uploaded nothing; the counter is broken")
 	}
 	extra, err := random.Layer(1024, types.DockerLayer)
@@ -169,12 +104,12 @@ func TestRepushDoesNotReuploadBlobs(t *testing.T) {
 		{"one new layer and config", host + "/app:3", derived, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec.reset()
+			rec.Reset()
 			if _, err := Write(context.Background(), tc.ref, tc.img, testOptions()); err != nil {
 				t.Fatal(err)
 			}
-			if got := rec.count("POST uploads"); got != tc.wantUploads {
-				t.Errorf("%d blob uploads started, want %d (counts %v)", got, tc.wantUploads, rec.counts)
+			if got := rec.Count("POST", "uploads"); got != tc.wantUploads {
+				t.Errorf("%d blob uploads started, want %d (counts %v)", got, tc.wantUploads, rec.Requests(""))
 			}
 		})
 	}
@@ -185,12 +120,12 @@ func TestCNBRegistryAuthHeaderIsSent(t *testing.T) {
 	isolate(t)
 	rec, host := newRegistry(t)
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("user:secret"))
-	rec.fail = func(r *http.Request) int {
+	rec.Fail(func(r *http.Request) int {
 		if h := r.Header.Get("Authorization"); h != basic && h != "Bearer tok3n" {
 			return http.StatusUnauthorized
 		}
 		return 0
-	}
+	})
 	for _, tc := range []struct {
 		name, env string
 		wantErr   bool
@@ -313,7 +248,7 @@ func TestErrorMessages(t *testing.T) {
 			},
 			KindUnauthorized, []string{"not authorized to push " + host + "/ro:latest"}},
 		{"persistent server error", func(r *http.Request) int {
-			if kind(r) == "manifests" {
+			if testkit.Kind(r) == "manifests" {
 				return http.StatusInternalServerError
 			}
 			return 0
@@ -322,9 +257,7 @@ func TestErrorMessages(t *testing.T) {
 			KindOther, []string{"pull " + host + "/exists:latest", "registry " + host, "500"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec.mu.Lock()
-			rec.fail = tc.fail
-			rec.mu.Unlock()
+			rec.Fail(tc.fail)
 			err := tc.op()
 			var rerr *Error
 			if !errors.As(err, &rerr) {
@@ -346,19 +279,19 @@ func TestRetriesTransientServerError(t *testing.T) {
 	isolate(t)
 	rec, host := newRegistry(t)
 	failures := 2
-	rec.fail = func(r *http.Request) int {
-		if r.Method == http.MethodPut && kind(r) == "manifests" && failures > 0 {
+	rec.Fail(func(r *http.Request) int {
+		if r.Method == http.MethodPut && testkit.Kind(r) == "manifests" && failures > 0 {
 			failures--
 			return http.StatusInternalServerError
 		}
 		return 0
-	}
+	})
 	img := randomImage(t, 2)
 	d, err := Write(context.Background(), host+"/flaky:latest", img, testOptions())
 	if err != nil {
 		t.Fatalf("push should survive two transient 500s: %v", err)
 	}
-	if got := rec.count("PUT manifests"); got != 3 {
+	if got := rec.Count("PUT", "manifests"); got != 3 {
 		t.Errorf("%d manifest PUTs, want 3 (two failures, one success)", got)
 	}
 	got, err := Image(context.Background(), host+"/flaky:latest", testOptions())

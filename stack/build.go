@@ -22,10 +22,8 @@ import (
 
 	"github.com/slipway/slipway/debian"
 	"github.com/slipway/slipway/logging"
+	"github.com/slipway/slipway/platform"
 )
-
-// LabelHomepage is the io.buildpacks.base.homepage label (docs/spec-notes.md, API versions P0.12).
-const LabelHomepage = "io.buildpacks.base.homepage"
 
 // BuildOptions are the side inputs of Build.
 type BuildOptions struct {
@@ -111,7 +109,7 @@ func Build(ctx context.Context, def *Definition, o BuildOptions) (*Stack, error)
 	oci := goArch[def.Architecture]
 	labels := map[string]string{}
 	if def.Homepage != "" {
-		labels[LabelHomepage] = def.Homepage
+		labels[platform.LabelHomepage] = def.Homepage
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, job := range []struct {

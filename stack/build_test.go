@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/slipway/slipway/debian/debiantest"
+	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/stack"
 )
 
@@ -165,7 +166,7 @@ func TestBuildFromTestRepository(t *testing.T) {
 			if slices.Contains(rcf.Config.Env, "CNB_USER_ID=1001") {
 				t.Errorf("run env has CNB_USER_ID: %v", rcf.Config.Env)
 			}
-			for k, v := range map[string]string{stack.LabelDistroName: "debian", stack.LabelDistroVersion: "12", stack.LabelMaintainer: "Tester", stack.LabelHomepage: "https://example.invalid", stack.LabelStackID: "io.example.test"} {
+			for k, v := range map[string]string{platform.LabelDistroName: "debian", platform.LabelDistroVersion: "12", platform.LabelMaintainer: "Tester", platform.LabelHomepage: "https://example.invalid", platform.LabelStackID: "io.example.test"} {
 				if rcf.Config.Labels[k] != v || bcf.Config.Labels[k] != v {
 					t.Errorf("label %s = %q/%q, want %q", k, bcf.Config.Labels[k], rcf.Config.Labels[k], v)
 				}

@@ -20,14 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-)
-
-// Labels a base image carries (docs/spec-notes.md, API versions P0.12, platform.md, rebaser rebase, docs/spec-notes.md, Builder labels).
-const (
-	LabelDistroName    = "io.buildpacks.base.distro.name"
-	LabelDistroVersion = "io.buildpacks.base.distro.version"
-	LabelMaintainer    = "io.buildpacks.base.maintainer"
-	LabelStackID       = "io.buildpacks.stack.id" // deprecated since P0.12, still read by older platforms
+	"github.com/slipway/slipway/platform"
 )
 
 // DefaultPath is the PATH of a Debian-like base image.
@@ -115,14 +108,14 @@ func FromRootfs(ctx context.Context, dir string, cfg Config) (v1.Image, error) {
 	}
 	labels := map[string]string{}
 	if name, version, ok := osRelease(root); ok {
-		labels[LabelDistroName] = name
-		labels[LabelDistroVersion] = version
+		labels[platform.LabelDistroName] = name
+		labels[platform.LabelDistroVersion] = version
 	}
 	if cfg.Maintainer != "" {
-		labels[LabelMaintainer] = cfg.Maintainer
+		labels[platform.LabelMaintainer] = cfg.Maintainer
 	}
 	if cfg.StackID != "" {
-		labels[LabelStackID] = cfg.StackID
+		labels[platform.LabelStackID] = cfg.StackID
 	}
 	for k, v := range cfg.Labels {
 		labels[k] = v

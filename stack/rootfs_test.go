@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/stack"
 )
 
@@ -194,8 +195,8 @@ func TestFromRootfsConfig(t *testing.T) {
 			wantUser: "1000:1001",
 			wantEnv:  []string{"PATH=" + stack.DefaultPath, "CNB_USER_ID=1000", "CNB_GROUP_ID=1001"},
 			wantLabels: map[string]string{
-				stack.LabelDistroName: "debian", stack.LabelDistroVersion: "12",
-				stack.LabelMaintainer: "Team", stack.LabelStackID: "io.example.stack",
+				platform.LabelDistroName: "debian", platform.LabelDistroVersion: "12",
+				platform.LabelMaintainer: "Team", platform.LabelStackID: "io.example.stack",
 			},
 			wantOS: runtime.GOOS, wantArch: runtime.GOARCH, wantTime: epoch,
 		},
@@ -205,7 +206,7 @@ func TestFromRootfsConfig(t *testing.T) {
 			wantUser: "1002:1000",
 			wantEnv:  []string{"PATH=" + stack.DefaultPath, "LANG=C.UTF-8"},
 			wantLabels: map[string]string{
-				stack.LabelDistroName: "debian", stack.LabelDistroVersion: "12", "x": "y",
+				platform.LabelDistroName: "debian", platform.LabelDistroVersion: "12", "x": "y",
 			},
 			wantOS: runtime.GOOS, wantArch: "arm64", wantTime: time.Unix(1700000000, 0).UTC(),
 		},

@@ -62,7 +62,7 @@ func registerPlatformFlags(phase string, fs *flag.FlagSet, in *phaseInputs) {
 		fs.BoolVar(&f.daemon, "daemon", false, "use the docker daemon (not supported)")
 	}
 	insecure := func() {
-		fs.StringVar(&in.export.insecure, "insecure-registry", os.Getenv("CNB_INSECURE_REGISTRIES"), "comma-separated registries reached over plain HTTP")
+		addPhaseInsecureRegistryFlag(fs, &in.export.insecure)
 	}
 	switch phase {
 	case "analyzer":
@@ -165,9 +165,7 @@ func (in *phaseInputs) registryOptions() (registry.Options, error) {
 		return registry.Options{}, err
 	}
 	ro := registry.Options{Keychain: kc}
-	if in.export.insecure != "" {
-		ro.Insecure = strings.Split(in.export.insecure, ",")
-	}
+	ro.Insecure = in.export.insecure.list
 	return ro, nil
 }
 

@@ -112,7 +112,7 @@ or pushed to its registry with --publish.`,
 	f.StringVar(&o.CacheImage, "cache-image", "", "registry image holding the build cache (instead of a volume cache)")
 	f.BoolVar(&o.ClearCache, "clear-cache", false, "do not restore cached layers (the new cache is still written)")
 	f.StringVar(&o.ReportDir, "report-output-dir", "", "directory to write report.toml to (image tags, digest)")
-	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP (repeatable)")
+	addInsecureRegistryFlag(f, &insecure)
 	f.StringVar(&sandboxArg, "sandbox", "auto", "where buildpacks run: bwrap (bubblewrap sandbox from the build image), host (host filesystem, private mount namespace), auto")
 	f.StringVar(&networkArg, "network", string(sandbox.NetworkPrivate), "network buildpacks see: private (internet through user-mode NAT, not the host's 127.0.0.1 services) or host (the host's network)")
 	f.StringVar(&workDir, "work-dir", filepath.Join(cacheHome(), "slipway"), "directory for build workspaces and unpacked build images")

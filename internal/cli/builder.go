@@ -99,7 +99,7 @@ run.toml and slipway itself as the lifecycle in /cnb/lifecycle, with the labels 
 	f := cmd.Flags()
 	f.StringVarP(&config, "config", "c", "", "builder.toml (pack format: [[buildpacks]], [[order]], [build] image, [[run.images]])")
 	f.BoolVar(&publish, "publish", false, "push the builder to its registry instead of the local store")
-	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP (repeatable)")
+	addInsecureRegistryFlag(f, &insecure)
 	return cmd
 }
 

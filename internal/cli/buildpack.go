@@ -83,6 +83,6 @@ layout); --format image stores NAME in the local store, or pushes it with --publ
 	f.StringVarP(&config, "config", "c", "", "package.toml ([buildpack] uri, [[dependencies]] uri or image, [platform] os)")
 	f.StringVarP(&format, "format", "f", "image", "output: file (.cnb) or image")
 	f.BoolVar(&publish, "publish", false, "with --format image: push to the registry instead of the local store")
-	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP (repeatable)")
+	addInsecureRegistryFlag(f, &insecure)
 	return cmd
 }

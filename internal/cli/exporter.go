@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/slipway/slipway/version"
@@ -23,7 +22,7 @@ import (
 // exportFlags are the exporter's own Platform API inputs (platform.md, exporter).
 type exportFlags struct {
 	launcher, processType, projectMetadata, report string
-	insecure                                       string
+	insecure                                       insecureList
 }
 
 func (f *exportFlags) register(fs *flag.FlagSet) {
@@ -31,7 +30,7 @@ func (f *exportFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.processType, "process-type", os.Getenv("CNB_PROCESS_TYPE"), "default process type of the image")
 	fs.StringVar(&f.projectMetadata, "project-metadata", os.Getenv("CNB_PROJECT_METADATA_PATH"), "project-metadata.toml (default <layers>/project-metadata.toml)")
 	fs.StringVar(&f.report, "report", os.Getenv("CNB_REPORT_PATH"), "report.toml to write (default <layers>/report.toml)")
-	fs.StringVar(&f.insecure, "insecure-registry", os.Getenv("CNB_INSECURE_REGISTRIES"), "comma-separated registries reached over plain HTTP")
+	addPhaseInsecureRegistryFlag(fs, &f.insecure)
 }
 
 // runExporter is the exporter phase (platform.md, exporter): it exports the layers the builder
@@ -51,13 +50,9 @@ func runExporter(ctx context.Context, in *phaseInputs) error {
 	if err := buildpack.DecodeTOMLFile(in.group, &group); err != nil {
 		return fail(err)
 	}
-	kc, err := registry.Keychain(os.Environ())
+	ro, err := in.registryOptions()
 	if err != nil {
 		return fail(err)
-	}
-	ro := registry.Options{Keychain: kc}
-	if in.export.insecure != "" {
-		ro.Insecure = strings.Split(in.export.insecure, ",")
 	}
 	runImg, err := registry.Image(ctx, analyzed.RunImage.Reference, ro)
 	if err != nil {

@@ -86,7 +86,7 @@ type inspectFlags struct {
 func (f *inspectFlags) register(cmd *cobra.Command, what string) {
 	cmd.Flags().StringVarP(&f.output, "output", "o", "human", "output format: human or json")
 	cmd.Flags().BoolVar(&f.remote, "remote", false, "read the "+what+" from its registry instead of the local store")
-	cmd.Flags().StringArrayVar(&f.insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP")
+	addInsecureRegistryFlag(cmd.Flags(), &f.insecure)
 }
 
 // read checks --output and reads ref from the local store, or with --remote from its registry.

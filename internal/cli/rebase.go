@@ -57,7 +57,7 @@ new config and manifest.`,
 	f.BoolVar(&rc.force, "force", false, "rebase even when the checks of platform.md, rebaser fail (they become warnings)")
 	f.BoolVar(&rc.dryRun, "dry-run", false, "print what would change for each image without writing anything")
 	f.StringVar(&rc.reportPath, "report", "", "write report.toml (image name, digest, manifest size) here (one IMAGE only)")
-	f.StringArrayVar(&rc.insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP (repeatable)")
+	addInsecureRegistryFlag(f, &rc.insecure)
 	return cmd
 }
 

@@ -94,7 +94,7 @@ same image digests.`,
 	f := cmd.Flags()
 	f.StringVarP(&config, "config", "c", "", "stack.toml (default: the built-in Debian 12 bookworm stack; see `slipway stack default`)")
 	f.BoolVar(&publish, "publish", false, "push the images to their registries instead of the local store")
-	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry (host:port) to reach over plain HTTP (repeatable)")
+	addInsecureRegistryFlag(f, &insecure)
 	f.StringVar(&cacheDir, "cache-dir", filepath.Join(cacheHome(), "slipway", "debs"), "download cache of .debs and indexes (by SHA256)")
 	return cmd
 }

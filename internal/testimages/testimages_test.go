@@ -7,6 +7,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/stack"
 )
 
@@ -43,10 +44,10 @@ func TestBuildAndRun_Section4_3(t *testing.T) {
 					t.Errorf("Env %v has %s", cf.Config.Env, e)
 				}
 			}
-			if got := cf.Config.Labels[stack.LabelDistroName]; got != "debian" {
+			if got := cf.Config.Labels[platform.LabelDistroName]; got != "debian" {
 				t.Errorf("distro name label = %q, want debian", got)
 			}
-			if got := cf.Config.Labels[stack.LabelDistroVersion]; got != "12" {
+			if got := cf.Config.Labels[platform.LabelDistroVersion]; got != "12" {
 				t.Errorf("distro version label = %q, want 12", got)
 			}
 			if err := validate.Image(img, validate.Fast); err != nil {
