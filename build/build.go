@@ -62,6 +62,12 @@ type Options struct {
 	ClearCache bool
 	// ReportDir, when set, receives report.toml (platform.md, Files).
 	ReportDir string
+	// Volumes are pack-style HOST:CONTAINER[:ro|rw] mounts into the build sandbox (--volume).
+	Volumes []string
+	// Bindings are NAME=DIR service bindings provided at <platform>/bindings/NAME (--binding).
+	Bindings []string
+	// CACertificates are PEM files of extra CAs the sandbox trusts (--ca-certificates).
+	CACertificates []string
 	// Hook, when set, is called at named points ("export-before-write", "export-written",
 	// "cache-staged", "cache-swapping", "cache-swapped"); tests use it to simulate a crash.
 	Hook func(point string)
@@ -117,6 +123,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	if err := checkAppDir(o.AppDir); err != nil {
+		return nil, err
+	}
+	if _, err := readUserMounts(o); err != nil {
 		return nil, err
 	}
 	proj, err := readProject(o.AppDir, o.Descriptor)

@@ -55,6 +55,11 @@ func newPhaseRunner(o Options, dirs *appDirs, rootfs string, imageEnv []string, 
 	if homeBind != nil {
 		spec.Binds = append(spec.Binds, *homeBind)
 	}
+	user, err := userBinds(o, dirs, rootfs, spec.Binds)
+	if err != nil {
+		return nil, err
+	}
+	spec.Binds = append(spec.Binds, user...)
 	return &phaseRunner{exec: o.Executor, spec: spec, log: log}, nil
 }
 

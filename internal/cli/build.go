@@ -21,6 +21,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 		sandboxArg string
 		networkArg string
 		workDir    string
+		caFiles    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "build IMAGE",
@@ -83,6 +84,12 @@ or pushed to its registry with --publish.`,
 					}
 				}
 			}
+			// The CAs of `slipway config ca-certificates` come first, then --ca-certificates.
+			st, err := readSettings()
+			if err != nil {
+				return err
+			}
+			o.CACertificates = append(append([]string{}, st.CACertificates...), caFiles...)
 			o.DefaultBuilder = func(ctx context.Context) (string, error) {
 				return defaultBuilder(ctx, g, o.Store, o.WorkDir, o.LifecycleBinary, o.LauncherPath)
 			}
@@ -112,6 +119,9 @@ or pushed to its registry with --publish.`,
 	f.StringVar(&o.CacheImage, "cache-image", "", "registry image holding the build cache (instead of a volume cache)")
 	f.BoolVar(&o.ClearCache, "clear-cache", false, "do not restore cached layers (the new cache is still written)")
 	f.StringVar(&o.ReportDir, "report-output-dir", "", "directory to write report.toml to (image tags, digest)")
+	f.StringArrayVar(&o.Volumes, "volume", nil, "mount a host file or dir into the build sandbox, HOST:CONTAINER[:ro|rw] (read-only by default, like pack; not under /cnb, /layers, /workspace or /platform except /platform/bindings/NAME) (repeatable)")
+	f.StringArrayVar(&o.Bindings, "binding", nil, "service binding NAME=DIR: DIR (a `type` file and one file per entry) is provided read-only at /platform/bindings/NAME, SERVICE_BINDING_ROOT is set; never part of the image (repeatable)")
+	f.StringArrayVar(&caFiles, "ca-certificates", nil, "PEM file of an extra CA the build trusts, e.g. a TLS-inspecting proxy's (added to the build image's CA bundle for this build only; also `slipway config ca-certificates`) (repeatable)")
 	addInsecureRegistryFlag(f, &insecure)
 	f.StringVar(&sandboxArg, "sandbox", "auto", "where buildpacks run: bwrap (bubblewrap sandbox from the build image), host (host filesystem, private mount namespace), auto")
 	f.StringVar(&networkArg, "network", string(sandbox.NetworkPrivate), "network buildpacks see: private (internet through user-mode NAT, not the host's 127.0.0.1 services) or host (the host's network)")

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/cacerts"
 	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/internal/defaultbuilder"
 )
@@ -20,6 +21,9 @@ import (
 type settings struct {
 	// DefaultBuilder is used by `slipway build` without --builder (pack's default-builder).
 	DefaultBuilder string `toml:"default-builder,omitempty"`
+	// CACertificates are PEM files of extra CAs every build sandbox trusts (absolute paths),
+	// before any --ca-certificates of the build (docs/platform-flags.md).
+	CACertificates []string `toml:"ca-certificates,omitempty"`
 }
 
 func configPath() string {
@@ -94,7 +98,56 @@ registry, or a builder.toml path), sets it. --unset returns to slipway's built-i
 		},
 	}
 	db.Flags().BoolVar(&unset, "unset", false, "go back to the built-in default builder")
-	cmd.AddCommand(db)
+	cmd.AddCommand(db, newConfigCACmd(g))
+	return cmd
+}
+
+func newConfigCACmd(g *globals) *cobra.Command {
+	var unset bool
+	cmd := &cobra.Command{
+		Use:   "ca-certificates [FILE...]",
+		Short: "Show or set the extra CAs every build trusts (TLS-inspecting proxies, private registries)",
+		Long: `With no argument, prints the PEM files every build's sandbox trusts in addition to the build
+image's CA bundle. With FILEs, replaces the list (each must hold PEM CA certificates; they are read
+at every build, so keep them in place). --unset clears it. A build adds its own with
+--ca-certificates. The build image is not changed: the combined bundle is bound over its bundle
+during detect and build only, so the app image is the same as without.`,
+		Example: "  slipway config ca-certificates /usr/local/share/ca-certificates/corp-proxy.crt\n  slipway config ca-certificates --unset",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := readSettings()
+			if err != nil {
+				return err
+			}
+			switch {
+			case unset:
+				s.CACertificates = nil
+			case len(args) > 0:
+				var abs []string
+				for _, a := range args {
+					p, err := filepath.Abs(a)
+					if err != nil {
+						return err
+					}
+					abs = append(abs, p)
+				}
+				if _, err := cacerts.Read(abs); err != nil {
+					return err
+				}
+				s.CACertificates = abs
+			default:
+				for _, c := range s.CACertificates {
+					fmt.Fprintln(g.stdout, c)
+				}
+				return nil
+			}
+			if err := writeSettings(s); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "CA certificates (%d) set in %s\n", len(s.CACertificates), configPath())
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&unset, "unset", false, "trust only the build image's CA bundle again")
 	return cmd
 }
 
