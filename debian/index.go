@@ -2,6 +2,7 @@ package debian
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -172,7 +173,22 @@ func (e *UnsatisfiableError) Error() string {
 // is in install order (dependencies before dependents; ties in the order met), which is
 // deterministic for a given index and list.
 func (idx *Index) Resolve(names []string) ([]*Package, error) {
-	s := &resolution{idx: idx, selected: map[string]*Package{}, provided: map[string][]*Package{}}
+	return idx.ResolveOnto(names, nil)
+}
+
+// ResolveOnto is Resolve on a system that already has installed (read from its dpkg
+// status with ReadStatus): a dependency an installed package satisfies (by name and
+// version, or through Provides) is not selected, and neither is a requested name that is
+// installed. An installed version too old for a dependency does not block: the index's
+// version is selected, as an upgrade would.
+func (idx *Index) ResolveOnto(names []string, installed []*Package) ([]*Package, error) {
+	s := &resolution{idx: idx, selected: map[string]*Package{}, provided: map[string][]*Package{}, installed: map[string][]*Package{}}
+	for _, p := range installed {
+		s.installed[p.Name] = append(s.installed[p.Name], p)
+		for _, pr := range p.Provides {
+			s.installed[pr.Name] = append(s.installed[pr.Name], p)
+		}
+	}
 	for _, n := range names {
 		rel, err := parseRelation(n)
 		if err != nil {
@@ -190,10 +206,12 @@ type resolution struct {
 	selected map[string]*Package   // name → chosen package
 	provided map[string][]*Package // virtual name → chosen providers
 	order    []*Package
+	// installed maps real and provided names to packages already on the system.
+	installed map[string][]*Package
 }
 
 func (s *resolution) clone() *resolution {
-	c := &resolution{idx: s.idx, selected: map[string]*Package{}, provided: map[string][]*Package{}, order: append([]*Package(nil), s.order...)}
+	c := &resolution{idx: s.idx, selected: map[string]*Package{}, provided: map[string][]*Package{}, order: append([]*Package(nil), s.order...), installed: s.installed}
 	for k, v := range s.selected {
 		c.selected[k] = v
 	}
@@ -207,6 +225,16 @@ func (s *resolution) clone() *resolution {
 func (s *resolution) satisfied(r Relation) bool {
 	if p, ok := s.selected[r.Name]; ok && r.SatisfiedBy(p.Version) {
 		return true
+	}
+	for _, p := range s.installed[r.Name] {
+		if p.Name == r.Name && r.SatisfiedBy(p.Version) {
+			return true
+		}
+		for _, pr := range p.Provides {
+			if pr.Name == r.Name && (r.Op == "" || (pr.Version != "" && r.SatisfiedBy(pr.Version))) {
+				return true
+			}
+		}
 	}
 	for _, p := range s.provided[r.Name] {
 		for _, pr := range p.Provides {
@@ -284,4 +312,32 @@ func (s *resolution) add(p *Package, chain []string) error {
 	}
 	s.order = append(s.order, p)
 	return nil
+}
+
+// ReadStatus reads the installed packages of a dpkg status file (/var/lib/dpkg/status):
+// entries whose Status is "install ok installed". name is used in errors.
+func ReadStatus(r io.Reader, name string) ([]*Package, error) {
+	var out []*Package
+	err := ReadParagraphs(r, name, func(para Paragraph) error {
+		if !strings.HasSuffix(para.Get("Status"), " installed") {
+			return nil
+		}
+		p := &Package{Name: para.Get("Package"), Version: para.Get("Version"), Architecture: para.Get("Architecture")}
+		if p.Name == "" || p.Version == "" {
+			return nil
+		}
+		prov, err := ParseRelations(para.Get("Provides"))
+		if err != nil {
+			return fmt.Errorf("%s %s: Provides: %w", p.Name, p.Version, err)
+		}
+		for _, a := range prov {
+			p.Provides = append(p.Provides, a...)
+		}
+		out = append(out, p)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read dpkg status %s: %w", name, err)
+	}
+	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -63,9 +64,16 @@ func (c *Client) http() *http.Client {
 // Index fetches and verifies src's InRelease and reads the Packages index of each
 // component for src.Architecture into idx (a new Index when idx is nil).
 func (c *Client) Index(ctx context.Context, src Source, idx *Index) (*Index, error) {
-	if idx == nil {
-		idx = NewIndex()
+	rel, err := c.Release(ctx, src)
+	if err != nil {
+		return nil, err
 	}
+	return c.IndexRelease(ctx, src, rel, idx)
+}
+
+// Release fetches src's InRelease and verifies its signature with src.Keyring: the
+// signed table of contents every later download is checked against.
+func (c *Client) Release(ctx context.Context, src Source) (*Release, error) {
 	base := strings.TrimSuffix(src.URL, "/")
 	keyring, err := ReadKeyring(src.Keyring)
 	if err != nil {
@@ -81,10 +89,14 @@ func (c *Client) Index(ctx context.Context, src Source, idx *Index) (*Index, err
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", inURL, err)
 	}
-	rel, err := VerifyInRelease(data, keyring, inURL, src.Keyring, c.now())
-	if err != nil {
-		return nil, err
-	}
+	return VerifyInRelease(data, keyring, inURL, src.Keyring, c.now())
+}
+
+// PackagesFiles returns, per component of src, the Packages index rel lists for
+// src.Architecture (the compressed form to download) and the hash of its uncompressed
+// form ("" size 0 when the release does not list it). Equal results mean equal indexes,
+// which lets callers skip reading an index they resolved against before.
+func PackagesFiles(src Source, rel *Release) (names []string, hashes []FileHash, plain []FileHash, err error) {
 	for _, comp := range src.Components {
 		dir := comp + "/binary-" + src.Architecture + "/"
 		var name string
@@ -96,18 +108,89 @@ func (c *Client) Index(ctx context.Context, src Source, idx *Index) (*Index, err
 			}
 		}
 		if name == "" {
-			return nil, fmt.Errorf("read %s: no Packages index for component %q, architecture %q; check components and architecture in the stack config", inURL, comp, src.Architecture)
+			return nil, nil, nil, fmt.Errorf("read %s/dists/%s/InRelease: no Packages index for component %q, architecture %q; check the components and architecture of the source", strings.TrimSuffix(src.URL, "/"), src.Suite, comp, src.Architecture)
 		}
-		path, err := c.fetch(ctx, base+"/dists/"+src.Suite+"/"+name, fh, "index")
-		if err != nil {
-			return nil, err
+		names = append(names, name)
+		hashes = append(hashes, fh)
+		plain = append(plain, rel.Files[dir+"Packages"])
+	}
+	return names, hashes, plain, nil
+}
+
+// IndexRelease reads the Packages indexes rel lists for src into idx (a new Index when
+// idx is nil). A compressed index is decompressed once into the cache, checked against
+// the uncompressed hash the release lists, so later reads skip the (slow) xz decoding.
+func (c *Client) IndexRelease(ctx context.Context, src Source, rel *Release, idx *Index) (*Index, error) {
+	if idx == nil {
+		idx = NewIndex()
+	}
+	base := strings.TrimSuffix(src.URL, "/")
+	names, hashes, plain, err := PackagesFiles(src, rel)
+	if err != nil {
+		return nil, err
+	}
+	for i, name := range names {
+		u := base + "/dists/" + src.Suite + "/" + name
+		path, readName := "", name
+		if p, ok := c.cached(plain[i], "packages"); ok && plain[i].SHA256 != "" {
+			path, readName = p, "Packages"
+		} else {
+			if path, err = c.fetch(ctx, u, hashes[i], "index"); err != nil {
+				return nil, err
+			}
+			if plain[i].SHA256 != "" && name != "Packages" {
+				if p, err := c.decompressToCache(path, name, plain[i]); err == nil {
+					path, readName = p, "Packages"
+				} else {
+					c.Log.Debugf("keep %s compressed: %v", u, err)
+				}
+			}
 		}
-		if err := idx.readFile(path, name, base); err != nil {
-			return nil, fmt.Errorf("read %s/dists/%s/%s: %w", base, src.Suite, name, err)
+		if err := idx.readFile(path, readName, base); err != nil {
+			return nil, fmt.Errorf("read %s: %w", u, err)
 		}
-		c.Log.Debugf("read index %s/dists/%s/%s", base, src.Suite, name)
+		c.Log.Debugf("read index %s", u)
 	}
 	return idx, nil
+}
+
+// decompressToCache writes the decompressed form of the cached index file to the cache
+// under its uncompressed hash, verified like any download.
+func (c *Client) decompressToCache(file, name string, want FileHash) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	r, err := Decompress(f, name)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	tmp, err := os.CreateTemp(c.CacheDir, ".decompress-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, want.Size+1))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 || n != want.Size {
+		return "", &HashMismatchError{URL: file + " (decompressed)", Want: want.SHA256, Got: got, WantSize: want.Size, GotSize: n}
+	}
+	path := c.cachePath(want, "packages")
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", err
+	}
+	return path, nil
 }
 
 // Decompress wraps r according to the file name's compression suffix (.xz, .zst, .gz,
@@ -115,6 +198,9 @@ func (c *Client) Index(ctx context.Context, src Source, idx *Index) (*Index, err
 func Decompress(r io.Reader, name string) (io.ReadCloser, error) {
 	switch {
 	case strings.HasSuffix(name, ".xz"):
+		if xr, ok := externalXZ(r); ok {
+			return xr, nil
+		}
 		xr, err := xz.NewReader(r)
 		if err != nil {
 			return nil, err
@@ -314,4 +400,58 @@ func (c *Client) get(ctx context.Context, u string) (*http.Response, error) {
 		return nil, &MirrorError{URL: u, Status: resp.Status}
 	}
 	return resp, nil
+}
+
+// externalXZ decodes with the system's xz when there is one: it is about ten times
+// faster than the pure-Go decoder on Debian's 9 MB Packages.xz, and every caller checks
+// the SHA256 of what comes out (or of the archive around it) anyway.
+func externalXZ(r io.Reader) (io.ReadCloser, bool) {
+	bin, err := exec.LookPath("xz")
+	if err != nil {
+		return nil, false
+	}
+	cmd := exec.Command(bin, "-dc")
+	cmd.Stdin = r
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, false
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, false
+	}
+	return &xzProcess{ReadCloser: out, cmd: cmd, stderr: &stderr}, true
+}
+
+type xzProcess struct {
+	io.ReadCloser
+	cmd    *exec.Cmd
+	stderr *strings.Builder
+	waited bool
+	err    error
+}
+
+func (x *xzProcess) Read(p []byte) (int, error) {
+	n, err := x.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) && !x.waited {
+		x.waited = true
+		if werr := x.cmd.Wait(); werr != nil {
+			x.err = fmt.Errorf("xz -dc: %v: %s", werr, strings.TrimSpace(x.stderr.String()))
+		}
+	}
+	if errors.Is(err, io.EOF) && x.err != nil {
+		return n, x.err
+	}
+	return n, err
+}
+
+func (x *xzProcess) Close() error {
+	if !x.waited {
+		x.waited = true
+		x.ReadCloser.Close()
+		x.cmd.Process.Kill()
+		x.cmd.Wait()
+	}
+	return nil
 }

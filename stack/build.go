@@ -128,8 +128,12 @@ func Build(ctx context.Context, def *Definition, o BuildOptions) (*Stack, error)
 		cfg.OS, cfg.Architecture, cfg.Variant = "linux", oci[0], oci[1]
 		cfg.Created = o.Created
 		cfg.TempDir = o.TempDir
+		var record []*debian.Package
+		if cfg.Build {
+			record = runPkgs
+		}
 		g.Go(func() error {
-			return buildImage(gctx, job.out, files, def, cfg, o)
+			return buildImage(gctx, job.out, files, def, cfg, o, record)
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -143,14 +147,14 @@ func sortedBySHA(p []*debian.Package) []*debian.Package {
 	return p
 }
 
-func buildImage(ctx context.Context, out *BuiltImage, files map[string]string, def *Definition, cfg Config, o BuildOptions) error {
+func buildImage(ctx context.Context, out *BuiltImage, files map[string]string, def *Definition, cfg Config, o BuildOptions, runPkgs []*debian.Package) error {
 	dir, err := os.MkdirTemp(o.TempDir, "slipway-stack-rootfs-")
 	if err != nil {
 		return fmt.Errorf("build image %s: %w", out.Name, err)
 	}
 	defer os.RemoveAll(dir)
 	start := time.Now()
-	if err := assemble(ctx, dir, out, files, def, cfg); err != nil {
+	if err := assemble(ctx, dir, out, files, def, cfg, runPkgs); err != nil {
 		return fmt.Errorf("build image %s: %w", out.Name, err)
 	}
 	img, err := FromRootfs(ctx, dir, cfg)
@@ -168,8 +172,9 @@ func buildImage(ctx context.Context, out *BuiltImage, files map[string]string, d
 	return nil
 }
 
-// assemble installs the packages into the empty rootfs dir.
-func assemble(ctx context.Context, dir string, out *BuiltImage, files map[string]string, def *Definition, cfg Config) error {
+// assemble installs the packages into the empty rootfs dir. The build image also gets
+// the stack's apt record (writeAptRecord) of the run image's packages runPkgs.
+func assemble(ctx context.Context, dir string, out *BuiltImage, files map[string]string, def *Definition, cfg Config, runPkgs []*debian.Package) error {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err
@@ -195,6 +200,11 @@ func assemble(ctx context.Context, dir string, out *BuiltImage, files map[string
 	}
 	if err := writeDpkgDatabase(root, debs, def.Architecture); err != nil {
 		return fmt.Errorf("write /var/lib/dpkg: %w", err)
+	}
+	if cfg.Build {
+		if err := writeAptRecord(root, def, runPkgs); err != nil {
+			return fmt.Errorf("write %s: %w", debian.StackRecordDir, err)
+		}
 	}
 	for i, c := range def.CACertificates {
 		data, err := os.ReadFile(def.path(c))

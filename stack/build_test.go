@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/slipway/slipway/debian"
 	"github.com/slipway/slipway/debian/debiantest"
 	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/stack"
@@ -149,6 +150,31 @@ func TestBuildFromTestRepository(t *testing.T) {
 			}
 			if build["usr/bin/cc"] != "->/etc/alternatives/cc" || build["etc/alternatives/cc"] != "->/usr/bin/gcc" {
 				t.Errorf("cc = %q → %q", build["usr/bin/cc"], build["etc/alternatives/cc"])
+			}
+		}},
+		{"build image records the apt sources, their keyring and the run image's packages", func(t *testing.T) {
+			list := build["etc/slipway/apt/sources.list"]
+			want := "deb [arch=amd64 signed-by=/etc/slipway/apt/keyrings/" + filepath.Base(repo.Keyring) + "] " + repo.URL + " " + debiantest.Suite + " main\n"
+			if list != want {
+				t.Errorf("sources.list = %q, want %q", list, want)
+			}
+			key, _ := os.ReadFile(repo.Keyring)
+			if build["etc/slipway/apt/keyrings/"+filepath.Base(repo.Keyring)] != string(key) {
+				t.Error("keyring not copied into the build image")
+			}
+			st, err := debian.ReadStatus(strings.NewReader(build["etc/slipway/apt/run-status"]), "run-status")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, p := range st {
+				names = append(names, p.Name+"="+p.Version)
+			}
+			if want := []string{"base-files=12.4", "base-passwd=3.6", "bash=5.2", "libc6=2.36-9"}; !slices.Equal(names, want) {
+				t.Errorf("run-status %v, want %v", names, want)
+			}
+			if _, ok := run["etc/slipway/apt/sources.list"]; ok {
+				t.Error("the run image carries the build-time record")
 			}
 		}},
 		{"packages whose scripts did not run are reported", func(t *testing.T) {
