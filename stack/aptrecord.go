@@ -14,7 +14,7 @@ import (
 // writeAptRecord records in the build image the stack's apt sources (with copies of
 // their keyrings, since the build image need not carry them) and the run image's
 // installed packages, so buildpacks can install further packages that match the run
-// image and skip what it already has (docs/buildpacks.md, Debian packages in a layer).
+// image and skip what it already has (buildpacks/apt/README.md).
 // It is small: one line per source, and per run package only the fields dependency
 // resolution needs.
 func writeAptRecord(root *os.Root, def *Definition, runPkgs []*debian.Package) error {

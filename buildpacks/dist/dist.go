@@ -23,6 +23,7 @@ type Buildpack struct {
 var All = []Buildpack{
 	{ID: "slipway/nodejs", Version: "0.1.0", Dir: "nodejs"},
 	{ID: "slipway/procfile", Version: "0.1.0", Dir: "procfile"},
+	{ID: "slipway/apt", Version: "0.1.0", Dir: "apt"},
 }
 
 // Options tune Package.

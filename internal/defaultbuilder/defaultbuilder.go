@@ -41,10 +41,11 @@ type Options struct {
 func Available() bool { return assets() != nil }
 
 // order is the default builder's detection order: Node.js apps (with an optional Procfile
-// on top), else any app with a Procfile.
+// on top), else any app with a Procfile. An Aptfile's packages come first in every group
+// (optional), so the language buildpacks can use them.
 var order = buildpack.Order{
-	{Group: []buildpack.GroupElement{{ID: "slipway/nodejs"}, {ID: "slipway/procfile", Optional: true}}},
-	{Group: []buildpack.GroupElement{{ID: "slipway/procfile"}}},
+	{Group: []buildpack.GroupElement{{ID: "slipway/apt", Optional: true}, {ID: "slipway/nodejs"}, {ID: "slipway/procfile", Optional: true}}},
+	{Group: []buildpack.GroupElement{{ID: "slipway/apt", Optional: true}, {ID: "slipway/procfile"}}},
 }
 
 // Ensure returns the local store name of the default builder, making the default stack
