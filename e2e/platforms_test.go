@@ -300,3 +300,37 @@ func TestCACertificatesNodejsHTTPSMirror(t *testing.T) {
 	out = e.mustSlipway(append(args, "--ca-certificates", caFile)...)
 	mustContain(t, out, "Installing Node.js 22.", "Installing node_modules into layer launch-modules", "Successfully built image express")
 }
+
+// Issue 10 §4: `go install ./cmd/slipway` (no make, nothing embedded) gives a slipway that
+// builds: the launcher is built once from the same source with the user's Go and cached.
+func TestGoInstallBuilds(t *testing.T) {
+	e := newEnv(t)
+	gobin := t.TempDir()
+	cmd := exec.Command("go", "install", "./cmd/slipway")
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "GOBIN="+gobin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go install: %v\n%s", err, out)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		c := exec.Command(filepath.Join(gobin, "slipway"), args...)
+		c.Env = append(os.Environ(), "SLIPWAY_STORE="+e.store, "XDG_CACHE_HOME="+e.work,
+			"SLIPWAY_CONFIG="+filepath.Join(e.work, "config.toml"))
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("installed slipway %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	out := run("build", "installed", "--path", app("hello"), "--builder", e.builder)
+	mustContain(t, out, "Building slipway's launcher and buildpacks", "Successfully built image installed")
+	if out := run("build", "installed", "--path", app("hello"), "--builder", e.builder); strings.Contains(out, "Building slipway's launcher") {
+		t.Errorf("second build rebuilt the assets:\n%s", out)
+	}
+	archive := filepath.Join(t.TempDir(), "installed.tar")
+	run("save", "installed", "-o", archive)
+	if got := podmanRun(t, archive, "localhost/installed"); !strings.Contains(got, "Hello, ") {
+		t.Errorf("image built by the go-installed slipway printed %q", got)
+	}
+}

@@ -32,6 +32,9 @@ type Options struct {
 	Arch string
 	// Environ is the environment of `go build`; nil means os.Environ().
 	Environ []string
+	// SourceDir is the buildpacks/ directory to build from; empty means the one this
+	// package was compiled from.
+	SourceDir string
 }
 
 // Package compiles every buildpack in All (CGO_ENABLED=0, static) and writes
@@ -39,9 +42,12 @@ type Options struct {
 // /cnb/buildpacks (platform.md, Usage (default locations)), returning the buildpack directories by ID. bin/detect
 // and bin/build are one binary (hard links when possible) that dispatches on argv0.
 func Package(ctx context.Context, outDir string, opts Options) (map[string]string, error) {
-	src, err := sourceDir()
-	if err != nil {
-		return nil, err
+	var err error
+	src := opts.SourceDir
+	if src == "" {
+		if src, err = sourceDir(); err != nil {
+			return nil, err
+		}
 	}
 	// go build runs in the source tree, so a relative outDir must not be read from there.
 	if outDir, err = filepath.Abs(outDir); err != nil {

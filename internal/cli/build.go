@@ -54,7 +54,7 @@ or pushed to its registry with --publish.`,
 			if o.LifecycleBinary, err = os.Executable(); err != nil {
 				return fmt.Errorf("find the slipway binary: %w", err)
 			}
-			if o.LauncherPath, err = launcherPath(o.WorkDir); err != nil {
+			if o.LauncherPath, err = launcherPath(cmd.Context(), g, o.WorkDir); err != nil {
 				return err
 			}
 			if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {

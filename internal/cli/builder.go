@@ -76,7 +76,7 @@ run.toml and slipway itself as the lifecycle in /cnb/lifecycle, with the labels 
 			if err != nil {
 				return fmt.Errorf("find the slipway binary: %w", err)
 			}
-			launcher, err := launcherPath(filepath.Join(cacheHome(), "slipway"))
+			launcher, err := launcherPath(cmd.Context(), g, filepath.Join(cacheHome(), "slipway"))
 			if err != nil {
 				return err
 			}

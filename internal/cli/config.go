@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/cacerts"
 	"github.com/slipway/slipway/imagestore"
+	"github.com/slipway/slipway/internal/bootstrap"
 	"github.com/slipway/slipway/internal/defaultbuilder"
 )
 
@@ -161,7 +163,14 @@ func defaultBuilder(ctx context.Context, g *globals, store *imagestore.Store, wo
 	if s.DefaultBuilder != "" {
 		return s.DefaultBuilder, nil
 	}
-	return defaultbuilder.Ensure(ctx, defaultbuilder.Options{
+	var bps fs.FS
+	if !defaultbuilder.Available() {
+		// A slipway from plain `go install`: build the buildpacks from its own source once.
+		if bps, err = bootstrap.Buildpacks(ctx, bootstrap.Options{CacheDir: workDir, Logf: g.logger().Infof}); err != nil {
+			return "", fmt.Errorf("no default builder: %w; or pass --builder", err)
+		}
+	}
+	return defaultbuilder.Ensure(ctx, defaultbuilder.Options{Buildpacks: bps,
 		Store: store, WorkDir: workDir, LifecycleBinary: lifecycleBinary, LauncherPath: launcher,
 		Phases: phaseNames(), Version: version.Version, Log: g.logger(),
 	})

@@ -1,22 +1,24 @@
 package cli
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/slipway/slipway/atomicfile"
 
+	"github.com/slipway/slipway/internal/bootstrap"
 	"github.com/slipway/slipway/internal/launcherbin"
 )
 
 // launcherPath finds the static launcher copied into every image: $SLIPWAY_LAUNCHER, the
-// one embedded in this binary (materialised once under workDir), or slipway-launcher next
-// to the slipway executable.
-func launcherPath(workDir string) (string, error) {
+// one embedded in this binary (materialised once under workDir), slipway-launcher next
+// to the slipway executable, or — for a slipway from plain `go install` — one built once
+// from the same source (internal/bootstrap).
+func launcherPath(ctx context.Context, g *globals, workDir string) (string, error) {
 	if p := os.Getenv("SLIPWAY_LAUNCHER"); p != "" {
 		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("SLIPWAY_LAUNCHER=%s: %w", p, err)
@@ -44,8 +46,12 @@ func launcherPath(workDir string) (string, error) {
 		return "", fmt.Errorf("find the slipway binary: %w", err)
 	}
 	p := filepath.Join(filepath.Dir(exe), "slipway-launcher")
-	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("no launcher: this slipway was built without an embedded launcher and %s does not exist; build with `make` or set SLIPWAY_LAUNCHER to a static build of ./cmd/launcher", p)
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	p, err = bootstrap.Launcher(ctx, bootstrap.Options{CacheDir: workDir, Logf: g.logger().Infof})
+	if err != nil {
+		return "", fmt.Errorf("no launcher: %w (or set SLIPWAY_LAUNCHER to a static build of ./cmd/launcher)", err)
 	}
 	return p, nil
 }

@@ -35,6 +35,9 @@ type Options struct {
 	Phases  []string
 	Version string
 	Log     *logging.Logger
+	// Buildpacks, when this binary embeds none, are the buildpacks to use instead, in the
+	// layout `go run ./internal/defaultbuilder/gen` writes (internal/bootstrap builds them).
+	Buildpacks fs.FS
 }
 
 // Available reports whether this binary carries the default builder's buildpacks.
@@ -54,6 +57,9 @@ var order = buildpack.Order{
 // a new builder instead of reusing a stale one.
 func Ensure(ctx context.Context, o Options) (string, error) {
 	fsys := assets()
+	if fsys == nil {
+		fsys = o.Buildpacks
+	}
 	if fsys == nil {
 		return "", errors.New("this slipway was built without the default builder's buildpacks (build it with `make build`); pass --builder with a builder.toml or builder image")
 	}
