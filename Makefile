@@ -4,7 +4,7 @@ export CGO_ENABLED = 0
 export GOFLAGS = -buildvcs=false
 LDFLAGS = -s -w
 
-.PHONY: build test e2e bench clean
+.PHONY: build test e2e bench clean release
 
 # The launcher and the default builder's buildpacks are compiled first and embedded.
 build:
@@ -16,5 +16,10 @@ build:
 test: build
 	$(GO) test -count=1 -timeout 45m ./...
 
+# Static binaries for linux/amd64 and linux/arm64, a .deb of each, SHA256SUMS: dist/.
+# VERSION=1.2.3 overrides the version (default: git describe).
+release:
+	GO=$(GO) scripts/release.sh
+
 clean:
-	rm -rf bin internal/launcherbin/launcher internal/defaultbuilder/buildpacks
+	rm -rf bin dist internal/launcherbin/launcher internal/defaultbuilder/buildpacks
