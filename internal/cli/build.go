@@ -10,13 +10,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/slipway/slipway/build"
+	"github.com/slipway/slipway/pipeline"
 	"github.com/slipway/slipway/sandbox"
 )
 
 func newBuildCmd(g *globals) *cobra.Command {
 	var (
-		o          build.Options
+		o          pipeline.Options
 		insecure   []string
 		sandboxArg string
 		networkArg string
@@ -94,7 +94,7 @@ or pushed to its registry with --publish.`,
 				return defaultBuilder(ctx, g, o.Store, o.WorkDir, o.LifecycleBinary, o.LauncherPath)
 			}
 			start := time.Now()
-			res, err := build.Build(cmd.Context(), o)
+			res, err := pipeline.Build(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
