@@ -191,8 +191,11 @@ func prepare(ctx context.Context, o Options, res *Result) (*workspace, error) {
 		if err != nil {
 			return fmt.Errorf("read config of build image %s: %w", ws.buildImg.Name, err)
 		}
-		if ws.uid, ws.gid, err = cnbUser(bcfg, ws.buildImg.Name); err != nil {
+		if ws.uid, ws.gid, err = platform.CNBUser(bcfg.Config.Env, "build image "+ws.buildImg.Name); err != nil {
 			return err
+		}
+		if ws.uid == 0 {
+			return fmt.Errorf("build image %s: CNB_USER_ID is 0; buildpacks must not run as root (platform.md, Build Image)", ws.buildImg.Name)
 		}
 		var cands []lifecycle.RunImageCandidates
 		for _, ri := range ws.cfg.Run.Images {
