@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,8 +78,8 @@ func newCNBDirs(t *testing.T) cnbDirs {
 
 func (d cnbDirs) binds() []sandbox.Bind {
 	return []sandbox.Bind{
-		{Source: d.workspace, Dest: "/workspace"},
-		{Source: d.layers, Dest: "/layers"},
+		{Source: d.workspace, Dest: "/workspace", Owned: true},
+		{Source: d.layers, Dest: "/layers", Owned: true},
 		{Source: d.platform, Dest: "/platform", ReadOnly: true},
 		{Source: d.cnb, Dest: "/cnb", ReadOnly: true},
 	}
@@ -100,12 +103,18 @@ func TestExecutorConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
+	corePattern, err := os.ReadFile("/proc/sys/kernel/core_pattern")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPort := listenLoopback(t)
 
 	tests := []struct {
 		name string
 		// onlyIsolated marks checks that only hold when the rootfs is switched.
 		onlyIsolated bool
 		uid, gid     int
+		network      sandbox.Network
 		dir          string
 		env          []string
 		script       string
@@ -153,14 +162,83 @@ func TestExecutorConformance(t *testing.T) {
 			check:  wantOutput("hidden\n"),
 		},
 		{
-			name: "host resolv.conf is bound for DNS", onlyIsolated: true, uid: 1000, gid: 1000,
-			script: "cat /etc/resolv.conf",
-			check:  wantOutput(string(hostResolv)),
+			name: "private network by default: own namespace, slirp4netns DNS", uid: 1000, gid: 1000,
+			script: "readlink /proc/self/ns/net; cat /etc/resolv.conf",
+			check: func(t *testing.T, ec executorCase, r result) {
+				if r.err != nil {
+					t.Fatalf("Run: %v", r.err)
+				}
+				ns, resolv, _ := strings.Cut(r.stdout, "\n")
+				if ns == hostNet {
+					t.Errorf("sandbox shares the host's network namespace %s", ns)
+				}
+				if !strings.Contains(resolv, "nameserver 10.0.2.3\n") {
+					t.Errorf("resolv.conf = %q, want slirp4netns's DNS 10.0.2.3", resolv)
+				}
+			},
 		},
 		{
-			name: "network is shared", uid: 1000, gid: 1000,
-			script: "readlink /proc/self/ns/net",
-			check:  wantOutput(hostNet + "\n"),
+			name: "private network: host loopback services are unreachable", uid: 1000, gid: 1000,
+			script: "for a in 127.0.0.1 10.0.2.2; do bash -c \"exec 3<>/dev/tcp/$a/$HOST_PORT\" 2>/dev/null && echo $a reached || echo $a refused; done",
+			check:  wantOutput("127.0.0.1 refused\n10.0.2.2 refused\n"),
+		},
+		{
+			name: "host network: shares the host's namespace, resolv.conf and loopback", uid: 1000, gid: 1000, network: sandbox.NetworkHost,
+			script: "readlink /proc/self/ns/net; bash -c \"exec 3<>/dev/tcp/127.0.0.1/$HOST_PORT\" && echo reached; cat /etc/resolv.conf",
+			check:  wantOutput(hostNet + "\nreached\n" + string(hostResolv)),
+		},
+		{
+			name: "no capabilities, no new privileges", uid: 1000, gid: 1000,
+			script: "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status | tr -s '\t' ' '",
+			check:  wantOutput("CapInh: 0000000000000000\nCapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\nCapAmb: 0000000000000000\nNoNewPrivs: 1\n"),
+		},
+		{
+			name: "/proc/sys is read-only, core_pattern untouched", uid: 1000, gid: 1000,
+			script: "echo '|/tmp/x' > /proc/sys/kernel/core_pattern 2>/dev/null && echo wrote || echo denied; awk '$5 == \"/proc/sys\" { print $6 }' /proc/self/mountinfo | cut -d, -f1",
+			check: func(t *testing.T, ec executorCase, r result) {
+				wantOutput("denied\nro\n")(t, ec, r)
+				if got, _ := os.ReadFile("/proc/sys/kernel/core_pattern"); string(got) != string(corePattern) {
+					t.Errorf("host core_pattern changed: %q → %q", corePattern, got)
+				}
+			},
+		},
+		{
+			name: "writable binds are mounted nosuid,nodev", uid: 1000, gid: 1000,
+			script: "awk '$5 == \"/workspace\" || $5 == \"/layers\" { print $5, $6 }' /proc/self/mountinfo",
+			check: func(t *testing.T, ec executorCase, r result) {
+				if r.err != nil {
+					t.Fatalf("Run: %v", r.err)
+				}
+				lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+				if len(lines) != 2 {
+					t.Fatalf("mounts = %q, want /workspace and /layers", r.stdout)
+				}
+				for _, l := range lines {
+					if !strings.Contains(l, "nosuid") || !strings.Contains(l, "nodev") {
+						t.Errorf("mount %q lacks nosuid,nodev", l)
+					}
+				}
+			},
+		},
+		{
+			name: "files written are owned by the host identity, never host root", uid: 1000, gid: 1000,
+			script: "echo x > /layers/out && mkdir /workspace/d && echo ok",
+			check: func(t *testing.T, ec executorCase, r result) {
+				wantOutput("ok\n")(t, ec, r)
+				want, err := sandbox.HostUser()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range []string{filepath.Join(r.dirs.layers, "out"), filepath.Join(r.dirs.workspace, "d"), filepath.Join(r.dirs.workspace, "app.txt")} {
+					uid, gid := ownerOf(t, p)
+					if uid != want.UID || gid != want.GID {
+						t.Errorf("%s is owned by %d:%d on the host, want %d:%d", p, uid, gid, want.UID, want.GID)
+					}
+					if os.Geteuid() == 0 && (uid == 0 || gid == 0) {
+						t.Errorf("%s is owned by host root", p)
+					}
+				}
+			},
 		},
 		{
 			name: "working dir", uid: 1000, gid: 1000, dir: "/workspace",
@@ -201,10 +279,11 @@ func TestExecutorConformance(t *testing.T) {
 						Rootfs: rootfs,
 						Binds:  d.binds(),
 						Args:   []string{"sh", "-c", tc.script},
-						Env:    []string{"PATH=" + sandboxPath, "CNB_PLATFORM_API=0.14"},
+						Env:    []string{"PATH=" + sandboxPath, "CNB_PLATFORM_API=0.14", "HOST_PORT=" + hostPort},
 						Dir:    tc.dir,
 						UID:    tc.uid, GID: tc.gid,
-						Stdout: &out, Stderr: &errb,
+						Network: tc.network,
+						Stdout:  &out, Stderr: &errb,
 					})
 					if errb.Len() > 0 {
 						t.Logf("stderr: %s", errb.String())
@@ -461,4 +540,35 @@ func hasProcess(cmdline string) bool {
 		}
 	}
 	return false
+}
+
+// listenLoopback accepts connections on a free 127.0.0.1 port of the host until the test
+// ends, standing for the host's local services (a database, a registry, a metadata proxy).
+func listenLoopback(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+func ownerOf(t *testing.T, p string) (int, int) {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return int(st.Uid), int(st.Gid)
 }

@@ -12,6 +12,10 @@ type Bind struct {
 	Source   string
 	Dest     string
 	ReadOnly bool
+	// Owned hands Source to the sandbox user before the run: every entry not owned by
+	// HostUser is chowned to it, so the process can write what the host put there. Set it
+	// for per-build dirs only (workspace, layers, home), never for a user's directory.
+	Owned bool
 }
 
 // Spec describes one process to run in a sandbox. Nothing of the host leaks in that the

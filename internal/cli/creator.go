@@ -84,11 +84,11 @@ func exportPhaseCache(ctx context.Context, in *phaseInputs) error {
 	if err := buildpack.DecodeTOMLFile(in.group, &group); err != nil {
 		return err
 	}
-	uid, gid, err := platform.CNBUser(os.Environ(), "the exporter's environment")
+	uid, gid, err := cnbIDs()
 	if err != nil {
 		return err
 	}
-	created, err := platform.SourceDateEpoch(os.Environ())
+	created, err := sourceDateEpoch()
 	if err != nil {
 		return err
 	}

@@ -11,23 +11,52 @@ import (
 	"github.com/slipway/slipway/platform"
 )
 
-// openPhaseCache opens -cache-image or -cache-dir; nil when neither is given.
+// openPhaseCache opens -cache-image or -cache-dir; nil when neither is given. An unreadable
+// metadata document is a warning and an empty cache (platform.md, Layer Restoration).
 func (in *phaseInputs) openPhaseCache(ctx context.Context) (cache.Cache, *cache.Metadata, error) {
 	f := &in.more
-	ro, err := in.registryOptions()
-	if err != nil {
-		return nil, nil, err
+	var c cache.Cache
+	switch {
+	case f.cacheImage != "":
+		ro, err := in.registryOptions()
+		if err != nil {
+			return nil, nil, err
+		}
+		scratch, err := os.MkdirTemp("", "slipway-cache-")
+		if err != nil {
+			return nil, nil, err
+		}
+		if c, err = cache.OpenImage(ctx, f.cacheImage, ro, scratch); err != nil {
+			return nil, nil, err
+		}
+	case f.cacheDir != "":
+		dc, err := cache.OpenDir(f.cacheDir, cache.DirOptions{
+			Waiting: func() { fmt.Fprintf(in.stdout, "Waiting for another build using the cache %s\n", f.cacheDir) },
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		c = dc
+	default:
+		return nil, nil, nil
 	}
-	return cache.Open(ctx, cache.Options{
-		Image: f.cacheImage, Dir: f.cacheDir, Registry: ro,
-		Waiting: func() { fmt.Fprintf(in.stdout, "Waiting for another build using the cache %s\n", f.cacheDir) },
-	}, func(format string, args ...any) { fmt.Fprintf(in.stderr, "Warning: "+format+"\n", args...) })
+	meta, err := c.Metadata(ctx)
+	if err != nil {
+		fmt.Fprintf(in.stderr, "Warning: ignoring the cache: %v\n", err)
+		meta = &cache.Metadata{}
+	}
+	return c, meta, nil
 }
 
-// closePhaseCache releases the cache: the volume cache's lock, an image cache's scratch dir.
+// closePhaseCache releases the cache (the volume cache's lock) and removes an image cache's
+// scratch dir.
 func closePhaseCache(c cache.Cache) {
-	if c != nil {
-		c.Close()
+	if c == nil {
+		return
+	}
+	c.Close()
+	if _, ok := c.(*cache.Image); ok {
+		os.RemoveAll(c.ScratchDir())
 	}
 }
 
@@ -61,7 +90,7 @@ func runRestorer(ctx context.Context, in *phaseInputs) error {
 	if f.skipLayers {
 		c, meta = nil, nil
 	}
-	created, err := platform.SourceDateEpoch(os.Environ())
+	created, err := sourceDateEpoch()
 	if err != nil {
 		return err
 	}

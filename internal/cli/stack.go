@@ -11,7 +11,6 @@ import (
 
 	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/logging"
-	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/stack"
 )
 
@@ -55,8 +54,12 @@ same image digests.`,
 				return err
 			}
 			o := stack.BuildOptions{CacheDir: cacheDir, Log: g.logger()}
-			if o.Created, err = platform.SourceDateEpoch(os.Environ()); err != nil {
-				return err
+			if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {
+				var sec int64
+				if _, err := fmt.Sscan(epoch, &sec); err != nil {
+					return fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", epoch)
+				}
+				o.Created = time.Unix(sec, 0).UTC()
 			}
 			start := time.Now()
 			res, err := stack.Build(cmd.Context(), def, o)

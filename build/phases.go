@@ -1,13 +1,17 @@
-package pipeline
+package build
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/logging"
@@ -27,13 +31,17 @@ type phaseRunner struct {
 	log  *logging.Logger
 }
 
-func newPhaseRunner(o Options, dirs *appDirs, rootfs string, imageEnv []string, uid, gid int, log *logging.Logger) (*phaseRunner, error) {
-	home := homeDir(rootfs, uid)
+func newPhaseRunner(o Options, dirs *appDirs, rootfs, image string, imageEnv []string, uid, gid int, log *logging.Logger) (*phaseRunner, error) {
+	home, err := homeDir(rootfs, uid, image)
+	if err != nil {
+		return nil, err
+	}
 	spec := sandbox.Spec{
 		Rootfs: rootfs,
+		// The per-build dirs buildpacks write are handed to the sandbox user (Owned).
 		Binds: []sandbox.Bind{
-			{Source: dirs.workspace, Dest: platform.AppDir},
-			{Source: dirs.layers, Dest: platform.LayersDir},
+			{Source: dirs.workspace, Dest: platform.AppDir, Owned: true},
+			{Source: dirs.layers, Dest: platform.LayersDir, Owned: true},
 			{Source: dirs.platform, Dest: platform.PlatformDir, ReadOnly: true},
 			{Source: dirs.cnb, Dest: platform.CNBDir, ReadOnly: true},
 			{Source: o.LifecycleBinary, Dest: lifecycleBinaryPath, ReadOnly: true},
@@ -46,7 +54,7 @@ func newPhaseRunner(o Options, dirs *appDirs, rootfs string, imageEnv []string, 
 	}
 	// Buildpacks expect a writable, empty home as in a fresh build container (npm, yarn and
 	// corepack write there); the rootfs is read-only, so a per-build dir is bound over it.
-	homeBind, err := writableHome(rootfs, home, dirs.scratch)
+	homeBind, err := writableHome(rootfs, home, dirs.scratch, image)
 	if err != nil {
 		return nil, err
 	}
@@ -77,26 +85,71 @@ func (r *phaseRunner) run(ctx context.Context, phase string, args ...string) err
 	return err
 }
 
-// homeDir is the CNB user's home from the build image's /etc/passwd, as a container
-// runtime would set HOME; "/" when the user has no entry.
-func homeDir(rootfs string, uid int) string {
-	b, err := os.ReadFile(filepath.Join(rootfs, "etc", "passwd"))
+// cnbUser reads CNB_USER_ID/CNB_GROUP_ID from the build image (platform.md, Build Image).
+func cnbUser(cfg *v1.ConfigFile, image string) (int, int, error) {
+	get := func(key string) (int, error) {
+		for _, kv := range cfg.Config.Env {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return 0, fmt.Errorf("build image %s: %s=%q is not a number", image, key, v)
+				}
+				return n, nil
+			}
+		}
+		return 0, fmt.Errorf("build image %s has no %s in its Env; a CNB build image must set CNB_USER_ID and CNB_GROUP_ID", image, key)
+	}
+	uid, err := get("CNB_USER_ID")
 	if err != nil {
-		return "/"
+		return 0, 0, err
+	}
+	gid, err := get("CNB_GROUP_ID")
+	if err != nil {
+		return 0, 0, err
+	}
+	if uid == 0 {
+		return 0, 0, fmt.Errorf("build image %s: CNB_USER_ID is 0; buildpacks must not run as root (platform.md, Build Image)", image)
+	}
+	return uid, gid, nil
+}
+
+// homeDir is the CNB user's home from the build image's /etc/passwd, as a container
+// runtime would set HOME; "/" when the image has no /etc/passwd or no entry for the user.
+// The file is read inside the rootfs (a symlinked /etc/passwd cannot name a host file), and
+// the home must be a clean absolute path: it becomes a mount point (docs/sandbox.md).
+func homeDir(rootfs string, uid int, image string) (string, error) {
+	root, err := os.OpenRoot(rootfs)
+	if err != nil {
+		return "", fmt.Errorf("open the rootfs of build image %s: %w", image, err)
+	}
+	defer root.Close()
+	b, err := root.ReadFile("etc/passwd")
+	if errors.Is(err, fs.ErrNotExist) {
+		return "/", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("build image %s: read /etc/passwd inside the image: %w", image, err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Split(line, ":")
-		if len(f) >= 6 && f[2] == strconv.Itoa(uid) && f[5] != "" {
-			return f[5]
+		if len(f) < 6 || f[2] != strconv.Itoa(uid) || f[5] == "" {
+			continue
 		}
+		home := f[5]
+		if !path.IsAbs(home) || path.Clean(home) != home {
+			return "", fmt.Errorf("build image %s: the CNB user's home %q (uid %d in /etc/passwd) is not a clean absolute path; fix /etc/passwd in the build image", image, home, uid)
+		}
+		return home, nil
 	}
-	return "/"
+	return "/", nil
 }
 
 // writableHome makes a fresh, empty host dir to bind at the CNB user's home, and the mount
 // point for it in the unpacked rootfs (an empty dir, like the /workspace and /layers mount
-// points Unpack makes). No bind for a home of "/" or one under the CNB paths.
-func writableHome(rootfs, home, scratch string) (*sandbox.Bind, error) {
+// points Unpack makes). No bind for a home of "/" or one under the CNB paths. The mount
+// point is made through os.Root, so a home that is (or lies under) a symlink leading out
+// of the image is an error, never a directory created on the host.
+func writableHome(rootfs, home, scratch, image string) (*sandbox.Bind, error) {
 	if home == "/" || home == "" {
 		return nil, nil
 	}
@@ -109,10 +162,15 @@ func writableHome(rootfs, home, scratch string) (*sandbox.Bind, error) {
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return nil, fmt.Errorf("create build home: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(rootfs, home), 0o755); err != nil {
-		return nil, fmt.Errorf("create home mount point %s in the build image rootfs: %w", home, err)
+	root, err := os.OpenRoot(rootfs)
+	if err != nil {
+		return nil, fmt.Errorf("open the rootfs of build image %s: %w", image, err)
 	}
-	return &sandbox.Bind{Source: src, Dest: home}, nil
+	defer root.Close()
+	if err := root.MkdirAll(strings.TrimPrefix(home, "/"), 0o755); err != nil {
+		return nil, fmt.Errorf("build image %s: create the CNB user's home %s inside the image: %w; its path (and any symlink on it) must stay inside the image", image, home, err)
+	}
+	return &sandbox.Bind{Source: src, Dest: home, Owned: true}, nil
 }
 
 // sandboxEnv is the environment the phases start from inside the sandbox: the build
