@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -63,9 +62,9 @@ func Create(ctx context.Context, o CreateOptions) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create builder: read build image %s config: %w", o.Config.Build.Image, err)
 	}
-	uid, gid, err := cnbUser(cf)
+	uid, gid, err := platform.CNBUser(cf.Config.Env, "build image "+o.Config.Build.Image)
 	if err != nil {
-		return nil, fmt.Errorf("create builder: build image %s: %w", o.Config.Build.Image, err)
+		return nil, fmt.Errorf("create builder: %w", err)
 	}
 	mt, err := layerMediaType(o.BuildImage)
 	if err != nil {
@@ -191,29 +190,6 @@ func lifecycleAPIs() LifecycleAPIs {
 		Buildpack: APIVersions{Deprecated: []string{}, Supported: api.SupportedBuildpackAPIs()},
 		Platform:  APIVersions{Deprecated: []string{}, Supported: api.SupportedPlatformAPIs()},
 	}
-}
-
-// cnbUser reads CNB_USER_ID and CNB_GROUP_ID from the build image Env (platform.md, Build Image).
-func cnbUser(cf *v1.ConfigFile) (uid, gid int, err error) {
-	get := func(key string) (int, error) {
-		for _, kv := range cf.Config.Env {
-			if v, ok := strings.CutPrefix(kv, key+"="); ok {
-				n, err := strconv.Atoi(v)
-				if err != nil || n < 0 {
-					return 0, fmt.Errorf("%s=%q is not a user/group id", key, v)
-				}
-				return n, nil
-			}
-		}
-		return 0, fmt.Errorf("no %s in its Env; a CNB build image must set CNB_USER_ID and CNB_GROUP_ID", key)
-	}
-	if uid, err = get("CNB_USER_ID"); err != nil {
-		return 0, 0, err
-	}
-	if gid, err = get("CNB_GROUP_ID"); err != nil {
-		return 0, 0, err
-	}
-	return uid, gid, nil
 }
 
 // layerMediaType follows the base image's manifest family so no image mixes OCI and

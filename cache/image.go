@@ -27,6 +27,8 @@ type Image struct {
 	opts    registry.Options
 	prev    v1.Image // nil when the cache image does not exist yet
 	scratch string
+	// removeScratch: Open made scratch, so Close removes it.
+	removeScratch bool
 }
 
 var _ Cache = (*Image)(nil)
@@ -53,8 +55,13 @@ func OpenImage(ctx context.Context, ref string, o registry.Options, scratch stri
 // ScratchDir implements Cache.
 func (c *Image) ScratchDir() string { return c.scratch }
 
-// Close implements Cache.
-func (c *Image) Close() error { return nil }
+// Close implements Cache. A scratch dir Open made for the cache is removed.
+func (c *Image) Close() error {
+	if c.removeScratch {
+		return os.RemoveAll(c.scratch)
+	}
+	return nil
+}
 
 // Metadata implements Cache.
 func (c *Image) Metadata(context.Context) (*Metadata, error) {

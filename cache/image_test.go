@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -124,4 +125,51 @@ func TestImageCacheCorruptLabel(t *testing.T) {
 	if _, err := c.Open(ctx, v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}); err == nil {
 		t.Error("Open of a layer the cache image lacks succeeded")
 	}
+}
+
+// --cache-image: only "not found" means an empty cache; a registry that refuses or fails must
+// fail the build with an error naming the cache image, never silently drop the cache.
+func TestImageCacheRegistryErrors(t *testing.T) {
+	reg, host := newRegistry(t)
+	ctx := context.Background()
+	ref := host + "/app-cache:latest"
+	if _, err := registry.Write(ctx, ref, randomCacheImage(t), registry.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusInternalServerError} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			reg.Fail(func(r *http.Request) int {
+				if testkit.Kind(r) == "manifests" {
+					return code
+				}
+				return 0
+			})
+			defer reg.Fail(nil)
+			_, err := OpenImage(ctx, ref, registry.Options{}, t.TempDir())
+			if err == nil {
+				t.Fatalf("registry answering %d: cache opened as if empty", code)
+			}
+			if !strings.Contains(err.Error(), ref) || !strings.Contains(err.Error(), "--cache-image") {
+				t.Errorf("error %q does not name the cache image and flag", err)
+			}
+		})
+	}
+	t.Run("not found is an empty cache", func(t *testing.T) {
+		c, err := OpenImage(ctx, host+"/no-such-cache:latest", registry.Options{}, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, err := c.Metadata(ctx); err != nil || len(m.Buildpacks) != 0 {
+			t.Errorf("metadata %+v, %v; want empty", m, err)
+		}
+	})
+}
+
+func randomCacheImage(t *testing.T) v1.Image {
+	t.Helper()
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

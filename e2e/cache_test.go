@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/slipway/slipway/imagestore"
+	"github.com/slipway/slipway/lifecycle"
 )
 
 func layersBP() string { return filepath.Join(repoRoot, "e2e", "testdata", "buildpacks", "layers") }
@@ -146,6 +147,7 @@ func TestLaunchLayerReusedFromPreviousImage(t *testing.T) {
 	e.mustSlipway(args...)
 	s, _ := imagestore.Open(e.store)
 	before := diffIDs(t, s, "keep")
+	beforeSHA := buildpackLayerSHA(layerMetadata(t, e.store, "keep"), "test/layers", "l-FFT")
 	out := e.mustSlipway(append([]string{"-v"}, append(args, "--env", "REUSE_ONLY_TOML=1")...)...)
 	if !strings.Contains(out, "layer test/layers:l-FFT: reused from the previous image") {
 		t.Errorf("l-FFT not reused from the previous image:\n%s", out)
@@ -153,6 +155,18 @@ func TestLaunchLayerReusedFromPreviousImage(t *testing.T) {
 	after := diffIDs(t, s, "keep")
 	if len(before) != len(after) {
 		t.Fatalf("layer count changed %d → %d", len(before), len(after))
+	}
+	// The same diffID, recorded in the label and present in the image.
+	afterSHA := buildpackLayerSHA(layerMetadata(t, e.store, "keep"), "test/layers", "l-FFT")
+	if afterSHA == "" || afterSHA != beforeSHA {
+		t.Errorf("l-FFT diffID %q after reuse, want the previous image's %q", afterSHA, beforeSHA)
+	}
+	found := false
+	for _, h := range after {
+		found = found || h.String() == afterSHA
+	}
+	if !found {
+		t.Errorf("l-FFT diffID %s is not a layer of the rebuilt image %v", afterSHA, after)
 	}
 }
 
@@ -260,4 +274,32 @@ func TestConcurrentBuildsOfSameApp(t *testing.T) {
 	if got := seen(e.mustSlipway(args...))["l-TTT"]; got != "toml=yes meta=yes content=yes" {
 		t.Errorf("cache after concurrent builds: l-TTT %q", got)
 	}
+}
+
+// layerMetadata reads the io.buildpacks.lifecycle.metadata label of a stored image.
+func layerMetadata(t *testing.T, store, name string) lifecycle.LayersMetadata {
+	t.Helper()
+	s, err := imagestore.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := s.Image(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := lifecycle.ReadLayersMetadata(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *md
+}
+
+// buildpackLayerSHA is the diffID the label records for a buildpack layer ("" when absent).
+func buildpackLayerSHA(md lifecycle.LayersMetadata, bp, layer string) string {
+	for _, b := range md.Buildpacks {
+		if b.ID == bp {
+			return b.Layers[layer].SHA
+		}
+	}
+	return ""
 }

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/slipway/slipway/imagestore"
 )
 
 // Issue 4 item 5: on a machine that has never run slipway, `slipway build NAME --path DIR`
@@ -80,8 +83,15 @@ func TestBuildWithBuilderImageAndCNB(t *testing.T) {
 	if got := podmanRun(t, archive, "localhost/viaimage"); !strings.Contains(got, "Hello, World!") {
 		t.Errorf("image built on builder image printed %q", got)
 	}
-	// Same inputs on the builder image as on the builder.toml: same layers above the base.
+	// Same inputs on the builder image as on the builder.toml: the same layers.
 	e.mustSlipway("build", "viatoml", "--path", app("hello"), "--builder", e.builder)
+	s, err := imagestore.Open(e.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := diffIDs(t, s, "viaimage"), diffIDs(t, s, "viatoml"); !slices.Equal(a, b) {
+		t.Errorf("layers on the builder image %v differ from those on the builder.toml %v", a, b)
+	}
 
 	pkgToml := filepath.Join(t.TempDir(), "package.toml")
 	writeFile(t, pkgToml, fmt.Sprintf("[buildpack]\nuri = %q\n", filepath.Join(repoRoot, "e2e", "testdata", "buildpacks", "procfile")))

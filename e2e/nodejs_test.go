@@ -126,7 +126,11 @@ func TestNodejsExpressApp(t *testing.T) {
 	}
 	// Only the app layer (after the buildpack and SBOM layers, before launcher/config) changes.
 	if len(changed) != 1 {
-		t.Errorf("changed layers %v of %d; want exactly the app layer", changed, len(first))
+		t.Fatalf("changed layers %v of %d; want exactly the app layer", changed, len(first))
+	}
+	md := layerMetadata(t, e.store, "express")
+	if len(md.App) == 0 || diffIDAt(t, e.store, "express", changed[0]) != md.App[len(md.App)-1].SHA {
+		t.Errorf("layer %d changed, but the app layer is %v", changed[0], md.App)
 	}
 }
 
@@ -166,4 +170,18 @@ func TestNodejsYarnAndPnpmApps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// diffIDAt is the diffID of the i-th layer of a stored image.
+func diffIDAt(t *testing.T, store, name string, i int) string {
+	t.Helper()
+	s, err := imagestore.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := diffIDs(t, s, name)
+	if i >= len(ids) {
+		t.Fatalf("%s has %d layers, no layer %d", name, len(ids), i)
+	}
+	return ids[i].String()
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -172,4 +173,53 @@ func TestSkopeoReadsStore(t *testing.T) {
 	if inspect.Digest != d.String() {
 		t.Errorf("skopeo digest %s, want %s", inspect.Digest, d)
 	}
+}
+
+// probeWriter tries to take the GC lock exclusively at its first Write, the moment Save is
+// streaming blobs: GC must not be able to run then.
+type probeWriter struct {
+	root  string
+	tried bool
+	gcRan bool
+}
+
+func (p *probeWriter) Write(b []byte) (int, error) {
+	if !p.tried {
+		p.tried = true
+		unlock, err := flock(filepath.Join(p.root, gcLockFile), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			p.gcRan = true
+			unlock()
+		}
+	}
+	return len(b), nil
+}
+
+// Save holds the GC lock (shared) while it streams, so a concurrent GC cannot delete the
+// blobs it is reading.
+func TestSaveHoldsGCLock(t *testing.T) {
+	s := openStore(t)
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(context.Background(), "app", img); err != nil {
+		t.Fatal(err)
+	}
+	p := &probeWriter{root: s.Root()}
+	if err := s.Save(context.Background(), []string{"app"}, p); err != nil {
+		t.Fatal(err)
+	}
+	if !p.tried {
+		t.Fatal("Save wrote nothing")
+	}
+	if p.gcRan {
+		t.Error("GC could take its lock while Save was streaming")
+	}
+	// And the lock is released afterwards.
+	unlock, err := flock(filepath.Join(s.Root(), gcLockFile), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err != nil {
+		t.Fatalf("GC lock still held after Save: %v", err)
+	}
+	unlock()
 }

@@ -326,3 +326,35 @@ func TestParseReferenceInsecure(t *testing.T) {
 		t.Errorf("bad name error %v should name the input", err)
 	}
 }
+
+// A push the registry answers with 404 (a repository that does not exist and is not created
+// on push) is a failed push, not "image not found": the image is the thing being written.
+func TestPush404IsNotImageNotFound(t *testing.T) {
+	isolate(t)
+	rec, host := newRegistry(t)
+	rec.Fail(func(r *http.Request) int {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return http.StatusNotFound
+		}
+		return 0
+	})
+	_, err := Write(context.Background(), host+"/nope:latest", randomImage(t, 1), testOptions())
+	if err == nil {
+		t.Fatal("push to a registry answering 404 succeeded")
+	}
+	var re *Error
+	if !errors.As(err, &re) {
+		t.Fatalf("error %T %v is not a *registry.Error", err, err)
+	}
+	if re.Kind == KindNotFound || strings.Contains(err.Error(), "not found in registry") {
+		t.Errorf("push 404 reported as a missing image: %v", err)
+	}
+	if !strings.Contains(err.Error(), host+"/nope:latest") {
+		t.Errorf("error %q does not name the image", err)
+	}
+	// The same 404 on a pull is "not found".
+	_, err = Image(context.Background(), host+"/absent:latest", testOptions())
+	if !errors.As(err, &re) || re.Kind != KindNotFound {
+		t.Errorf("pull of a missing image: %v, want KindNotFound", err)
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -298,17 +297,4 @@ func chownForCNBUser(root string, uid, gid int) error {
 		}
 		return nil
 	})
-}
-
-// sourceDateEpoch is SOURCE_DATE_EPOCH; zero when unset (the reproducible default epoch).
-func sourceDateEpoch() (time.Time, error) {
-	epoch := os.Getenv("SOURCE_DATE_EPOCH")
-	if epoch == "" {
-		return time.Time{}, nil
-	}
-	sec, err := strconv.ParseInt(epoch, 10, 64)
-	if err != nil {
-		return time.Time{}, platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", epoch))
-	}
-	return time.Unix(sec, 0).UTC(), nil
 }

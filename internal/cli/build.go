@@ -10,13 +10,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/slipway/slipway/build"
+	"github.com/slipway/slipway/pipeline"
+	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/sandbox"
 )
 
 func newBuildCmd(g *globals) *cobra.Command {
 	var (
-		o          build.Options
+		o          pipeline.Options
 		insecure   []string
 		sandboxArg string
 		networkArg string
@@ -57,12 +58,8 @@ or pushed to its registry with --publish.`,
 			if o.LauncherPath, err = launcherPath(cmd.Context(), g, o.WorkDir); err != nil {
 				return err
 			}
-			if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {
-				var sec int64
-				if _, err := fmt.Sscan(epoch, &sec); err != nil {
-					return fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", epoch)
-				}
-				o.SourceDateEpoch = time.Unix(sec, 0).UTC()
+			if o.SourceDateEpoch, err = platform.SourceDateEpoch(os.Environ()); err != nil {
+				return err
 			}
 			// --env KEY takes KEY's value from the current environment, like pack.
 			for i, kv := range o.Env {
@@ -94,7 +91,7 @@ or pushed to its registry with --publish.`,
 				return defaultBuilder(ctx, g, o.Store, o.WorkDir, o.LifecycleBinary, o.LauncherPath)
 			}
 			start := time.Now()
-			res, err := build.Build(cmd.Context(), o)
+			res, err := pipeline.Build(cmd.Context(), o)
 			if err != nil {
 				return err
 			}

@@ -84,11 +84,11 @@ func exportPhaseCache(ctx context.Context, in *phaseInputs) error {
 	if err := buildpack.DecodeTOMLFile(in.group, &group); err != nil {
 		return err
 	}
-	uid, gid, err := cnbIDs()
+	uid, gid, err := platform.CNBUser(os.Environ(), "the exporter's environment")
 	if err != nil {
 		return err
 	}
-	created, err := sourceDateEpoch()
+	created, err := platform.SourceDateEpoch(os.Environ())
 	if err != nil {
 		return err
 	}

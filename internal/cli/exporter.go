@@ -2,12 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/slipway/slipway/version"
 
@@ -76,15 +74,11 @@ func runExporter(ctx context.Context, in *phaseInputs) error {
 			return fail(err)
 		}
 	}
-	created := time.Time{}
-	if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {
-		var sec int64
-		if _, err := fmt.Sscan(epoch, &sec); err != nil {
-			return platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", epoch))
-		}
-		created = time.Unix(sec, 0).UTC()
+	created, err := platform.SourceDateEpoch(os.Environ())
+	if err != nil {
+		return err
 	}
-	uid, gid, err := cnbIDs()
+	uid, gid, err := platform.CNBUser(os.Environ(), "the exporter's environment")
 	if err != nil {
 		return platform.NewError(platform.CodeInvalidArgs, err)
 	}
@@ -126,19 +120,4 @@ func runExporter(ctx context.Context, in *phaseInputs) error {
 		fmt.Fprintf(in.stdout, "      %s\n", n)
 	}
 	return nil
-}
-
-// cnbIDs reads CNB_USER_ID and CNB_GROUP_ID, the owner of the exported layers (platform.md, Build Image).
-func cnbIDs() (int, int, error) {
-	var ids [2]int
-	for i, key := range []string{"CNB_USER_ID", "CNB_GROUP_ID"} {
-		v := os.Getenv(key)
-		if v == "" {
-			return 0, 0, errors.New("CNB_USER_ID and CNB_GROUP_ID must be set (the build image's CNB user)")
-		}
-		if _, err := fmt.Sscan(v, &ids[i]); err != nil {
-			return 0, 0, fmt.Errorf("%s=%q is not a number", key, v)
-		}
-	}
-	return ids[0], ids[1], nil
 }

@@ -11,52 +11,23 @@ import (
 	"github.com/slipway/slipway/platform"
 )
 
-// openPhaseCache opens -cache-image or -cache-dir; nil when neither is given. An unreadable
-// metadata document is a warning and an empty cache (platform.md, Layer Restoration).
+// openPhaseCache opens -cache-image or -cache-dir; nil when neither is given.
 func (in *phaseInputs) openPhaseCache(ctx context.Context) (cache.Cache, *cache.Metadata, error) {
 	f := &in.more
-	var c cache.Cache
-	switch {
-	case f.cacheImage != "":
-		ro, err := in.registryOptions()
-		if err != nil {
-			return nil, nil, err
-		}
-		scratch, err := os.MkdirTemp("", "slipway-cache-")
-		if err != nil {
-			return nil, nil, err
-		}
-		if c, err = cache.OpenImage(ctx, f.cacheImage, ro, scratch); err != nil {
-			return nil, nil, err
-		}
-	case f.cacheDir != "":
-		dc, err := cache.OpenDir(f.cacheDir, cache.DirOptions{
-			Waiting: func() { fmt.Fprintf(in.stdout, "Waiting for another build using the cache %s\n", f.cacheDir) },
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		c = dc
-	default:
-		return nil, nil, nil
-	}
-	meta, err := c.Metadata(ctx)
+	ro, err := in.registryOptions()
 	if err != nil {
-		fmt.Fprintf(in.stderr, "Warning: ignoring the cache: %v\n", err)
-		meta = &cache.Metadata{}
+		return nil, nil, err
 	}
-	return c, meta, nil
+	return cache.Open(ctx, cache.Options{
+		Image: f.cacheImage, Dir: f.cacheDir, Registry: ro,
+		Waiting: func() { fmt.Fprintf(in.stdout, "Waiting for another build using the cache %s\n", f.cacheDir) },
+	}, func(format string, args ...any) { fmt.Fprintf(in.stderr, "Warning: "+format+"\n", args...) })
 }
 
-// closePhaseCache releases the cache (the volume cache's lock) and removes an image cache's
-// scratch dir.
+// closePhaseCache releases the cache: the volume cache's lock, an image cache's scratch dir.
 func closePhaseCache(c cache.Cache) {
-	if c == nil {
-		return
-	}
-	c.Close()
-	if _, ok := c.(*cache.Image); ok {
-		os.RemoveAll(c.ScratchDir())
+	if c != nil {
+		c.Close()
 	}
 }
 
@@ -90,7 +61,7 @@ func runRestorer(ctx context.Context, in *phaseInputs) error {
 	if f.skipLayers {
 		c, meta = nil, nil
 	}
-	created, err := sourceDateEpoch()
+	created, err := platform.SourceDateEpoch(os.Environ())
 	if err != nil {
 		return err
 	}

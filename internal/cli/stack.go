@@ -11,6 +11,7 @@ import (
 
 	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/logging"
+	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/stack"
 )
 
@@ -54,12 +55,8 @@ same image digests.`,
 				return err
 			}
 			o := stack.BuildOptions{CacheDir: cacheDir, Log: g.logger()}
-			if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {
-				var sec int64
-				if _, err := fmt.Sscan(epoch, &sec); err != nil {
-					return fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", epoch)
-				}
-				o.Created = time.Unix(sec, 0).UTC()
+			if o.Created, err = platform.SourceDateEpoch(os.Environ()); err != nil {
+				return err
 			}
 			start := time.Now()
 			res, err := stack.Build(cmd.Context(), def, o)

@@ -1,4 +1,4 @@
-package build
+package pipeline
 
 import (
 	"context"
@@ -20,37 +20,17 @@ import (
 )
 
 // openCache opens the build cache: --cache-image, --cache-dir, or the per-app volume cache
-// under the work dir (what pack does by default). The committed metadata is read here; an
-// unreadable one is a warning and an empty cache (platform.md, Layer Restoration).
+// under the work dir (what pack does by default).
 func openCache(ctx context.Context, o Options, dirs *appDirs, log *logging.Logger) (cache.Cache, *cache.Metadata, error) {
-	var c cache.Cache
-	switch {
-	case o.CacheImage != "":
-		ic, err := cache.OpenImage(ctx, o.CacheImage, o.Registry, filepath.Join(dirs.root, "cache-scratch"))
-		if err != nil {
-			return nil, nil, err
-		}
-		c = ic
-	default:
-		dir := o.CacheDir
-		if dir == "" {
-			dir = filepath.Join(dirs.root, "cache")
-		}
-		dc, err := cache.OpenDir(dir, cache.DirOptions{
-			Waiting: func() { log.Infof("waiting for another build using the cache %s", dir) },
-			Hook:    o.Hook,
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		c = dc
+	dir := o.CacheDir
+	if dir == "" {
+		dir = filepath.Join(dirs.root, "cache")
 	}
-	meta, err := c.Metadata(ctx)
-	if err != nil {
-		log.Warnf("ignoring the build cache: %v", err)
-		meta = &cache.Metadata{}
-	}
-	return c, meta, nil
+	return cache.Open(ctx, cache.Options{
+		Image: o.CacheImage, Dir: dir, Registry: o.Registry, Scratch: filepath.Join(dirs.root, "cache-scratch"),
+		Waiting: func() { log.Infof("waiting for another build using the cache %s", dir) },
+		Hook:    o.Hook,
+	}, log.Warnf)
 }
 
 // exportState is what the last export of this image on this host built each layer from;

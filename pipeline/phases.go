@@ -1,4 +1,4 @@
-package build
+package pipeline
 
 import (
 	"context"
@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/logging"
@@ -83,34 +81,6 @@ func (r *phaseRunner) run(ctx context.Context, phase string, args ...string) err
 		return platform.NewError(ee.Code, fmt.Errorf("%s failed (exit code %d)", phase, ee.Code))
 	}
 	return err
-}
-
-// cnbUser reads CNB_USER_ID/CNB_GROUP_ID from the build image (platform.md, Build Image).
-func cnbUser(cfg *v1.ConfigFile, image string) (int, int, error) {
-	get := func(key string) (int, error) {
-		for _, kv := range cfg.Config.Env {
-			if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return 0, fmt.Errorf("build image %s: %s=%q is not a number", image, key, v)
-				}
-				return n, nil
-			}
-		}
-		return 0, fmt.Errorf("build image %s has no %s in its Env; a CNB build image must set CNB_USER_ID and CNB_GROUP_ID", image, key)
-	}
-	uid, err := get("CNB_USER_ID")
-	if err != nil {
-		return 0, 0, err
-	}
-	gid, err := get("CNB_GROUP_ID")
-	if err != nil {
-		return 0, 0, err
-	}
-	if uid == 0 {
-		return 0, 0, fmt.Errorf("build image %s: CNB_USER_ID is 0; buildpacks must not run as root (platform.md, Build Image)", image)
-	}
-	return uid, gid, nil
 }
 
 // homeDir is the CNB user's home from the build image's /etc/passwd, as a container

@@ -1,4 +1,4 @@
-package build
+package pipeline
 
 import (
 	"context"
@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/slipway/slipway/cache"
 	"github.com/slipway/slipway/version"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -107,21 +109,55 @@ type PhaseTiming struct {
 // reproducibleEpoch is the creation time of every layer entry and image (platform.md, Build Reproducibility).
 var reproducibleEpoch = time.Date(1980, 1, 1, 0, 0, 1, 0, time.UTC)
 
-// Build runs analyze, detect, build and export, then writes the image. A failure at any
+// Build prepares the workspace and runs the phases, then writes the image. A failure at any
 // point leaves the store and the registry as they were: the image is written last, atomically.
+// Each logged phase time measures that phase only; preparing the workspace is its own step.
 func Build(ctx context.Context, o Options) (*Result, error) {
-	log := o.Log
-	if log == nil {
-		log = logging.Discard()
+	if o.Log == nil {
+		o.Log = logging.Discard()
 	}
 	res := &Result{}
-	phase := func(name string, fn func() error) error {
-		done := log.Phase(name)
-		err := fn()
-		res.Phases = append(res.Phases, PhaseTiming{name, done(err)})
-		return err
+	ws, err := prepare(ctx, o, res)
+	if ws != nil {
+		defer ws.unlock()
 	}
+	if err != nil {
+		return nil, err
+	}
+	if err := runPhases(ctx, o, ws, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
 
+// phase runs fn as the named phase, logging and recording its time.
+func (r *Result) phase(log *logging.Logger, name string, fn func() error) error {
+	done := log.Phase(name)
+	err := fn()
+	r.Phases = append(r.Phases, PhaseTiming{name, done(err)})
+	return err
+}
+
+// workspace is everything the phases of one build need, prepared before they run.
+type workspace struct {
+	dirs      *appDirs
+	unlock    func()
+	proj      *projectFile
+	cfg       *builder.Config
+	buildImg  *resolvedImage
+	runImg    *resolvedImage
+	rootfs    string
+	uid, gid  int
+	analysis  *lifecycle.Analysis
+	runTarget platform.TargetMetadata
+}
+
+// prepare is the PREPARING step: it reads project.toml and the builder, then, concurrently,
+// copies the app into the workspace, lays out the buildpacks and platform files, unpacks the
+// build image, and runs the analysis (previous image and run image), which needs none of
+// those (platform.md, analyzer). The analysis is logged as its own phase with its own time.
+func prepare(ctx context.Context, o Options, res *Result) (*workspace, error) {
+	log := o.Log
 	if err := checkAppDir(o.AppDir); err != nil {
 		return nil, err
 	}
@@ -136,104 +172,136 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-
 	dirs, unlock, err := openAppDirs(o.WorkDir, o.Image)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	ws := &workspace{dirs: dirs, unlock: unlock, proj: proj}
 
 	var (
-		cfg              *builder.Config
-		buildImg, runImg *resolvedImage
-		rootfs           string
-		uid, gid         int
-		runTarget        platform.TargetMetadata
-		order            buildpack.Order
-		analysis         *lifecycle.Analysis
+		order       buildpack.Order
+		analyzeTime time.Duration
+		analyzeErr  error
 	)
-	err = phase("ANALYZING", func() error {
-		if cfg, buildImg, err = loadBuilder(ctx, o, builderRef); err != nil {
+	err = res.phase(log, "PREPARING", func() error {
+		if ws.cfg, ws.buildImg, err = loadBuilder(ctx, o, builderRef); err != nil {
 			return err
 		}
-		if err := project.CopyApp(ctx, o.AppDir, dirs.workspace, proj.includes(), proj.excludes()); err != nil {
-			return fmt.Errorf("copy app %s: %w", o.AppDir, err)
+		bcfg, err := ws.buildImg.Image.ConfigFile()
+		if err != nil {
+			return fmt.Errorf("read config of build image %s: %w", ws.buildImg.Name, err)
 		}
-		if order, err = prepareBuildpacks(ctx, cfg, proj, o, dirs); err != nil {
+		if ws.uid, ws.gid, err = platform.CNBUser(bcfg.Config.Env, "build image "+ws.buildImg.Name); err != nil {
 			return err
 		}
-		if err := writePlatformEnv(dirs.platform, proj.env(), o.Env); err != nil {
-			return err
-		}
-		if err := writeBuildConfigEnv(filepath.Join(dirs.cnb, "build-config", "env"), cfg.Build.Env); err != nil {
-			return err
+		if ws.uid == 0 {
+			return fmt.Errorf("build image %s: CNB_USER_ID is 0; buildpacks must not run as root (platform.md, Build Image)", ws.buildImg.Name)
 		}
 		var cands []lifecycle.RunImageCandidates
-		for _, ri := range cfg.Run.Images {
+		for _, ri := range ws.cfg.Run.Images {
 			cands = append(cands, lifecycle.RunImageCandidates{Image: ri.Image, Mirrors: ri.Mirrors})
 		}
 		if len(cands) == 0 && o.RunImage == "" {
 			return fmt.Errorf("no run image: builder %s names none ([[run.images]]); pass --run-image", builderRef)
 		}
-		prevSrc := imageSource{store: o.Store, reg: o.Registry, storeOnly: !o.Publish, regOnly: o.Publish}
-		analysis, err = lifecycle.Analyze(ctx, lifecycle.AnalyzeInputs{
-			OutputImage: o.Image, PreviousImage: o.PreviousImage, RunImage: o.RunImage, RunImages: cands,
-			Images: imageSource{store: o.Store, reg: o.Registry}, PreviousImages: prevSrc,
-		})
-		if err != nil {
-			return platform.NewError(platform.CodeAnalyzeError, err)
-		}
-		runImg = &resolvedImage{Name: analysis.RunImageName, Reference: analysis.RunImageRef, Image: analysis.RunImage, mirrors: analysis.RunImageMirrors}
-		if ref, ok := storeReference(o.Store, runImg.Name, runImg.Image); ok {
-			runImg.Reference = ref
-		}
-		if analysis.Previous != nil {
-			log.Debugf("previous image: %s", analysis.PreviousRef)
-		}
-		bcfg, err := buildImg.Image.ConfigFile()
-		if err != nil {
-			return fmt.Errorf("read config of build image %s: %w", buildImg.Name, err)
-		}
-		if uid, gid, err = cnbUser(bcfg, buildImg.Name); err != nil {
-			return err
-		}
-		rcfg, err := runImg.Image.ConfigFile()
-		if err != nil {
-			return fmt.Errorf("read config of run image %s: %w", runImg.Name, err)
-		}
-		runTarget = platform.TargetOf(rcfg)
-		if rootfs, err = sandbox.Unpack(ctx, buildImg.Image, filepath.Join(o.WorkDir, "rootfs")); err != nil {
-			return fmt.Errorf("unpack build image %s: %w", buildImg.Name, err)
-		}
-		// docs/spec-notes.md, Target matching (reference lifecycle): a run image without distro labels is taken to be the
-		// distro of the build container, read from its os-release.
-		if runTarget.Distro == nil {
-			if name, version, ok := stack.OSRelease(rootfs); ok {
-				runTarget.Distro = &platform.TargetDistro{Name: name, Version: version}
+		var wg sync.WaitGroup
+		var copyErr, unpackErr, bpErr error
+		wg.Add(4)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			prevSrc := imageSource{store: o.Store, reg: o.Registry, storeOnly: !o.Publish, regOnly: o.Publish}
+			ws.analysis, analyzeErr = lifecycle.Analyze(ctx, lifecycle.AnalyzeInputs{
+				OutputImage: o.Image, PreviousImage: o.PreviousImage, RunImage: o.RunImage, RunImages: cands,
+				Images: imageSource{store: o.Store, reg: o.Registry}, PreviousImages: prevSrc,
+			})
+			analyzeTime = time.Since(start)
+		}()
+		go func() {
+			defer wg.Done()
+			if err := project.CopyApp(ctx, o.AppDir, dirs.workspace, proj.includes(), proj.excludes()); err != nil {
+				copyErr = fmt.Errorf("copy app %s: %w", o.AppDir, err)
 			}
+		}()
+		go func() {
+			defer wg.Done()
+			if ws.rootfs, unpackErr = sandbox.Unpack(ctx, ws.buildImg.Image, filepath.Join(o.WorkDir, "rootfs")); unpackErr != nil {
+				unpackErr = fmt.Errorf("unpack build image %s: %w", ws.buildImg.Name, unpackErr)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if order, bpErr = prepareBuildpacks(ctx, ws.cfg, proj, o, dirs); bpErr != nil {
+				return
+			}
+			if bpErr = writePlatformEnv(dirs.platform, proj.env(), o.Env); bpErr != nil {
+				return
+			}
+			bpErr = writeBuildConfigEnv(filepath.Join(dirs.cnb, "build-config", "env"), ws.cfg.Build.Env)
+		}()
+		wg.Wait()
+		if err := errors.Join(copyErr, unpackErr, bpErr); err != nil {
+			return err
 		}
 		// The builder's system buildpacks go around every group, --buildpack groups included,
 		// as pack does (platform.md, system.toml (TOML), Platform API 0.15).
-		order = cfg.System.WithSystem(order)
+		order = ws.cfg.System.WithSystem(order)
 		if err := buildpack.WriteTOMLFile(filepath.Join(dirs.cnb, "order.toml"), buildpack.OrderFile{Order: order}); err != nil {
-			return err
-		}
-		analyzed := platform.Analyzed{RunImage: &platform.AnalyzedRun{Reference: runImg.Reference, Image: runImg.Name, Target: &runTarget}}
-		if err := buildpack.WriteTOMLFile(filepath.Join(dirs.layers, "analyzed.toml"), analyzed); err != nil {
 			return err
 		}
 		// A builder image carries its operator env at /cnb/build-config/env, which the
 		// per-build /cnb bind hides: carry it over (builder.toml [[build.env]] wins).
-		return copyMissingFiles(filepath.Join(rootfs, "cnb", "build-config", "env"), filepath.Join(dirs.cnb, "build-config", "env"))
+		return copyMissingFiles(filepath.Join(ws.rootfs, "cnb", "build-config", "env"), filepath.Join(dirs.cnb, "build-config", "env"))
 	})
 	if err != nil {
-		return nil, err
+		return ws, err
 	}
 
-	bcfg, _ := buildImg.Image.ConfigFile()
-	phases, err := newPhaseRunner(o, dirs, rootfs, buildImg.Name, bcfg.Config.Env, uid, gid, log)
+	// ANALYZING ran during PREPARING; it is reported with its own time.
+	log.Infof("===> ANALYZING")
+	res.Phases = append(res.Phases, PhaseTiming{"ANALYZING", analyzeTime})
+	if analyzeErr != nil {
+		log.Infof("     ANALYZING failed after %s", analyzeTime.Round(100*time.Microsecond))
+		return ws, platform.NewError(platform.CodeAnalyzeError, analyzeErr)
+	}
+	log.Infof("     ANALYZING done in %s (overlapped with PREPARING)", analyzeTime.Round(100*time.Microsecond))
+	return ws, finishAnalysis(o, ws)
+}
+
+// finishAnalysis records the run image and its target in analyzed.toml, as the analyzer
+// phase does (platform.md, analyzer).
+func finishAnalysis(o Options, ws *workspace) error {
+	a := ws.analysis
+	ws.runImg = &resolvedImage{Name: a.RunImageName, Reference: a.RunImageRef, Image: a.RunImage, mirrors: a.RunImageMirrors}
+	if ref, ok := storeReference(o.Store, ws.runImg.Name, ws.runImg.Image); ok {
+		ws.runImg.Reference = ref
+	}
+	if a.Previous != nil {
+		o.Log.Debugf("previous image: %s", a.PreviousRef)
+	}
+	rcfg, err := ws.runImg.Image.ConfigFile()
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("read config of run image %s: %w", ws.runImg.Name, err)
+	}
+	ws.runTarget = platform.TargetOf(rcfg)
+	// docs/spec-notes.md, Target matching (reference lifecycle): a run image without distro
+	// labels is taken to be the distro of the build container, read from its os-release.
+	if ws.runTarget.Distro == nil {
+		if name, version, ok := stack.OSRelease(ws.rootfs); ok {
+			ws.runTarget.Distro = &platform.TargetDistro{Name: name, Version: version}
+		}
+	}
+	analyzed := platform.Analyzed{RunImage: &platform.AnalyzedRun{Reference: ws.runImg.Reference, Image: ws.runImg.Name, Target: &ws.runTarget}}
+	return buildpack.WriteTOMLFile(filepath.Join(ws.dirs.layers, "analyzed.toml"), analyzed)
+}
+
+// runPhases runs detect, restore, build, export and the cache export on a prepared workspace.
+func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error {
+	log, dirs := o.Log, ws.dirs
+	bcfg, _ := ws.buildImg.Image.ConfigFile()
+	phases, err := newPhaseRunner(o, dirs, ws.rootfs, ws.buildImg.Name, bcfg.Config.Env, ws.uid, ws.gid, log)
+	if err != nil {
+		return err
 	}
 	run := func(name string, args ...string) error { return phases.run(ctx, name, args...) }
 	common := []string{"-app", platform.AppDir, "-layers", platform.LayersDir, "-platform", platform.PlatformDir,
@@ -243,33 +311,36 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if log.IsDebug() {
 		common = append(common, "-log-level", "debug")
 	}
-	if err := phase("DETECTING", func() error {
+	if err := res.phase(log, "DETECTING", func() error {
 		return run("detector", append(common, "-order", platform.CNBDir+"/order.toml")...)
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	var group buildpack.GroupFile
 	if err := buildpack.DecodeTOMLFile(filepath.Join(dirs.layers, "group.toml"), &group); err != nil {
-		return nil, err
+		return err
 	}
 	created := o.SourceDateEpoch
 	if created.IsZero() {
 		created = reproducibleEpoch
 	}
-	c, cacheMeta, err := openCache(ctx, o, dirs, log)
-	if err != nil {
-		return nil, platform.NewError(platform.CodeRestoreError, err)
-	}
-	defer c.Close()
-	var restored *lifecycle.RestoreReport
-	err = phase("RESTORING", func() error {
+	uid, gid := ws.uid, ws.gid
+	var (
+		c         cache.Cache
+		cacheMeta *cache.Metadata
+		restored  *lifecycle.RestoreReport
+	)
+	err = res.phase(log, "RESTORING", func() error {
+		var err error
+		if c, cacheMeta, err = openCache(ctx, o, dirs, log); err != nil {
+			return platform.NewError(platform.CodeRestoreError, err)
+		}
 		in := lifecycle.RestoreInputs{LayersDir: dirs.layers, Group: group.Group, Cache: c, CacheMetadata: cacheMeta,
-			Previous: analysis.PreviousMetadata, UID: uid, GID: gid, Created: created, Warn: log.Warnf}
+			Previous: ws.analysis.PreviousMetadata, UID: uid, GID: gid, Created: created, Warn: log.Warnf}
 		if o.ClearCache {
 			in.Cache, in.CacheMetadata = nil, nil
 			log.Infof("--clear-cache: not restoring cached layers")
 		}
-		var err error
 		if restored, err = lifecycle.Restore(ctx, in); err != nil {
 			return platform.NewError(platform.CodeRestoreError, err)
 		}
@@ -282,29 +353,33 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
+	if c != nil {
+		defer c.Close()
 	}
-	if err := phase("BUILDING", func() error { return run("builder", common...) }); err != nil {
-		return nil, err
+	if err != nil {
+		return err
+	}
+	if err := res.phase(log, "BUILDING", func() error { return run("builder", common...) }); err != nil {
+		return err
 	}
 	warnUntypedRestored(dirs.layers, restored.Layers, log)
 
 	var img v1.Image
-	err = phase("EXPORTING", func() error {
+	err = res.phase(log, "EXPORTING", func() error {
 		var rep *lifecycle.ExportReport
+		var err error
 		img, rep, err = lifecycle.Export(ctx, lifecycle.ExportInputs{
 			LayersDir:          dirs.layers,
 			AppDir:             dirs.workspace,
 			Group:              group.Group,
-			RunImage:           runImg.Image,
-			RunImageRef:        runImg.Reference,
-			RunImageName:       runImg.Name,
-			RunImageMirrors:    runImg.mirrors,
+			RunImage:           ws.runImg.Image,
+			RunImageRef:        ws.runImg.Reference,
+			RunImageName:       ws.runImg.Name,
+			RunImageMirrors:    ws.runImg.mirrors,
 			LauncherPath:       o.LauncherPath,
-			ProjectMetadata:    proj.metadata(),
+			ProjectMetadata:    ws.proj.metadata(),
 			DefaultProcessType: o.DefaultProcess,
-			PreviousImage:      analysis.Previous,
+			PreviousImage:      ws.analysis.Previous,
 			Reuse:              readExportState(dirs),
 			UID:                uid,
 			GID:                gid,
@@ -334,10 +409,10 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// Errors while writing the cache are warnings: the image is already written (platform.md, Layer Restoration).
-	_ = phase("CACHING", func() error {
+	_ = res.phase(log, "CACHING", func() error {
 		crep, err := lifecycle.ExportCache(ctx, lifecycle.CacheExportInputs{
 			LayersDir: dirs.layers, Group: group.Group, Cache: c, Previous: cacheMeta,
 			Restored: restored.Layers, UID: uid, GID: gid, Created: created,
@@ -357,11 +432,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	})
 	if o.ReportDir != "" {
 		if err := writeReport(o, res, img); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	res.Image = img
-	return res, nil
+	return nil
 }
 
 func hook(o Options, point string) {
