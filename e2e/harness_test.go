@@ -218,6 +218,12 @@ func podmanExec(t *testing.T, archive, image, entrypoint string, args ...string)
 
 func podmanRunWith(t *testing.T, archive, entrypoint, image string, args ...string) string {
 	t.Helper()
+	return podmanRunFlags(t, archive, entrypoint, image, nil, args...)
+}
+
+// podmanRunFlags is podmanRunWith with extra `podman run` flags (volumes, env).
+func podmanRunFlags(t *testing.T, archive, entrypoint, image string, flags []string, args ...string) string {
+	t.Helper()
 	if _, err := exec.LookPath("podman"); err != nil {
 		t.Skip("podman not installed")
 	}
@@ -238,6 +244,7 @@ func podmanRunWith(t *testing.T, archive, entrypoint, image string, args ...stri
 	if entrypoint != "" {
 		runArgs = append(runArgs, "--entrypoint", entrypoint)
 	}
+	runArgs = append(runArgs, flags...)
 	runArgs = append(append(runArgs, image), args...)
 	// A server the test did not mean to start must not outlive it.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

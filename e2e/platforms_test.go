@@ -219,6 +219,22 @@ func TestCACertificates(t *testing.T) {
 			}
 		}
 	}
+	// At run time the app trusts them when the platform mounts them as a ca-certificates
+	// binding (the launcher adds them to the image's bundle); without one nothing changes.
+	archive := filepath.Join(t.TempDir(), "trusting.tar")
+	e.mustSlipway("save", "trusting", "-o", archive)
+	caBinding := t.TempDir()
+	writeFile(t, filepath.Join(caBinding, "type"), "ca-certificates\n")
+	writeFile(t, filepath.Join(caBinding, "corp.pem"), string(pemBytes))
+	show := []string{"--", "bash", "-c", `echo "file=$SSL_CERT_FILE node=$NODE_EXTRA_CA_CERTS"; [ -z "$SSL_CERT_FILE" ] || cat "$SSL_CERT_FILE"`}
+	got := podmanRunFlags(t, archive, "/cnb/lifecycle/launcher", "localhost/trusting",
+		[]string{"-v", caBinding + ":/bindings/corp:ro", "-e", "SERVICE_BINDING_ROOT=/bindings"}, show...)
+	if !strings.Contains(got, "file=/tmp/slipway-ca-") || !strings.Contains(got, line) {
+		t.Errorf("with a ca-certificates binding at run time the process saw:\n%s", got)
+	}
+	if got := podmanLaunch(t, archive, "localhost/trusting", show[1:]...); !strings.Contains(got, "file= node=") {
+		t.Errorf("without a binding the process saw:\n%s", got)
+	}
 }
 
 // Issue 10 §3: service bindings (--binding NAME=DIR, or pack's --volume DIR:/platform/bindings/NAME)

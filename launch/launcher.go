@@ -231,6 +231,14 @@ func (l *Launcher) assembleEnv(ctx context.Context, procType string) (*Env, erro
 			}
 		}
 	}
+	// CAs the platform binds at run time (a ca-certificates binding) join the image's.
+	tmp := env.Get("TMPDIR")
+	if tmp == "" {
+		tmp = "/tmp"
+	}
+	applyCABindings(env, tmp, func(format string, args ...any) {
+		fmt.Fprintf(l.stderr(), "Warning: "+format+"\n", args...)
+	})
 	return env, nil
 }
 
