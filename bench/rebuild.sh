@@ -5,7 +5,9 @@
 #   warm with a 20 MiB cached dependency layer · dependency change (20 MiB layer rebuilt)
 #   rebase (registry: only config + manifest move) · export of a 1 GiB layer (MB/s, peak RSS)
 # Each timed case: hyperfine, RUNS (default 7, at least 5) runs, median in ms. One extra run
-# per build case prints per-phase timings (-v --timestamps) and peak RSS (/usr/bin/time).
+# per build case prints per-phase timings (-v --timestamps), the split of DETECTING and BUILDING
+# into buildpack processes and slipway, slipway's own time for the whole build (wall time minus
+# time in buildpack processes) and peak RSS (/usr/bin/time).
 # Needs root, bwrap, hyperfine, jq, docker-registry and the e2e image cache
 # (`go test ./internal/testimages/` once). Leaves nothing behind.
 set -euo pipefail
@@ -48,7 +50,7 @@ phases() { # label, app, extra build args…
   local label=$1 app=$2; shift 2
   echo "--- $label"
   /usr/bin/time -f "    peak RSS %M KiB, wall %e s" "$S" build "$REG/bench/$app" --path "$B/$app" --builder "$B/builder.toml" \
-    --publish --insecure-registry "$REG" -v --timestamps "$@" 2>&1 | grep -E "done in|peak RSS" | sed 's/^[0-9:.]* //' || true
+    --publish --insecure-registry "$REG" -v --timestamps "$@" 2>&1 | grep -E "done in|in buildpack processes|own time|peak RSS" | sed 's/^[0-9:.]* //' || true
 }
 
 measure cold --prepare "rm -rf $B/work/slipway/apps" "$(build trivial)"

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/buildpack"
@@ -17,6 +18,8 @@ import (
 
 // BuildInputs are the builder's inputs (platform.md, builder).
 type BuildInputs struct {
+	// ProcessTime, when set, receives the time spent in bin/build.
+	ProcessTime                                                   *ProcessTime
 	AppDir, LayersDir, PlatformDir, BuildpacksDir, BuildConfigDir string
 	Group                                                         []buildpack.GroupElement // from group.toml
 	Plan                                                          buildpack.PlanFile       // from plan.toml
@@ -83,6 +86,7 @@ func build(ctx context.Context, in BuildInputs) (*launch.Metadata, error) {
 		if err != nil {
 			return nil, err
 		}
+		start := time.Now()
 		res, err := d.Build(ctx, buildpack.BuildConfig{
 			AppDir:         in.AppDir,
 			LayersDir:      in.LayersDir,
@@ -97,6 +101,7 @@ func build(ctx context.Context, in BuildInputs) (*launch.Metadata, error) {
 			Group:          in.Group,
 			Index:          i,
 		})
+		in.ProcessTime.track(start, time.Now())
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/buildpack"
@@ -17,6 +18,8 @@ import (
 
 // DetectInputs are the detector's inputs (platform.md, detector).
 type DetectInputs struct {
+	// ProcessTime, when set, receives the time spent in bin/detect.
+	ProcessTime                                        *ProcessTime
 	AppDir, PlatformDir, BuildpacksDir, BuildConfigDir string
 	Order                                              buildpack.Order
 	// Target is the run image's target; empty fields are unknown and match anything.
@@ -326,6 +329,8 @@ func (d *detector) runOnce(ctx context.Context, desc *buildpack.Descriptor) memb
 		return memberOutcome{DetectOutcome: buildpack.DetectOutcome{ExitCode: -1}, mismatch: msg}
 	}
 	fmt.Fprintf(d.log, "running bin/detect of %s\n", desc.Ref())
+	start := time.Now()
+	defer func() { in.ProcessTime.track(start, time.Now()) }()
 	out := desc.Detect(ctx, buildpack.DetectConfig{
 		AppDir: in.AppDir, PlatformDir: in.PlatformDir, BuildConfigDir: in.BuildConfigDir,
 		Environ: in.Environ, Target: in.Target, ExecEnv: in.ExecEnv,

@@ -1,17 +1,22 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/lifecycle"
 	"github.com/slipway/slipway/logging"
 	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/sandbox"
@@ -67,20 +72,63 @@ func newPhaseRunner(o Options, dirs *appDirs, rootfs, image string, imageEnv []s
 	return &phaseRunner{exec: o.Executor, spec: spec, log: log}, nil
 }
 
-// run runs `slipway lifecycle <phase> args…` in the sandbox, streaming its output.
-func (r *phaseRunner) run(ctx context.Context, phase string, args ...string) error {
-	out := r.log.Writer(logging.Info, "")
-	defer out.Close()
+// run runs `slipway lifecycle <phase> args…` in the sandbox, streaming its output, and
+// returns the time the phase spent in buildpack processes (lifecycle.ProcessTimeEnv).
+func (r *phaseRunner) run(ctx context.Context, phase string, args ...string) (time.Duration, error) {
+	logw := r.log.Writer(logging.Info, "")
+	defer logw.Close()
+	out := &processTimeFilter{w: logw}
+	defer out.flush()
 	spec := r.spec
 	spec.Args = append([]string{lifecycleBinaryPath, "lifecycle", phase}, args...)
+	spec.Env = append(append([]string{}, spec.Env...), lifecycle.ProcessTimeEnv+"=1")
 	spec.Stdout, spec.Stderr = out, out
 	err := r.exec.Run(ctx, spec)
 	var ee *sandbox.ExitError
 	if errors.As(err, &ee) {
 		// The phase printed its own report; keep its exit code (platform.md, detector; platform.md, builder).
-		return platform.NewError(ee.Code, fmt.Errorf("%s failed (exit code %d)", phase, ee.Code))
+		return out.total, platform.NewError(ee.Code, fmt.Errorf("%s failed (exit code %d)", phase, ee.Code))
 	}
-	return err
+	return out.total, err
+}
+
+// processTimeFilter passes a phase's output through to w, except the line that reports the
+// time spent in buildpack processes, which it records.
+type processTimeFilter struct {
+	w     io.Writer
+	mu    sync.Mutex
+	buf   []byte
+	total time.Duration
+}
+
+func (f *processTimeFilter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.buf = append(f.buf, p...)
+	for {
+		i := bytes.IndexByte(f.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := f.buf[:i+1]
+		if ns, ok := bytes.CutPrefix(bytes.TrimSpace(line), []byte(lifecycle.ProcessTimePrefix)); ok {
+			if n, err := strconv.ParseInt(string(ns), 10, 64); err == nil {
+				f.total += time.Duration(n)
+			}
+		} else if _, err := f.w.Write(line); err != nil {
+			return len(p), err
+		}
+		f.buf = f.buf[i+1:]
+	}
+}
+
+func (f *processTimeFilter) flush() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.buf) > 0 {
+		f.w.Write(f.buf)
+		f.buf = nil
+	}
 }
 
 // homeDir is the CNB user's home from the build image's /etc/passwd, as a container

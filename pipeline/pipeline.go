@@ -104,6 +104,9 @@ type Result struct {
 type PhaseTiming struct {
 	Name     string
 	Duration time.Duration
+	// Buildpacks is the part of Duration spent in buildpack processes (bin/detect, bin/build);
+	// the rest is slipway's own time.
+	Buildpacks time.Duration
 }
 
 // reproducibleEpoch is the creation time of every layer entry and image (platform.md, Build Reproducibility).
@@ -117,6 +120,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		o.Log = logging.Discard()
 	}
 	res := &Result{}
+	start := time.Now()
 	ws, err := prepare(ctx, o, res)
 	if ws != nil {
 		defer ws.unlock()
@@ -127,14 +131,41 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err := runPhases(ctx, o, ws, res); err != nil {
 		return nil, err
 	}
+	wall := time.Since(start)
+	var bp time.Duration
+	for _, p := range res.Phases {
+		bp += p.Buildpacks
+	}
+	o.Log.Debugf("     slipway's own time %s (wall %s, buildpack processes %s)", round(wall-bp), round(wall), round(bp))
 	return res, nil
+}
+
+func round(d time.Duration) time.Duration {
+	if d > time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(100 * time.Microsecond)
+}
+
+// sandboxPhase runs fn, a phase in the sandbox that reports its buildpack-process time.
+func (r *Result) sandboxPhase(log *logging.Logger, name string, fn func() (time.Duration, error)) error {
+	var bp time.Duration
+	err := r.phase(log, name, func() error {
+		var err error
+		bp, err = fn()
+		return err
+	})
+	last := &r.Phases[len(r.Phases)-1]
+	last.Buildpacks = bp
+	log.Debugf("     %s: %s in buildpack processes, %s slipway", name, round(bp), round(last.Duration-bp))
+	return err
 }
 
 // phase runs fn as the named phase, logging and recording its time.
 func (r *Result) phase(log *logging.Logger, name string, fn func() error) error {
 	done := log.Phase(name)
 	err := fn()
-	r.Phases = append(r.Phases, PhaseTiming{name, done(err)})
+	r.Phases = append(r.Phases, PhaseTiming{Name: name, Duration: done(err)})
 	return err
 }
 
@@ -259,12 +290,12 @@ func prepare(ctx context.Context, o Options, res *Result) (*workspace, error) {
 
 	// ANALYZING ran during PREPARING; it is reported with its own time.
 	log.Infof("===> ANALYZING")
-	res.Phases = append(res.Phases, PhaseTiming{"ANALYZING", analyzeTime})
+	res.Phases = append(res.Phases, PhaseTiming{Name: "ANALYZING", Duration: analyzeTime})
 	if analyzeErr != nil {
-		log.Infof("     ANALYZING failed after %s", analyzeTime.Round(100*time.Microsecond))
+		log.Infof("     ANALYZING failed after %s", round(analyzeTime))
 		return ws, platform.NewError(platform.CodeAnalyzeError, analyzeErr)
 	}
-	log.Infof("     ANALYZING done in %s (overlapped with PREPARING)", analyzeTime.Round(100*time.Microsecond))
+	log.Infof("     ANALYZING done in %s (overlapped with PREPARING)", round(analyzeTime))
 	return ws, finishAnalysis(o, ws)
 }
 
@@ -303,7 +334,7 @@ func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error
 	if err != nil {
 		return err
 	}
-	run := func(name string, args ...string) error { return phases.run(ctx, name, args...) }
+	run := func(name string, args ...string) (time.Duration, error) { return phases.run(ctx, name, args...) }
 	common := []string{"-app", platform.AppDir, "-layers", platform.LayersDir, "-platform", platform.PlatformDir,
 		"-buildpacks", platform.BuildpacksDir, "-build-config", platform.BuildConfigDir,
 		"-analyzed", platform.LayersDir + "/analyzed.toml",
@@ -311,7 +342,7 @@ func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error
 	if log.IsDebug() {
 		common = append(common, "-log-level", "debug")
 	}
-	if err := res.phase(log, "DETECTING", func() error {
+	if err := res.sandboxPhase(log, "DETECTING", func() (time.Duration, error) {
 		return run("detector", append(common, "-order", platform.CNBDir+"/order.toml")...)
 	}); err != nil {
 		return err
@@ -359,7 +390,7 @@ func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error
 	if err != nil {
 		return err
 	}
-	if err := res.phase(log, "BUILDING", func() error { return run("builder", common...) }); err != nil {
+	if err := res.sandboxPhase(log, "BUILDING", func() (time.Duration, error) { return run("builder", common...) }); err != nil {
 		return err
 	}
 	warnUntypedRestored(dirs.layers, restored.Layers, log)

@@ -201,8 +201,11 @@ func runDetector(ctx context.Context, in *phaseInputs) error {
 		}
 		of.Order = sys.System.WithSystem(of.Order)
 	}
+	pt := &lifecycle.ProcessTime{}
+	defer in.reportProcessTime(pt)
 	res, err := lifecycle.Detect(ctx, lifecycle.DetectInputs{
-		AppDir: in.app, PlatformDir: in.platformDir, BuildpacksDir: in.buildpacks, BuildConfigDir: in.buildConfig,
+		ProcessTime: pt,
+		AppDir:      in.app, PlatformDir: in.platformDir, BuildpacksDir: in.buildpacks, BuildConfigDir: in.buildConfig,
 		Order: of.Order, Target: target, ExecEnv: in.execEnv, Platform: in.platformAPI,
 		Environ: os.Environ(), Log: in.logWriter(),
 	})
@@ -228,10 +231,21 @@ func runBuilder(ctx context.Context, in *phaseInputs) error {
 	if err != nil {
 		return platform.NewError(platform.CodeBuildError, err)
 	}
+	pt := &lifecycle.ProcessTime{}
+	defer in.reportProcessTime(pt)
 	_, err = lifecycle.Build(ctx, lifecycle.BuildInputs{
-		AppDir: in.app, LayersDir: in.layers, PlatformDir: in.platformDir, BuildpacksDir: in.buildpacks,
+		ProcessTime: pt,
+		AppDir:      in.app, LayersDir: in.layers, PlatformDir: in.platformDir, BuildpacksDir: in.buildpacks,
 		BuildConfigDir: in.buildConfig, Group: group.Group, Plan: plan, Target: target, ExecEnv: in.execEnv,
 		Platform: in.platformAPI, Environ: os.Environ(), Out: in.stdout,
 	})
 	return err
+}
+
+// reportProcessTime prints the time spent in buildpack processes for `slipway build`, which
+// subtracts it from the phase's time to report its own overhead (lifecycle.ProcessTimeEnv).
+func (in *phaseInputs) reportProcessTime(pt *lifecycle.ProcessTime) {
+	if os.Getenv(lifecycle.ProcessTimeEnv) == "1" {
+		fmt.Fprintf(in.stderr, "%s%d\n", lifecycle.ProcessTimePrefix, pt.Total().Nanoseconds())
+	}
 }
