@@ -10,6 +10,7 @@ import (
 
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // Config is a builder.toml in the format of pack's `builder create --config`
@@ -97,7 +98,7 @@ func ReadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("read builder config %s: %w", path, err)
 	}
 	var c Config
-	md, err := buildpack.DecodeTOML(b, path, &c)
+	md, err := tomlfile.Decode(b, path, &c)
 	if err != nil {
 		return nil, err
 	}

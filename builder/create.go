@@ -18,6 +18,7 @@ import (
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/layer"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // CreatorName is the createdBy.name of builder images Slipway writes.
@@ -229,7 +230,7 @@ func cnbFilesLayer(ctx context.Context, c *Config, uid, gid int, opts layer.Opti
 	}
 	defer os.RemoveAll(tmp)
 	files := map[string]any{
-		"order.toml": buildpack.OrderFile{Order: c.Order},
+		"order.toml": platform.OrderFile{Order: c.Order},
 		"run.toml":   platform.RunFile{Images: c.Run.Images},
 	}
 	sf := stackFile{}
@@ -239,7 +240,7 @@ func cnbFilesLayer(ctx context.Context, c *Config, uid, gid int, opts layer.Opti
 	sf.BuildImage.Image = c.Build.Image
 	files["stack.toml"] = sf
 	if len(c.System.Pre.Buildpacks) > 0 || len(c.System.Post.Buildpacks) > 0 {
-		files["system.toml"] = buildpack.SystemFile{System: c.System}
+		files["system.toml"] = platform.SystemFile{System: c.System}
 	}
 	root := layer.Owner{Mode: 0o755}
 	entries := []layer.Entry{
@@ -280,7 +281,7 @@ func cnbFilesLayer(ctx context.Context, c *Config, uid, gid int, opts layer.Opti
 	sort.Strings(names)
 	for _, n := range names {
 		p := filepath.Join(tmp, n)
-		if err := buildpack.WriteTOMLFile(p, files[n]); err != nil {
+		if err := tomlfile.Write(p, files[n]); err != nil {
 			return nil, fmt.Errorf("write builder %s: %w", n, err)
 		}
 		entries = append(entries, layer.Entry{Type: layer.EntryFile, Path: platform.CNBDir + "/" + n, HostPath: p, Owner: layer.Owner{Mode: 0o644}})
@@ -339,7 +340,7 @@ func lifecycleLayer(ctx context.Context, o CreateOptions, opts layer.Options) (*
 	lf.Lifecycle.Version = o.Version
 	lf.Lifecycle.SBOMFormats = []string{buildpack.MediaTypeCycloneDX, buildpack.MediaTypeSPDX, buildpack.MediaTypeSyft}
 	tomlPath := filepath.Join(tmp, "lifecycle.toml")
-	if err := buildpack.WriteTOMLFile(tomlPath, lf); err != nil {
+	if err := tomlfile.Write(tomlPath, lf); err != nil {
 		return nil, fmt.Errorf("write lifecycle.toml: %w", err)
 	}
 	root := layer.Owner{Mode: 0o755}

@@ -184,7 +184,7 @@ func TestCreateLayout(t *testing.T) {
 			}
 		})
 	}
-	var order buildpack.OrderFile
+	var order platform.OrderFile
 	if _, err := tomlDecode(files["cnb/order.toml"].body, &order); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/slipway/slipway/atomicfile"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/tomlfile"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -65,7 +66,7 @@ func ReadPackageConfig(path string) (*PackageConfig, error) {
 		return nil, fmt.Errorf("read package config %s: %w", path, err)
 	}
 	var c PackageConfig
-	md, err := buildpack.DecodeTOML(b, path, &c)
+	md, err := tomlfile.Decode(b, path, &c)
 	if err != nil {
 		return nil, err
 	}

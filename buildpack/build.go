@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/slipway/slipway/launch"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // BuildConfig is what one buildpack's bin/build runs with (buildpack.md, Build).
@@ -102,7 +103,7 @@ func (d *Descriptor) Build(ctx context.Context, cfg BuildConfig) (*BuildResult, 
 	if plan.Entries == nil {
 		plan.Entries = []Require{}
 	}
-	if err := WriteTOMLFile(planPath, plan); err != nil {
+	if err := tomlfile.Write(planPath, plan); err != nil {
 		return nil, fmt.Errorf("write buildpack plan for %s: %w", d.Ref(), err)
 	}
 

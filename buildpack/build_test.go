@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/slipway/slipway/launch"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // buildTestBP describes a fixture buildpack whose bin/build is testdata/build/bin-build.sh:
@@ -480,7 +481,7 @@ func TestBuildPlanAndUnmet_2_5_3(t *testing.T) {
 				t.Errorf("met = %v, want %v", res.MetRequires, tc.wantMet)
 			}
 			var seen BuildpackPlan
-			if err := DecodeTOMLFile(filepath.Join(d.Dir, "seen", "plan.toml"), &seen); err != nil {
+			if err := tomlfile.Read(filepath.Join(d.Dir, "seen", "plan.toml"), &seen); err != nil {
 				t.Fatal(err)
 			}
 			// Entries are never merged: both node requirements arrive separately (buildpack.md, Buildpack Plan (TOML)).

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // Classic buildpacks are the Heroku (bin/detect, bin/compile, bin/release) and Cloud Foundry
@@ -57,7 +59,7 @@ func IsClassicDir(dir string) bool {
 	var probe struct {
 		API string `toml:"api"`
 	}
-	err := DecodeTOMLFile(filepath.Join(dir, "buildpack.toml"), &probe)
+	err := tomlfile.Read(filepath.Join(dir, "buildpack.toml"), &probe)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true
 	}
@@ -134,7 +136,7 @@ func WriteClassicDescriptor(dir, name, version, source string) (*Descriptor, err
 	c.Buildpack.Name = name
 	c.Metadata.Classic.Source = source
 	c.Metadata.Classic.Tree = ClassicTreeDir
-	if err := WriteTOMLFile(filepath.Join(dir, "buildpack.toml"), c); err != nil {
+	if err := tomlfile.Write(filepath.Join(dir, "buildpack.toml"), c); err != nil {
 		return nil, fmt.Errorf("describe classic buildpack %s: %w", source, err)
 	}
 	return ReadDescriptor(dir)

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/slipway/slipway/launch"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // Layer names a classic buildpack's build produces in <layers>/classic_<name>/.
@@ -357,7 +358,7 @@ func writeLayerTypes(bpLayersDir, name string, t LayerTypes) error {
 	if err := os.MkdirAll(filepath.Join(bpLayersDir, name), 0o777); err != nil {
 		return fmt.Errorf("create layer %s: %w", name, err)
 	}
-	return WriteTOMLFile(filepath.Join(bpLayersDir, name+".toml"), LayerMetadataFile{Types: t})
+	return tomlfile.Write(filepath.Join(bpLayersDir, name+".toml"), LayerMetadataFile{Types: t})
 }
 
 func writeEnvFile(dir, name, value string) error {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/slipway/slipway/buildpacks/procfile"
 	"github.com/slipway/slipway/launch"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // ClassicRelease is what bin/release printed (Heroku Dev Center, Buildpack API: bin/release),
@@ -209,5 +210,5 @@ func writeClassicRelease(bpLayersDir string, rel *ClassicRelease, alone bool) er
 	for _, p := range rel.Processes {
 		lt.Processes = append(lt.Processes, classicLaunchProcess{Type: p.Type, Command: p.Command, Default: p.Type == def})
 	}
-	return WriteTOMLFile(filepath.Join(bpLayersDir, "launch.toml"), lt)
+	return tomlfile.Write(filepath.Join(bpLayersDir, "launch.toml"), lt)
 }

@@ -3,17 +3,12 @@ package buildpack
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 
-	"github.com/slipway/slipway/atomicfile"
-
-	"github.com/BurntSushi/toml"
-
 	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // Descriptor is buildpack.toml (buildpack.md, buildpack.toml (TOML)).
@@ -126,7 +121,7 @@ var (
 func ReadDescriptor(dir string) (*Descriptor, error) {
 	path := filepath.Join(dir, "buildpack.toml")
 	var d Descriptor
-	if err := DecodeTOMLFile(path, &d); err != nil {
+	if err := tomlfile.Read(path, &d); err != nil {
 		return nil, err
 	}
 	d.Dir = dir
@@ -189,39 +184,3 @@ func (d *Descriptor) APIFeatures() api.Buildpack {
 
 // EscapedID is the id with '/' replaced by '_', used for every on-disk path (platform.md, Buildpacks Directory Layout).
 func EscapedID(id string) string { return strings.ReplaceAll(id, "/", "_") }
-
-// DecodeTOMLFile decodes path into v. Errors name the file and, for syntax and type errors,
-// the line and column (toml.ParseError).
-func DecodeTOMLFile(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	_, err = DecodeTOML(b, path, v)
-	return err
-}
-
-// DecodeTOML decodes data, read from path, into v, returning the metadata callers use to
-// find unknown keys. Errors are TOMLError's.
-func DecodeTOML(data []byte, path string, v any) (toml.MetaData, error) {
-	md, err := toml.Decode(string(data), v)
-	if err != nil {
-		return md, TOMLError(path, err)
-	}
-	return md, nil
-}
-
-// TOMLError names the file and, for syntax and type errors, the line and column, so a user
-// can go straight to the mistake.
-func TOMLError(path string, err error) error {
-	var pe toml.ParseError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("parse %s: line %d, column %d: %s", path, pe.Position.Line, pe.Position.Col, pe.Message)
-	}
-	return fmt.Errorf("parse %s: %w", path, err)
-}
-
-// WriteTOMLFile writes v as TOML to path atomically.
-func WriteTOMLFile(path string, v any) error {
-	return atomicfile.WriteFrom(path, 0o644, func(w io.Writer) error { return toml.NewEncoder(w).Encode(v) })
-}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/slipway/slipway/launch"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // Exit codes of bin/detect (buildpack.md, Detection); anything else is an error.
@@ -234,7 +235,7 @@ func (d *Descriptor) readDetectPlan(path string) (DetectPlan, error) {
 		return DetectPlan{}, nil
 	}
 	var raw detectPlanFile
-	if err := DecodeTOMLFile(path, &raw); err != nil {
+	if err := tomlfile.Read(path, &raw); err != nil {
 		return DetectPlan{}, fmt.Errorf("build plan written by bin/detect of %s: %w", d.Ref(), err)
 	}
 	feat := d.APIFeatures()

@@ -24,18 +24,6 @@ type Group struct {
 // Order is a list of groups tried in turn (order.toml, builder [[order]]).
 type Order []Group
 
-// OrderFile is order.toml (platform.md, Files).
-type OrderFile struct {
-	Order           Order `toml:"order"`
-	OrderExtensions Order `toml:"order-extensions,omitempty"`
-}
-
-// GroupFile is group.toml, the detector's output (platform.md, Files).
-type GroupFile struct {
-	Group           []GroupElement `toml:"group"`
-	GroupExtensions []GroupElement `toml:"group-extensions,omitempty"`
-}
-
 // Require is one build-plan requirement (buildpack.md, Build Plan (TOML)).
 type Require struct {
 	Name     string         `toml:"name"`
@@ -57,11 +45,6 @@ type PlanSections struct {
 type DetectPlan struct {
 	PlanSections
 	Or []PlanSections `toml:"or"`
-}
-
-// PlanFile is plan.toml, the resolved build plan (platform.md, plan.toml (TOML); platform.md, Files).
-type PlanFile struct {
-	Entries []PlanEntry `toml:"entries"`
 }
 
 // PlanEntry is one dependency name with who provides it and every requirement of it.

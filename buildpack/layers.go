@@ -12,6 +12,7 @@ import (
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/launch"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // LayerTypes is the [types] table of <layers>/<bp>/<layer>.toml (buildpack.md, Layer Content Metadata (TOML)).
@@ -45,7 +46,7 @@ type layerTOMLFile struct {
 // yields the zero value and an error satisfying errors.Is(err, fs.ErrNotExist).
 func ReadLayerMetadataFile(path string) (LayerMetadataFile, error) {
 	var f layerTOMLFile
-	if err := DecodeTOMLFile(path, &f); err != nil {
+	if err := tomlfile.Read(path, &f); err != nil {
 		return LayerMetadataFile{}, err
 	}
 	// Reference lifecycle: buildpack API ≥ 0.6 moved the flags under [types]; top-level flags are an error
@@ -175,7 +176,7 @@ type StoreTOML struct {
 // (buildpack.md, Unmet Buildpack Plan Entries). A missing file means every entry was met.
 func ReadBuildTOML(path string, plan BuildpackPlan) (BuildTOML, error) {
 	var b BuildTOML
-	if err := DecodeTOMLFile(path, &b); err != nil {
+	if err := tomlfile.Read(path, &b); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return BuildTOML{}, nil
 		}
@@ -224,7 +225,7 @@ var processTypePattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 // processes for metadata.toml. A missing file yields an empty LaunchTOML. Warnings are
 // conditions the reference lifecycle tolerates with a warning.
 func ReadLaunchTOML(path string, caps api.Buildpack, bpID string) (procs []launch.Process, lt LaunchTOML, warnings []string, err error) {
-	if err := DecodeTOMLFile(path, &lt); err != nil {
+	if err := tomlfile.Read(path, &lt); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, LaunchTOML{}, nil, nil
 		}

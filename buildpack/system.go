@@ -1,11 +1,5 @@
 package buildpack
 
-// SystemFile is system.toml (platform.md, system.toml (TOML); platform.md, Files): buildpacks the platform adds before
-// and after every group of the order (Platform API ≥ 0.15).
-type SystemFile struct {
-	System System `toml:"system"`
-}
-
 // System is the [system] table.
 type System struct {
 	Pre  SystemBuildpacks `toml:"pre"`

@@ -11,11 +11,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
-	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/internal/testimages"
 	"github.com/slipway/slipway/launch"
 	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/registry"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // The same binary is a CNB lifecycle: invoked as /cnb/lifecycle/detector, builder and exporter (argv0)
@@ -78,8 +78,8 @@ func TestPhasesByArgv0AsPlatformWouldRunThem(t *testing.T) {
 	if !strings.Contains(out, "test/hello 1.0.0") {
 		t.Errorf("detector output: %s", out)
 	}
-	var group buildpack.GroupFile
-	if err := buildpack.DecodeTOMLFile(filepath.Join(dirs["layers"], "group.toml"), &group); err != nil {
+	var group platform.GroupFile
+	if err := tomlfile.Read(filepath.Join(dirs["layers"], "group.toml"), &group); err != nil {
 		t.Fatal(err)
 	}
 	if len(group.Group) != 1 || group.Group[0].ID != "test/hello" || group.Group[0].API != "0.12" {
@@ -92,7 +92,7 @@ func TestPhasesByArgv0AsPlatformWouldRunThem(t *testing.T) {
 		t.Errorf("builder output: %s", out)
 	}
 	var md launch.Metadata
-	if err := buildpack.DecodeTOMLFile(filepath.Join(dirs["layers"], "config", "metadata.toml"), &md); err != nil {
+	if err := tomlfile.Read(filepath.Join(dirs["layers"], "config", "metadata.toml"), &md); err != nil {
 		t.Fatal(err)
 	}
 	if md.BuildpackDefaultProcessType != "web" || len(md.Processes) != 2 {
@@ -121,7 +121,7 @@ func TestPhasesByArgv0AsPlatformWouldRunThem(t *testing.T) {
 		t.Fatalf("exporter: %v\n%s", err, out)
 	}
 	var report platform.Report
-	if err := buildpack.DecodeTOMLFile(filepath.Join(dirs["layers"], "report.toml"), &report); err != nil {
+	if err := tomlfile.Read(filepath.Join(dirs["layers"], "report.toml"), &report); err != nil {
 		t.Fatal(err)
 	}
 	for _, tag := range []string{"1", "latest"} {

@@ -11,10 +11,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
-	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/internal/testimages"
 	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/registry"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // phaseRig is a platform's view of a builder: buildpacks, order.toml, run.toml, the app and
@@ -129,7 +129,7 @@ func TestFivePhaseFlowRestoresFromCacheAndPreviousImage(t *testing.T) {
 			Metadata map[string]any            `toml:"metadata"`
 			RunImage *platform.AnalyzedRun     `toml:"run-image"`
 		}
-		if err := buildpack.DecodeTOMLFile(filepath.Join(layers, "analyzed.toml"), &analyzed); err != nil {
+		if err := tomlfile.Read(filepath.Join(layers, "analyzed.toml"), &analyzed); err != nil {
 			t.Fatal(err)
 		}
 		ri := analyzed.RunImage
@@ -177,7 +177,7 @@ func TestFivePhaseFlowRestoresFromCacheAndPreviousImage(t *testing.T) {
 		r.phase(true, "exporter", []string{"CNB_USER_ID=1000", "CNB_GROUP_ID=1000"}, append(common, "-app", r.app,
 			"-launcher", r.launcher, "-cache-dir", cacheDir, "-insecure-registry", r.addr, image)...)
 		var report platform.Report
-		if err := buildpack.DecodeTOMLFile(filepath.Join(layers, "report.toml"), &report); err != nil {
+		if err := tomlfile.Read(filepath.Join(layers, "report.toml"), &report); err != nil {
 			t.Fatal(err)
 		}
 		firstDigest = report.Image.Digest

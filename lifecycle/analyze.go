@@ -179,3 +179,56 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// MetadataTable turns the previous image's metadata label into the [metadata] table of
+// analyzed.toml (platform.md, analyzer). TOML has no null, so null values are dropped.
+func MetadataTable(md *LayersMetadata) (map[string]any, error) {
+	b, err := json.Marshal(md)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return dropNulls(m).(map[string]any), nil
+}
+
+func dropNulls(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if e == nil {
+				delete(x, k)
+				continue
+			}
+			x[k] = dropNulls(e)
+		}
+	case []any:
+		out := x[:0]
+		for _, e := range x {
+			if e != nil {
+				out = append(out, dropNulls(e))
+			}
+		}
+		return out
+	}
+	return v
+}
+
+// PreviousMetadata reads the [metadata] table of analyzed.toml back as the label's type; nil
+// when there is no previous image.
+func PreviousMetadata(a *platform.Analyzed) (*LayersMetadata, error) {
+	if a == nil || len(a.Metadata) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(a.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	var md LayersMetadata
+	if err := json.Unmarshal(b, &md); err != nil {
+		return nil, fmt.Errorf("parse [metadata] of analyzed.toml: %w", err)
+	}
+	return &md, nil
+}

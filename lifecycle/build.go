@@ -14,6 +14,7 @@ import (
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/launch"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // BuildInputs are the builder's inputs (platform.md, builder).
@@ -22,7 +23,7 @@ type BuildInputs struct {
 	ProcessTime                                                   *ProcessTime
 	AppDir, LayersDir, PlatformDir, BuildpacksDir, BuildConfigDir string
 	Group                                                         []buildpack.GroupElement // from group.toml
-	Plan                                                          buildpack.PlanFile       // from plan.toml
+	Plan                                                          platform.PlanFile        // from plan.toml
 	Target                                                        buildpack.Target
 	// ExecEnv is CNB_EXEC_ENV; empty means "production" (docs/spec-notes.md, API versions).
 	ExecEnv  string
@@ -146,7 +147,7 @@ func build(ctx context.Context, in BuildInputs) (*launch.Metadata, error) {
 	if err := os.MkdirAll(configDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", configDir, err)
 	}
-	if err := buildpack.WriteTOMLFile(filepath.Join(configDir, "metadata.toml"), md); err != nil {
+	if err := tomlfile.Write(filepath.Join(configDir, "metadata.toml"), md); err != nil {
 		return nil, err
 	}
 	return md, nil
@@ -171,7 +172,7 @@ func readGroupDescriptor(buildpacksDir string, ge buildpack.GroupElement) (*buil
 
 // planForBuildpack is every requirement of every plan.toml entry the buildpack provides,
 // one plan entry per requirement, never merged (buildpack.md, Buildpack Plan (TOML)).
-func planForBuildpack(plan buildpack.PlanFile, id string) buildpack.BuildpackPlan {
+func planForBuildpack(plan platform.PlanFile, id string) buildpack.BuildpackPlan {
 	out := buildpack.BuildpackPlan{Entries: []buildpack.Require{}}
 	for _, e := range plan.Entries {
 		for _, p := range e.Providers {
@@ -186,7 +187,7 @@ func planForBuildpack(plan buildpack.PlanFile, id string) buildpack.BuildpackPla
 
 // withoutMet drops the entries a buildpack met; only [[unmet]] ones reach the next provider
 // (buildpack.md, Unmet Buildpack Plan Entries). An entry is named by its requirements (all share the name).
-func withoutMet(plan buildpack.PlanFile, met []string) buildpack.PlanFile {
+func withoutMet(plan platform.PlanFile, met []string) platform.PlanFile {
 	if len(met) == 0 {
 		return plan
 	}
@@ -194,7 +195,7 @@ func withoutMet(plan buildpack.PlanFile, met []string) buildpack.PlanFile {
 	for _, n := range met {
 		isMet[n] = true
 	}
-	var out buildpack.PlanFile
+	var out platform.PlanFile
 	for _, e := range plan.Entries {
 		if len(e.Requires) > 0 && isMet[e.Requires[0].Name] {
 			continue

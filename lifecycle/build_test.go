@@ -14,6 +14,7 @@ import (
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/launch"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // buildFixtureBP is a fixture buildpack whose bin/build is ../buildpack/testdata/build/bin-build.sh: it
@@ -105,7 +106,7 @@ func (f *buildFixture) seenEnv(id string) map[string]string {
 func (f *buildFixture) seenPlan(id string) []buildpack.Require {
 	f.t.Helper()
 	var p buildpack.BuildpackPlan
-	if err := buildpack.DecodeTOMLFile(filepath.Join(f.bps[id], "seen", "plan.toml"), &p); err != nil {
+	if err := tomlfile.Read(filepath.Join(f.bps[id], "seen", "plan.toml"), &p); err != nil {
 		f.t.Fatal(err)
 	}
 	return p.Entries
@@ -229,7 +230,7 @@ paths = ["bin/*", "lib/*"]
 			BuildpackID: "example/c", WorkingDir: "/workspace/jobs"},
 	}
 	var fromFile launch.Metadata
-	if err := buildpack.DecodeTOMLFile(filepath.Join(f.in.LayersDir, "config", "metadata.toml"), &fromFile); err != nil {
+	if err := tomlfile.Read(filepath.Join(f.in.LayersDir, "config", "metadata.toml"), &fromFile); err != nil {
 		t.Fatal(err)
 	}
 	for name, got := range map[string]*launch.Metadata{"returned": md, "metadata.toml": &fromFile} {
@@ -272,7 +273,7 @@ paths = ["bin/*", "lib/*"]
 func TestBuildPlanPerBuildpack_2_5_3(t *testing.T) {
 	a := buildpack.GroupElement{ID: "a", Version: "1.0.0"}
 	b := buildpack.GroupElement{ID: "b", Version: "1.0.0"}
-	plan := buildpack.PlanFile{Entries: []buildpack.PlanEntry{
+	plan := platform.PlanFile{Entries: []buildpack.PlanEntry{
 		{Providers: []buildpack.GroupElement{a, b}, Requires: []buildpack.Require{
 			{Name: "node", Metadata: map[string]any{"version": "20"}}, {Name: "node", Metadata: map[string]any{"build": true}},
 		}},

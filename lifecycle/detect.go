@@ -14,6 +14,7 @@ import (
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // DetectInputs are the detector's inputs (platform.md, detector).
@@ -39,16 +40,16 @@ type DetectInputs struct {
 
 // DetectResult is what the detector writes: group.toml and plan.toml (platform.md, Files).
 type DetectResult struct {
-	Group buildpack.GroupFile
-	Plan  buildpack.PlanFile
+	Group platform.GroupFile
+	Plan  platform.PlanFile
 }
 
 // WriteDetectResult writes group.toml and plan.toml atomically.
 func WriteDetectResult(groupPath, planPath string, r *DetectResult) error {
-	if err := buildpack.WriteTOMLFile(groupPath, r.Group); err != nil {
+	if err := tomlfile.Write(groupPath, r.Group); err != nil {
 		return fmt.Errorf("write group: %w", err)
 	}
-	if err := buildpack.WriteTOMLFile(planPath, r.Plan); err != nil {
+	if err := tomlfile.Write(planPath, r.Plan); err != nil {
 		return fmt.Errorf("write plan: %w", err)
 	}
 	return nil
@@ -284,7 +285,7 @@ func (d *detector) tryGroup(ctx context.Context, group []member) (*DetectResult,
 		fmt.Fprintf(d.log, "group failed: %v\n", err)
 		return nil, report
 	}
-	res := &DetectResult{Plan: buildpack.PlanFile{Entries: entries}}
+	res := &DetectResult{Plan: platform.PlanFile{Entries: entries}}
 	for _, m := range trial {
 		res.Group.Group = append(res.Group.Group, buildpack.GroupElement{
 			ID: m.desc.Buildpack.ID, Version: m.desc.Buildpack.Version,

@@ -83,7 +83,7 @@ func detectSetup(t *testing.T, order string, fxs ...detectFx) (DetectInputs, str
 		t.Fatal(err)
 	}
 	writeDetectBuildpacks(t, in.BuildpacksDir, fxs...)
-	var of buildpack.OrderFile
+	var of platform.OrderFile
 	if _, err := toml.Decode(order, &of); err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/slipway/slipway/launch"
 	"github.com/slipway/slipway/layer"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // ExportInputs is everything the exporter reads (platform.md, builder; platform.md, exporter).
@@ -152,7 +153,7 @@ func export(ctx context.Context, in ExportInputs) (v1.Image, *ExportReport, erro
 	p.rootOpts = layer.Options{ScratchDir: in.ScratchDir, MediaType: layerMT, ModTime: in.Created}
 
 	mdPath := filepath.Join(in.LayersDir, "config", "metadata.toml")
-	if err := buildpack.DecodeTOMLFile(mdPath, &p.md); err != nil {
+	if err := tomlfile.Read(mdPath, &p.md); err != nil {
 		return nil, nil, fmt.Errorf("read launch metadata (run the build phase first): %w", err)
 	}
 	entrypoint, err := exportEntrypoint(p.md, in.DefaultProcessType)
@@ -225,7 +226,7 @@ func (p *exportPlan) planBuildpackLayers() error {
 		bpMeta := BuildpackLayersMetadata{ID: bp.ID, Version: bp.Version, Layers: map[string]BuildpackLayerMetadata{}}
 		if _, err := os.Stat(filepath.Join(bpDir, "store.toml")); err == nil {
 			var store BuildpackStore
-			if err := buildpack.DecodeTOMLFile(filepath.Join(bpDir, "store.toml"), &store); err != nil {
+			if err := tomlfile.Read(filepath.Join(bpDir, "store.toml"), &store); err != nil {
 				return err
 			}
 			bpMeta.Store = &store
@@ -238,7 +239,7 @@ func (p *exportPlan) planBuildpackLayers() error {
 		p.meta.Buildpacks = append(p.meta.Buildpacks, bpMeta)
 		for _, name := range names {
 			var lt layerTOML
-			if err := buildpack.DecodeTOMLFile(filepath.Join(bpDir, name+".toml"), &lt); err != nil {
+			if err := tomlfile.Read(filepath.Join(bpDir, name+".toml"), &lt); err != nil {
 				return err
 			}
 			if !lt.Types.Launch {

@@ -14,6 +14,7 @@ import (
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/cache"
 	"github.com/slipway/slipway/layer"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // CacheExportInputs are what the exporter needs to write the cache (platform.md, exporter).
@@ -76,7 +77,7 @@ func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport,
 		bm := cache.BuildpackMetadata{ID: bp.ID, Version: bp.Version, Layers: map[string]cache.LayerMetadata{}}
 		for _, name := range names {
 			var lt layerTOML
-			if err := buildpack.DecodeTOMLFile(filepath.Join(bpDir, name+".toml"), &lt); err != nil {
+			if err := tomlfile.Read(filepath.Join(bpDir, name+".toml"), &lt); err != nil {
 				rep.Warnings = append(rep.Warnings, fmt.Sprintf("not caching layer %s:%s: %v", bp.ID, name, err))
 				continue
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/slipway/slipway/cache"
 	"github.com/slipway/slipway/layer"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/tomlfile"
 	"github.com/slipway/slipway/untar"
 )
 
@@ -196,7 +197,7 @@ func restoreBuildpack(ctx context.Context, in RestoreInputs, bp buildpack.GroupE
 			}
 			// store.toml is restored even when nothing else is (platform.md, Layer Restoration).
 			if b.Store != nil {
-				if err := buildpack.WriteTOMLFile(filepath.Join(bpDir, "store.toml"), b.Store); err != nil {
+				if err := tomlfile.Write(filepath.Join(bpDir, "store.toml"), b.Store); err != nil {
 					return err
 				}
 			}
@@ -215,7 +216,7 @@ type restoredTOML struct {
 }
 
 func writeRestoredTOML(p string, data map[string]any) error {
-	return buildpack.WriteTOMLFile(p, restoredTOML{Metadata: data})
+	return tomlfile.Write(p, restoredTOML{Metadata: data})
 }
 
 // untarLayer extracts the cached tar of diffID sha into <layers>/<esc>/<name>, verifying the

@@ -17,6 +17,7 @@ import (
 	"github.com/slipway/slipway/lifecycle"
 	"github.com/slipway/slipway/logging"
 	"github.com/slipway/slipway/registry"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // openCache opens the build cache: --cache-image, --cache-dir, or the per-app volume cache
@@ -109,7 +110,7 @@ func warnUntypedRestored(layersDir string, restored []lifecycle.RestoredLayer, l
 		var t struct {
 			Types map[string]bool `toml:"types"`
 		}
-		if err := buildpack.DecodeTOMLFile(filepath.Join(bpDir, r.Name+".toml"), &t); err != nil {
+		if err := tomlfile.Read(filepath.Join(bpDir, r.Name+".toml"), &t); err != nil {
 			continue
 		}
 		if !t.Types["launch"] && !t.Types["build"] && !t.Types["cache"] {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/slipway/slipway/cache"
+	"github.com/slipway/slipway/tomlfile"
 	"github.com/slipway/slipway/version"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -277,7 +278,7 @@ func prepare(ctx context.Context, o Options, res *Result) (*workspace, error) {
 		// The builder's system buildpacks go around every group, --buildpack groups included,
 		// as pack does (platform.md, system.toml (TOML), Platform API 0.15).
 		order = ws.cfg.System.WithSystem(order)
-		if err := buildpack.WriteTOMLFile(filepath.Join(dirs.cnb, "order.toml"), buildpack.OrderFile{Order: order}); err != nil {
+		if err := tomlfile.Write(filepath.Join(dirs.cnb, "order.toml"), platform.OrderFile{Order: order}); err != nil {
 			return err
 		}
 		// A builder image carries its operator env at /cnb/build-config/env, which the
@@ -323,7 +324,7 @@ func finishAnalysis(o Options, ws *workspace) error {
 		}
 	}
 	analyzed := platform.Analyzed{RunImage: &platform.AnalyzedRun{Reference: ws.runImg.Reference, Image: ws.runImg.Name, Target: &ws.runTarget}}
-	return buildpack.WriteTOMLFile(filepath.Join(ws.dirs.layers, "analyzed.toml"), analyzed)
+	return tomlfile.Write(filepath.Join(ws.dirs.layers, "analyzed.toml"), analyzed)
 }
 
 // runPhases runs detect, restore, build, export and the cache export on a prepared workspace.
@@ -347,8 +348,8 @@ func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error
 	}); err != nil {
 		return err
 	}
-	var group buildpack.GroupFile
-	if err := buildpack.DecodeTOMLFile(filepath.Join(dirs.layers, "group.toml"), &group); err != nil {
+	var group platform.GroupFile
+	if err := tomlfile.Read(filepath.Join(dirs.layers, "group.toml"), &group); err != nil {
 		return err
 	}
 	created := o.SourceDateEpoch
@@ -512,7 +513,7 @@ func writeReport(o Options, res *Result, img v1.Image) error {
 	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
 		return fmt.Errorf("--report-output-dir %s: %w", o.ReportDir, err)
 	}
-	return buildpack.WriteTOMLFile(filepath.Join(o.ReportDir, "report.toml"), rep)
+	return tomlfile.Write(filepath.Join(o.ReportDir, "report.toml"), rep)
 }
 
 func checkAppDir(dir string) error {

@@ -81,8 +81,11 @@ type ImageReport struct {
 // host and read by the detector and builder inside the sandbox for the run-image target.
 type Analyzed struct {
 	PreviousImage *ImageIdentifier `toml:"image,omitempty"`
-	RunImage      *AnalyzedRun     `toml:"run-image,omitempty"`
-	BuildImage    *ImageIdentifier `toml:"build-image,omitempty"`
+	// Metadata is the previous image's io.buildpacks.lifecycle.metadata label as a TOML table
+	// (lifecycle.MetadataTable, lifecycle.PreviousMetadata).
+	Metadata   map[string]any   `toml:"metadata,omitempty"`
+	RunImage   *AnalyzedRun     `toml:"run-image,omitempty"`
+	BuildImage *ImageIdentifier `toml:"build-image,omitempty"`
 }
 
 // ImageIdentifier is a [image]/[build-image] reference.
@@ -96,4 +99,27 @@ type AnalyzedRun struct {
 	Image     string          `toml:"image,omitempty"`
 	Extend    bool            `toml:"extend,omitempty"`
 	Target    *TargetMetadata `toml:"target,omitempty"`
+}
+
+// OrderFile is order.toml (platform.md, order.toml (TOML)).
+type OrderFile struct {
+	Order           buildpack.Order `toml:"order"`
+	OrderExtensions buildpack.Order `toml:"order-extensions,omitempty"`
+}
+
+// GroupFile is group.toml, the detector's output (platform.md, group.toml (TOML)).
+type GroupFile struct {
+	Group           []buildpack.GroupElement `toml:"group"`
+	GroupExtensions []buildpack.GroupElement `toml:"group-extensions,omitempty"`
+}
+
+// PlanFile is plan.toml, the resolved build plan (platform.md, plan.toml (TOML)).
+type PlanFile struct {
+	Entries []buildpack.PlanEntry `toml:"entries"`
+}
+
+// SystemFile is system.toml (platform.md, system.toml (TOML)): buildpacks the platform adds
+// before and after every group of the order (Platform API 0.15).
+type SystemFile struct {
+	System buildpack.System `toml:"system"`
 }

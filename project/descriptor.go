@@ -10,7 +10,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/slipway/slipway/api"
-	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // Schema versions of project.toml this package reads (extensions/project-descriptor.md).
@@ -171,7 +171,7 @@ func Read(path string) (*Descriptor, error) {
 		Project map[string]any `toml:"_"`
 	}
 	if _, err := toml.Decode(data, &probe); err != nil {
-		return nil, buildpack.TOMLError(path, err)
+		return nil, tomlfile.Error(path, err)
 	}
 	version := ""
 	if probe.Project != nil {
@@ -204,7 +204,7 @@ func readV02(path, data string) (*Descriptor, error) {
 	var f v02File
 	md, err := toml.Decode(data, &f)
 	if err != nil {
-		return nil, buildpack.TOMLError(path, err)
+		return nil, tomlfile.Error(path, err)
 	}
 	if md.IsDefined("io", "buildpacks", "include") && md.IsDefined("io", "buildpacks", "exclude") {
 		return nil, fmt.Errorf("%s: [io.buildpacks] has both include and exclude; use one", path)
@@ -245,7 +245,7 @@ func readV01(path, data string) (*Descriptor, error) {
 	var f v01File
 	md, err := toml.Decode(data, &f)
 	if err != nil {
-		return nil, buildpack.TOMLError(path, err)
+		return nil, tomlfile.Error(path, err)
 	}
 	if md.IsDefined("build", "include") && md.IsDefined("build", "exclude") {
 		return nil, fmt.Errorf("%s: [build] has both include and exclude; use one", path)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/slipway/slipway/atomicfile"
+	"github.com/slipway/slipway/tomlfile"
 
 	"github.com/slipway/slipway/buildpack"
 )
@@ -47,7 +48,7 @@ func MaterializeScript(ref BuildpackRef, dir string) (string, error) {
 		} `toml:"buildpack"`
 	}{API: ref.Script.API}
 	desc.Buildpack.ID, desc.Buildpack.Version = ref.ID, version
-	if err := buildpack.WriteTOMLFile(filepath.Join(bpDir, "buildpack.toml"), desc); err != nil {
+	if err := tomlfile.Write(filepath.Join(bpDir, "buildpack.toml"), desc); err != nil {
 		return "", fmt.Errorf("materialize inline buildpack %s: %w", ref.ID, err)
 	}
 	shell := ref.Script.Shell

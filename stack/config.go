@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/slipway/slipway/buildpack"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // Definition is a stack.toml: where the packages come from and what goes into the
@@ -78,7 +78,7 @@ func ReadDefinition(path string) (*Definition, error) {
 // relative keyring paths.
 func ParseDefinition(data []byte, file string) (*Definition, error) {
 	d := &Definition{File: file}
-	md, err := buildpack.DecodeTOML(data, file, d)
+	md, err := tomlfile.Decode(data, file, d)
 	if err != nil {
 		return nil, err
 	}

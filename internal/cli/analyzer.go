@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,10 +14,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/lifecycle"
 	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/registry"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // platformFlags are the Platform API inputs of the analyzer, restorer and creator that the
@@ -95,67 +94,6 @@ func envInt(key string, def int) int {
 	return def
 }
 
-// analyzedFile is analyzed.toml with the previous image's metadata label as [metadata]
-// (platform.md, Files). The label is JSON; it is carried as a generic TOML table so the
-// restorer reads back exactly what the label said.
-type analyzedFile struct {
-	PreviousImage *platform.ImageIdentifier `toml:"image,omitempty"`
-	Metadata      map[string]any            `toml:"metadata,omitempty"`
-	RunImage      *platform.AnalyzedRun     `toml:"run-image,omitempty"`
-	BuildImage    *platform.ImageIdentifier `toml:"build-image,omitempty"`
-}
-
-// previousMetadata converts [metadata] back to the label's type.
-func (a *analyzedFile) previousMetadata() (*lifecycle.LayersMetadata, error) {
-	if len(a.Metadata) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(a.Metadata)
-	if err != nil {
-		return nil, err
-	}
-	var md lifecycle.LayersMetadata
-	if err := json.Unmarshal(b, &md); err != nil {
-		return nil, fmt.Errorf("parse [metadata]: %w", err)
-	}
-	return &md, nil
-}
-
-// tomlTable turns a JSON-shaped value into a TOML-encodable table: TOML has no null.
-func tomlTable(v any) (map[string]any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	return dropNulls(m).(map[string]any), nil
-}
-
-func dropNulls(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if e == nil {
-				delete(x, k)
-				continue
-			}
-			x[k] = dropNulls(e)
-		}
-	case []any:
-		out := x[:0]
-		for _, e := range x {
-			if e != nil {
-				out = append(out, dropNulls(e))
-			}
-		}
-		return out
-	}
-	return v
-}
-
 // registryOptions are the registry options of a phase: credentials from CNB_REGISTRY_AUTH
 // and the docker config (platform.md, Registry Authentication), and -insecure-registry.
 func (in *phaseInputs) registryOptions() (registry.Options, error) {
@@ -209,7 +147,7 @@ func runAnalyzer(ctx context.Context, in *phaseInputs) error {
 	}
 	var cands []lifecycle.RunImageCandidates
 	var runFile platform.RunFile
-	switch err := buildpack.DecodeTOMLFile(f.run, &runFile); {
+	switch err := tomlfile.Read(f.run, &runFile); {
 	case err == nil:
 		for _, ri := range runFile.Images {
 			cands = append(cands, lifecycle.RunImageCandidates{Image: ri.Image, Mirrors: ri.Mirrors})
@@ -238,7 +176,7 @@ func runAnalyzer(ctx context.Context, in *phaseInputs) error {
 	if runName == "" {
 		runName = f.runImage
 	}
-	af := analyzedFile{RunImage: &platform.AnalyzedRun{Reference: analysis.RunImageRef, Image: runName, Target: &target}}
+	af := platform.Analyzed{RunImage: &platform.AnalyzedRun{Reference: analysis.RunImageRef, Image: runName, Target: &target}}
 	if analysis.Previous != nil {
 		ref := analysis.PreviousRef
 		if d, err := analysis.Previous.Digest(); err == nil {
@@ -248,7 +186,7 @@ func runAnalyzer(ctx context.Context, in *phaseInputs) error {
 		}
 		af.PreviousImage = &platform.ImageIdentifier{Reference: ref}
 		if analysis.PreviousMetadata != nil && !f.skipLayers {
-			if af.Metadata, err = tomlTable(analysis.PreviousMetadata); err != nil {
+			if af.Metadata, err = lifecycle.MetadataTable(analysis.PreviousMetadata); err != nil {
 				return fail(fmt.Errorf("convert metadata of previous image %s: %w", ref, err))
 			}
 		}
@@ -257,7 +195,7 @@ func runAnalyzer(ctx context.Context, in *phaseInputs) error {
 		fmt.Fprintf(in.stdout, "No previous image %s\n", firstNonEmpty(f.previousImage, in.images[0]))
 	}
 	fmt.Fprintf(in.stdout, "Run image %s\n", analysis.RunImageRef)
-	if err := buildpack.WriteTOMLFile(in.analyzed, af); err != nil {
+	if err := tomlfile.Write(in.analyzed, af); err != nil {
 		return fail(err)
 	}
 	return chownForCNBUser(in.analyzed, f.uid, f.gid)
@@ -273,9 +211,9 @@ func firstNonEmpty(s ...string) string {
 }
 
 // readAnalyzed reads analyzed.toml as the analyzer wrote it.
-func (in *phaseInputs) readAnalyzed() (*analyzedFile, error) {
-	var af analyzedFile
-	if err := buildpack.DecodeTOMLFile(in.analyzed, &af); err != nil {
+func (in *phaseInputs) readAnalyzed() (*platform.Analyzed, error) {
+	var af platform.Analyzed
+	if err := tomlfile.Read(in.analyzed, &af); err != nil {
 		return nil, err
 	}
 	return &af, nil

@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/slipway/slipway/tomlfile"
 	"github.com/slipway/slipway/version"
 
 	"github.com/spf13/cobra"
 
-	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/cacerts"
 	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/internal/bootstrap"
@@ -46,7 +46,7 @@ func readSettings() (*settings, error) {
 	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 		return &s, nil
 	}
-	if err := buildpack.DecodeTOMLFile(p, &s); err != nil {
+	if err := tomlfile.Read(p, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil
@@ -57,7 +57,7 @@ func writeSettings(s *settings) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
-	return buildpack.WriteTOMLFile(p, s)
+	return tomlfile.Write(p, s)
 }
 
 func newConfigCmd(g *globals) *cobra.Command {

@@ -7,10 +7,10 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/cache"
 	"github.com/slipway/slipway/lifecycle"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // runCreator is the creator (platform.md, Operations: Build): analyze → detect → restore → build → export
@@ -40,8 +40,8 @@ func runCreator(ctx context.Context, in *phaseInputs) error {
 	if err := step("DETECTING", runDetector); err != nil {
 		return err
 	}
-	var group buildpack.GroupFile
-	if err := buildpack.DecodeTOMLFile(in.group, &group); err != nil {
+	var group platform.GroupFile
+	if err := tomlfile.Read(in.group, &group); err != nil {
 		return platform.NewError(platform.CodeDetectError, err)
 	}
 	// platform.md, Operations: Build (reference lifecycle): the creator never runs image extensions.
@@ -80,8 +80,8 @@ func runExporterWithCache(ctx context.Context, in *phaseInputs) error {
 }
 
 func exportPhaseCache(ctx context.Context, in *phaseInputs) error {
-	var group buildpack.GroupFile
-	if err := buildpack.DecodeTOMLFile(in.group, &group); err != nil {
+	var group platform.GroupFile
+	if err := tomlfile.Read(in.group, &group); err != nil {
 		return err
 	}
 	uid, gid, err := platform.CNBUser(os.Environ(), "the exporter's environment")

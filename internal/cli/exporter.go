@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/slipway/slipway/tomlfile"
 	"github.com/slipway/slipway/version"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/lifecycle"
 	"github.com/slipway/slipway/logging"
 	"github.com/slipway/slipway/platform"
@@ -38,14 +38,14 @@ func (f *exportFlags) register(fs *flag.FlagSet) {
 func runExporter(ctx context.Context, in *phaseInputs) error {
 	fail := func(err error) error { return platform.NewError(platform.CodeExportError, err) }
 	var analyzed platform.Analyzed
-	if err := buildpack.DecodeTOMLFile(in.analyzed, &analyzed); err != nil {
+	if err := tomlfile.Read(in.analyzed, &analyzed); err != nil {
 		return fail(err)
 	}
 	if analyzed.RunImage == nil || analyzed.RunImage.Reference == "" {
 		return fail(fmt.Errorf("%s names no run image ([run-image] reference); run the analyzer first", in.analyzed))
 	}
-	var group buildpack.GroupFile
-	if err := buildpack.DecodeTOMLFile(in.group, &group); err != nil {
+	var group platform.GroupFile
+	if err := tomlfile.Read(in.group, &group); err != nil {
 		return fail(err)
 	}
 	ro, err := in.registryOptions()
@@ -70,7 +70,7 @@ func runExporter(ctx context.Context, in *phaseInputs) error {
 		pm = filepath.Join(in.layers, "project-metadata.toml")
 	}
 	if _, err := os.Stat(pm); err == nil {
-		if err := buildpack.DecodeTOMLFile(pm, &project); err != nil {
+		if err := tomlfile.Read(pm, &project); err != nil {
 			return fail(err)
 		}
 	}
@@ -112,7 +112,7 @@ func runExporter(ctx context.Context, in *phaseInputs) error {
 		report = filepath.Join(in.layers, "report.toml")
 	}
 	rep := platform.Report{Image: platform.ImageReport{Tags: in.images, Digest: dig.String()}}
-	if err := buildpack.WriteTOMLFile(report, rep); err != nil {
+	if err := tomlfile.Write(report, rep); err != nil {
 		return fail(err)
 	}
 	fmt.Fprintf(in.stdout, "*** Images (%s):\n", dig.Hex[:12])

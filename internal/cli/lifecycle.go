@@ -17,6 +17,7 @@ import (
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/lifecycle"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // phases are the lifecycle phases this binary answers to, by argv0 or `slipway lifecycle
@@ -168,7 +169,7 @@ func (in *phaseInputs) target() (buildpack.Target, error) {
 	if _, err := os.Stat(in.analyzed); errors.Is(err, os.ErrNotExist) {
 		return buildpack.Target{}, nil
 	}
-	if err := buildpack.DecodeTOMLFile(in.analyzed, &a); err != nil {
+	if err := tomlfile.Read(in.analyzed, &a); err != nil {
 		return buildpack.Target{}, err
 	}
 	if a.RunImage == nil || a.RunImage.Target == nil {
@@ -185,8 +186,8 @@ func (in *phaseInputs) logWriter() io.Writer {
 }
 
 func runDetector(ctx context.Context, in *phaseInputs) error {
-	var of buildpack.OrderFile
-	if err := buildpack.DecodeTOMLFile(in.order, &of); err != nil {
+	var of platform.OrderFile
+	if err := tomlfile.Read(in.order, &of); err != nil {
 		return platform.NewError(platform.CodeDetectError, err)
 	}
 	target, err := in.target()
@@ -195,8 +196,8 @@ func runDetector(ctx context.Context, in *phaseInputs) error {
 	}
 	// platform.md, system.toml (TOML): Platform API 0.15 adds system.toml's buildpacks around each group.
 	if _, err := os.Stat(in.system); err == nil && in.platformAPI.ExecEnv {
-		var sys buildpack.SystemFile
-		if err := buildpack.DecodeTOMLFile(in.system, &sys); err != nil {
+		var sys platform.SystemFile
+		if err := tomlfile.Read(in.system, &sys); err != nil {
 			return platform.NewError(platform.CodeDetectError, err)
 		}
 		of.Order = sys.System.WithSystem(of.Order)
@@ -219,12 +220,12 @@ func runDetector(ctx context.Context, in *phaseInputs) error {
 }
 
 func runBuilder(ctx context.Context, in *phaseInputs) error {
-	var group buildpack.GroupFile
-	if err := buildpack.DecodeTOMLFile(in.group, &group); err != nil {
+	var group platform.GroupFile
+	if err := tomlfile.Read(in.group, &group); err != nil {
 		return platform.NewError(platform.CodeBuildError, err)
 	}
-	var plan buildpack.PlanFile
-	if err := buildpack.DecodeTOMLFile(in.plan, &plan); err != nil {
+	var plan platform.PlanFile
+	if err := tomlfile.Read(in.plan, &plan); err != nil {
 		return platform.NewError(platform.CodeBuildError, err)
 	}
 	target, err := in.target()

@@ -10,11 +10,11 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/lifecycle"
 	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/registry"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // rebaseCmd holds the flags of `slipway rebase` (platform.md, rebaser).
@@ -163,7 +163,7 @@ func (rc *rebaseCmd) one(ctx context.Context, image string) error {
 			return fail(fmt.Errorf("read rebased manifest: %w", err))
 		}
 		r := platform.Report{Image: platform.ImageReport{Tags: []string{rc.fullName(image)}, Digest: newDigest.String(), ManifestSize: int64(len(raw))}}
-		if err := buildpack.WriteTOMLFile(rc.reportPath, r); err != nil {
+		if err := tomlfile.Write(rc.reportPath, r); err != nil {
 			return fail(fmt.Errorf("write report --report %s: %w", rc.reportPath, err))
 		}
 	}

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/cache"
 	"github.com/slipway/slipway/lifecycle"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/tomlfile"
 )
 
 // openPhaseCache opens -cache-image or -cache-dir; nil when neither is given.
@@ -38,15 +38,15 @@ func closePhaseCache(c cache.Cache) {
 func runRestorer(ctx context.Context, in *phaseInputs) error {
 	fail := func(err error) error { return platform.NewError(platform.CodeRestoreError, err) }
 	f := &in.more
-	var group buildpack.GroupFile
-	if err := buildpack.DecodeTOMLFile(in.group, &group); err != nil {
+	var group platform.GroupFile
+	if err := tomlfile.Read(in.group, &group); err != nil {
 		return fail(err)
 	}
 	af, err := in.readAnalyzed()
 	if err != nil {
 		return fail(err)
 	}
-	prev, err := af.previousMetadata()
+	prev, err := lifecycle.PreviousMetadata(af)
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", in.analyzed, err))
 	}
@@ -86,7 +86,7 @@ func runRestorer(ctx context.Context, in *phaseInputs) error {
 
 // fillRunTarget completes a [run-image] without [target] (written by a platform, not by the
 // analyzer) from the run image's config and labels (platform.md, restorer).
-func fillRunTarget(ctx context.Context, in *phaseInputs, af *analyzedFile) error {
+func fillRunTarget(ctx context.Context, in *phaseInputs, af *platform.Analyzed) error {
 	if af.RunImage == nil || af.RunImage.Target != nil || af.RunImage.Reference == "" {
 		return nil
 	}
@@ -104,7 +104,7 @@ func fillRunTarget(ctx context.Context, in *phaseInputs, af *analyzedFile) error
 	}
 	t := platform.TargetOf(cfg)
 	af.RunImage.Target = &t
-	if err := buildpack.WriteTOMLFile(in.analyzed, af); err != nil {
+	if err := tomlfile.Write(in.analyzed, af); err != nil {
 		return err
 	}
 	return chownForCNBUser(in.analyzed, in.more.uid, in.more.gid)
