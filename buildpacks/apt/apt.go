@@ -76,7 +76,7 @@ func validName(s string) bool {
 }
 
 // Detect passes when the app has an Aptfile; it needs nothing and provides nothing, so
-// it runs, optional, before any language buildpack (cnb-spec.md §2.3).
+// it runs, optional, before any language buildpack (buildpack.md, Detection).
 func Detect(_ context.Context, dc sdk.DetectContext) (sdk.DetectResult, error) {
 	if _, err := os.Stat(filepath.Join(dc.AppDir, "Aptfile")); err != nil {
 		return sdk.Fail("slipway/apt: no Aptfile in the app directory"), nil

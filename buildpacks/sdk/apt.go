@@ -48,7 +48,7 @@ type AptRequest struct {
 	// Launch and Build say which images the layer serves; each skips what that image
 	// has. A layer for both holds what either lacks.
 	Launch, Build bool
-	// Cache keeps the layer in the build cache as well (cnb-spec.md §3.1 cache=true).
+	// Cache keeps the layer in the build cache as well (buildpack.md, Layer Content Metadata (TOML) cache=true).
 	Cache bool
 	// Extra are repositories searched after Sources (e.g. from an Aptfile's :repo:
 	// lines); each needs its keyring.
