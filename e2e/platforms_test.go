@@ -158,7 +158,7 @@ func mustContain(t *testing.T, out string, wants ...string) {
 	}
 }
 
-// Issue 10 buildpack.md, Layer Types: behind a TLS-inspecting proxy (here an HTTPS server on 127.0.0.1 whose
+// Issue 10 §3: behind a TLS-inspecting proxy (here an HTTPS server on 127.0.0.1 whose
 // certificate a test CA signed) a buildpack's download fails with an unknown-CA error;
 // --ca-certificates, or `slipway config ca-certificates` once, makes it succeed without
 // touching the build image, and the app image is the same as without the flag.
@@ -237,7 +237,7 @@ func TestCACertificates(t *testing.T) {
 	}
 }
 
-// Issue 10 buildpack.md, Layer Types: service bindings (--binding NAME=DIR, or pack's --volume DIR:/platform/bindings/NAME)
+// Issue 10 §3: service bindings (--binding NAME=DIR, or pack's --volume DIR:/platform/bindings/NAME)
 // reach buildpacks at SERVICE_BINDING_ROOT and never the image; --volume mounts read-only
 // unless :rw and refuses the lifecycle's directories.
 func TestBindingsAndVolumes(t *testing.T) {
