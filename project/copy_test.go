@@ -3,6 +3,7 @@ package project
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -263,7 +264,9 @@ func TestCopyAppErrors(t *testing.T) {
 	}
 	t.Run("unreadable file names the path", func(t *testing.T) {
 		if os.Geteuid() == 0 {
-			t.Skip("root reads any file")
+			// Root reads any file: run the copy as nobody in a child process.
+			runAsNobody(t, "TestCopyAppUnreadableAsNobody")
+			return
 		}
 		src := t.TempDir()
 		p := filepath.Join(src, "secret")
@@ -286,5 +289,50 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCopyAppUnreadableAsNobody is the unreadable-file case of TestCopyAppErrors, run by
+// runAsNobody in a child process as uid 65534 (root would read the file). It does nothing
+// when run directly.
+func TestCopyAppUnreadableAsNobody(t *testing.T) {
+	root := os.Getenv("SLIPWAY_TEST_NOBODY_DIR")
+	if root == "" {
+		t.Skip("run by runAsNobody")
+	}
+	p := filepath.Join(root, "src", "secret")
+	err := CopyApp(context.Background(), filepath.Join(root, "src"), filepath.Join(root, "dst", "ws"), nil, nil)
+	if err == nil || !strings.Contains(err.Error(), p) {
+		t.Fatalf("error %v, want it to name %s", err, p)
+	}
+}
+
+// runAsNobody runs test in a copy of this test binary as uid/gid 65534 with a world-readable
+// source tree holding one unreadable file and a destination it may write.
+func runAsNobody(t *testing.T, test string) {
+	t.Helper()
+	root, err := os.MkdirTemp("", "slipway-nobody-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(root) })
+	must(t, os.Chmod(root, 0o755))
+	must(t, os.MkdirAll(filepath.Join(root, "src"), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "src", "secret"), []byte("x"), 0o000))
+	must(t, os.MkdirAll(filepath.Join(root, "dst"), 0o755))
+	must(t, os.Chown(filepath.Join(root, "dst"), 65534, 65534))
+	self, err := os.Executable()
+	must(t, err)
+	bin := filepath.Join(root, "project.test")
+	b, err := os.ReadFile(self)
+	must(t, err)
+	must(t, os.WriteFile(bin, b, 0o755))
+	cmd := exec.Command(bin, "-test.run=^"+test+"$", "-test.count=1", "-test.v")
+	cmd.Env = []string{"SLIPWAY_TEST_NOBODY_DIR=" + root, "PATH=/usr/bin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s as nobody: %v\n%s", test, err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: "+test) {
+		t.Fatalf("%s as nobody did not run:\n%s", test, out)
 	}
 }
