@@ -144,8 +144,8 @@ func TestNodejsYarnAndPnpmApps(t *testing.T) {
 		app, pm string
 		env     []string
 	}{
-		// yarn 1.22 is signed only with npm's expired 2023 key (buildpacks/nodejs/README.md).
-		{"yarn-classic", "corepack yarn install --frozen-lockfile", []string{"COREPACK_INTEGRITY_KEYS=0"}},
+		// yarn 1 comes from the registry's yarn package, verified by integrity, no corepack.
+		{"yarn-classic", ": yarn install --frozen-lockfile", nil},
 		{"yarn-berry", "corepack yarn", nil},
 		{"pnpm", "corepack pnpm install", nil},
 	}

@@ -21,7 +21,7 @@ func TestNodejsErrors(t *testing.T) {
 		code      int
 		want      []string
 	}{
-		{"no package.json", "", platform.CodeDetectFailNoGroup, []string{"slipway/nodejs", "no package.json in the app directory"}},
+		{"no package.json", "", platform.CodeDetectFailNoGroup, []string{"slipway/nodejs", "no package.json, server.js, app.js, main.js or index.js in the app directory"}},
 		{"invalid package.json", "invalid-json", platform.CodeDetectFailWithError, []string{"package.json", "line 3, column 17"}},
 		{"no version satisfies engines", "bad-engines", platform.CodeBuildpackFailed, []string{`no Node.js version satisfies ">=99.1"`, "package.json engines.node", "nearest available versions: 26."}},
 		{"lockfile out of sync", "out-of-sync", platform.CodeBuildpackFailed, []string{"npm ci", "in sync", "exit code 1"}},

@@ -95,17 +95,16 @@ func TestNPMExpressBuildAndReuse(t *testing.T) {
 	}
 }
 
-// yarn classic, yarn berry and pnpm, chosen by lockfile, fetched through corepack from the
-// configured registry.
+// yarn classic (from the registry), yarn berry and pnpm (pinned by packageManager, through
+// corepack), chosen by lockfile, fetched from the configured registry.
 func TestPackageManagers(t *testing.T) {
 	reg := npmmirror.Start(t)
 	cases := []struct {
 		app, want string
 		env       map[string]string
 	}{
-		// yarn@1.22.22 is signed only with npm's expired 2023 key, which current corepack
-		// rejects; the tarball is still checked against its integrity.
-		{"yarn-classic", "corepack yarn install --frozen-lockfile", map[string]string{"COREPACK_INTEGRITY_KEYS": "0"}},
+		// yarn 1 comes from the registry's yarn package, verified by integrity, not corepack.
+		{"yarn-classic", ": yarn install --frozen-lockfile", nil},
 		{"yarn-berry", "corepack yarn workspaces focus --all --production", nil},
 		{"pnpm", "corepack pnpm install --frozen-lockfile", nil},
 	}

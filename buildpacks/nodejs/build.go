@@ -3,8 +3,8 @@ package nodejs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,9 +25,9 @@ const (
 	layerLaunchModules = "launch-modules"
 )
 
-// Build installs Node.js, the dependencies and declares the web process (buildpack.md, Build,
-// buildpack.md, Layer Types). Layers whose inputs did not change are reused untouched, so the exporter can reuse
-// their digests without re-tarring (docs/architecture.md, "Never do work twice").
+// Build installs Node.js, the dependencies and declares the web process (buildpack.md,
+// Build). Layers whose inputs did not change are reused untouched, so the exporter can
+// reuse their digests without re-tarring.
 func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	log := bc.Log
 	log.Title("Slipway Node.js buildpack")
@@ -35,15 +35,25 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	if err != nil {
 		return sdk.BuildResult{}, err
 	}
-	pkg, err := ReadPackageJSON(bc.AppDir)
+	dir, err := cfg.Dir(bc.AppDir)
 	if err != nil {
 		return sdk.BuildResult{}, err
+	}
+	if cfg.ProjectPath != "" {
+		log.Step("Project directory: %s (BP_NODE_PROJECT_PATH)", cfg.ProjectPath)
+	}
+	hasPkg := exists(filepath.Join(dir, "package.json"))
+	pkg := &PackageJSON{}
+	if hasPkg {
+		if pkg, err = ReadPackageJSON(dir); err != nil {
+			return sdk.BuildResult{}, err
+		}
 	}
 	arch, err := nodeArch(bc.Target.Arch)
 	if err != nil {
 		return sdk.BuildResult{}, err
 	}
-	pm, err := DetectPackageManager(bc.AppDir)
+	pm, err := DetectPackageManager(dir)
 	if err != nil {
 		return sdk.BuildResult{}, err
 	}
@@ -55,13 +65,16 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 
 	fetcher := &sdk.Fetcher{}
 	reg := registry{base: cfg.Registry, fetcher: fetcher}
-	var src Source = officialSource{base: cfg.Mirror, arch: arch, fetcher: fetcher}
-	if cfg.Source == "npm" {
-		src = npmSource{reg: reg, arch: arch}
-	}
-
-	nodeLayer, version, err := contributeNode(ctx, bc, cfg, pkg, src, reg, pm, tmp)
+	nodeLayer, version, err := contributeNode(ctx, bc, cfg, dir, pkg, sources(cfg, arch, fetcher, reg), reg, tmp)
 	if err != nil {
+		return sdk.BuildResult{}, err
+	}
+	nodeEnv := "production"
+	if cfg.DevAtLaunch() {
+		nodeEnv = cfg.NodeEnv
+		log.Step("NODE_ENV=%s at build: dev dependencies stay in the image and NODE_ENV=%s is its launch default", nodeEnv, nodeEnv)
+	}
+	if err := writeEnvIfChanged(nodeLayer.LaunchEnv(), "NODE_ENV.default", nodeEnv); err != nil {
 		return sdk.BuildResult{}, err
 	}
 
@@ -73,8 +86,23 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	if err := cacheLayer.Write(); err != nil {
 		return sdk.BuildResult{}, err
 	}
+	path := filepath.Join(nodeLayer.Path, "bin") + string(os.PathListSeparator) + bc.Env.Get("PATH")
+	if hasPkg && pm.Name != "npm" && !pm.Berry {
+		bin, err := providePackageManager(ctx, bc, reg, &pm, pkg, dir, version, nodeLayer.Path, tmp)
+		if err != nil {
+			return sdk.BuildResult{}, err
+		}
+		if bin != "" {
+			path = bin + string(os.PathListSeparator) + path
+		}
+	}
+	if pm.Corepack {
+		if err := ensureCorepack(ctx, bc, reg, version, nodeLayer, tmp); err != nil {
+			return sdk.BuildResult{}, err
+		}
+	}
 	env := bc.Env.List(
-		"PATH="+filepath.Join(nodeLayer.Path, "bin")+string(os.PathListSeparator)+bc.Env.Get("PATH"),
+		"PATH="+path,
 		"npm_config_registry="+cfg.Registry+"/",
 		"npm_config_update_notifier=false",
 		"npm_config_fund=false",
@@ -105,104 +133,92 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 		env = append(env, "npm_config_userconfig="+filepath.Join(b.Path, ".npmrc"))
 		log.Step("Using .npmrc from binding %s", b.Name)
 	}
-	d := depsInstaller{bc: bc, pm: pm, pkg: pkg, env: env, node: version.String(),
-		cacheDir: filepath.Join(cacheLayer.Path, pm.Name), registry: cfg.Registry, out: log.Writer()}
-
-	appModules := filepath.Join(bc.AppDir, "node_modules")
-	vendored := false
-	if fi, err := os.Lstat(appModules); err == nil {
-		if fi.Mode()&os.ModeSymlink != 0 {
-			os.Remove(appModules) // left by an earlier build of this app dir
-		} else if fi.IsDir() {
-			vendored = true
-		}
-	}
-	runBuild := cfg.RunBuild && pkg.Scripts[cfg.BuildScript] != ""
-	if vendored {
-		log.Step("Using the app's own node_modules (vendored); not installing dependencies")
-	} else {
-		log.Step("Package manager: %s (lockfile %s)", pm.describe(), orNone(pm.Lockfile))
-	}
-	if runBuild {
-		if !vendored {
-			lay, err := d.install(ctx, layerBuildModules, false, sdk.LayerTypes{Build: true, Cache: true})
-			if err != nil {
-				return sdk.BuildResult{}, err
-			}
-			if err := os.Symlink(filepath.Join(lay.Path, "node_modules"), appModules); err != nil {
-				return sdk.BuildResult{}, fmt.Errorf("link %s: %w", appModules, err)
-			}
-		}
-		log.Step("Running %s script %q: %s", pm.Name, cfg.BuildScript, pkg.Scripts[cfg.BuildScript])
-		if err := runCommand(ctx, bc.AppDir, env, log.Writer(), pm.runArgs(cfg.BuildScript)...); err != nil {
+	if hasPkg {
+		d := depsInstaller{bc: bc, dir: dir, pm: pm, pkg: pkg, env: env, node: version.String(),
+			cacheDir: filepath.Join(cacheLayer.Path, pm.Name), registry: cfg.Registry, out: log.Writer()}
+		if err := d.run(ctx, cfg); err != nil {
 			return sdk.BuildResult{}, err
-		}
-		if !vendored {
-			if err := os.Remove(appModules); err != nil {
-				return sdk.BuildResult{}, fmt.Errorf("unlink %s: %w", appModules, err)
-			}
-		}
-	}
-	if !vendored {
-		lay, err := d.install(ctx, layerLaunchModules, true, sdk.LayerTypes{Launch: true, Cache: true})
-		if err != nil {
-			return sdk.BuildResult{}, err
-		}
-		// The app finds its modules through <app>/node_modules; Node resolves the link's
-		// target, so nested requires work from the layer.
-		if err := os.Symlink(filepath.Join(lay.Path, "node_modules"), appModules); err != nil {
-			return sdk.BuildResult{}, fmt.Errorf("link %s: %w", appModules, err)
 		}
 	}
 
 	var res sdk.BuildResult
-	if p, ok := startProcess(bc.AppDir, pkg); ok {
+	p, ok, err := startProcess(dir, pkg, cfg.Launchpoint)
+	if err != nil {
+		return sdk.BuildResult{}, err
+	}
+	if ok {
+		if dir != bc.AppDir {
+			p.WorkingDirectory = dir
+		}
 		log.Step("Process web: %s", strings.Join(p.Command, " "))
 		res.Launch.Processes = append(res.Launch.Processes, p)
 	} else {
-		log.Warnf("no start script, main, server.js or index.js: the image has no web process; add a start script or a Procfile")
+		log.Warnf("no start script, main, server.js, app.js, main.js or index.js: the image has no web process; add a start script, set BP_LAUNCHPOINT or add a Procfile")
 	}
+	if err := contributeLaunchEnv(bc); err != nil {
+		return sdk.BuildResult{}, err
+	}
+	labels, err := imageLabels(bc.Env.Config(bc.PlatformDir, "BP_IMAGE_LABELS", ""))
+	if err != nil {
+		return sdk.BuildResult{}, err
+	}
+	res.Launch.Labels = append(res.Launch.Labels, labels...)
 	return res, nil
 }
 
-// contributeNode resolves the version and installs Node.js (plus npm and, for yarn/pnpm,
-// corepack when the source lacks them) into the node layer, or reuses it.
-func contributeNode(ctx context.Context, bc sdk.BuildContext, cfg Config, pkg *PackageJSON, src Source, reg registry, pm PackageManager, tmp string) (*sdk.Layer, *semver.Version, error) {
+// contributeNode resolves the version along the source chain and installs Node.js (plus npm
+// when the source lacks it) into the node layer, or reuses it.
+func contributeNode(ctx context.Context, bc sdk.BuildContext, cfg Config, dir string, pkg *PackageJSON, chain []Source, reg registry, tmp string) (*sdk.Layer, *semver.Version, error) {
 	log := bc.Log
-	req, err := FindRequirement(bc.AppDir, pkg, cfg.Version)
+	req, err := FindRequirement(dir, pkg, cfg.Version)
 	if err != nil {
 		return nil, nil, err
 	}
-	releases, err := src.Releases(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	v, err := Resolve(req, releases)
-	if err != nil {
-		return nil, nil, err
-	}
-	log.Step("Node.js %s (from %s %q, source %s)", v, req.Source, req.Constraint, src.Name())
 	lay, err := bc.Layers.Get(layerNode)
 	if err != nil {
 		return nil, nil, err
 	}
-	want := map[string]any{"version": v.String(), "source": src.Name(), "arch": bc.Target.Arch}
-	if lay.MetadataMatches(want) && exists(filepath.Join(lay.Path, "bin", "node")) {
-		log.Step("Reusing Node.js %s layer", v)
-	} else {
+	var skipped []skipNote
+	var chosen chosenNode
+	installed := false
+	for len(chain) > 0 {
+		if chosen, err = resolveFrom(ctx, chain, req, &skipped); err != nil {
+			return nil, nil, err
+		}
+		for _, s := range skipped {
+			log.Step("Node.js source %s skipped: %v", s.src, s.reason)
+		}
+		skipped = nil
+		v := chosen.version
+		kind := "LTS"
+		if !IsLTS(v, chosen.releases) {
+			kind = "Current, not LTS: no LTS release satisfies the range"
+		}
+		log.Step("Node.js %s (%s; from %s %q, source %s)", v, kind, req.Source, req.Constraint, chosen.src.Name())
+		// The same release from another source is the same runtime: reuse it.
+		if fmt.Sprint(lay.Metadata["version"]) == v.String() && fmt.Sprint(lay.Metadata["arch"]) == bc.Target.Arch &&
+			lay.Exists() && exists(filepath.Join(lay.Path, "bin", "node")) {
+			log.Step("Reusing Node.js %s layer", v)
+			break
+		}
 		log.Step("Installing Node.js %s", v)
 		if err := lay.Reset(); err != nil {
 			return nil, nil, err
 		}
-		digest, err := src.Install(ctx, v, lay.Path, tmp)
+		digest, err := chosen.src.Install(ctx, v, lay.Path, tmp)
 		if err != nil {
-			return nil, nil, err
+			var ce *sdk.ChecksumError
+			rest := sourcesAfter(chain, chosen.src)
+			if errors.As(err, &ce) || len(rest) == 0 {
+				// A download that fails verification is never answered by trying elsewhere.
+				return nil, nil, err
+			}
+			log.Step("Node.js source %s skipped: %v", chosen.src.Name(), err)
+			chain = rest
+			continue
 		}
 		log.Detail("verified %s", digest)
 		if err := lay.WriteCycloneDX([]sdk.Component{{Name: "node", Version: v.String(), PURL: "pkg:generic/node@" + v.String()}}); err != nil {
-			return nil, nil, err
-		}
-		if err := lay.LaunchEnv().Default("NODE_ENV", "production"); err != nil {
 			return nil, nil, err
 		}
 		// PORT convention: the app listens on $PORT; 8080 unless the platform sets it.
@@ -212,8 +228,13 @@ func contributeNode(ctx context.Context, bc sdk.BuildContext, cfg Config, pkg *P
 		if err := lay.SharedEnv().Override("NODE_HOME", lay.Path); err != nil {
 			return nil, nil, err
 		}
+		installed = true
+		break
 	}
-	lay.Metadata = want
+	v := chosen.version
+	if installed || lay.Metadata["source"] == nil {
+		lay.Metadata = map[string]any{"version": v.String(), "source": chosen.src.Name(), "arch": bc.Target.Arch}
+	}
 	if !exists(filepath.Join(lay.Path, "bin", "npm")) {
 		nv, err := installTool(ctx, reg, "npm", cfg.NPMVersion, v, lay.Path, tmp,
 			map[string]string{"npm": "bin/npm-cli.js", "npx": "bin/npx-cli.js"})
@@ -222,14 +243,6 @@ func contributeNode(ctx context.Context, bc sdk.BuildContext, cfg Config, pkg *P
 		}
 		log.Detail("installed npm %s from %s (integrity verified)", nv, reg.base)
 	}
-	if pm.usesCorepack() && !exists(filepath.Join(lay.Path, "bin", "corepack")) {
-		cv, err := installTool(ctx, reg, "corepack", "*", v, lay.Path, tmp,
-			map[string]string{"corepack": "dist/corepack.js"})
-		if err != nil {
-			return nil, nil, err
-		}
-		log.Detail("installed corepack %s from %s (integrity verified)", cv, reg.base)
-	}
 	lay.Types = sdk.LayerTypes{Launch: true, Build: true, Cache: true}
 	if err := lay.Write(); err != nil {
 		return nil, nil, err
@@ -237,66 +250,55 @@ func contributeNode(ctx context.Context, bc sdk.BuildContext, cfg Config, pkg *P
 	return lay, v, nil
 }
 
-// depsInstaller installs node_modules into a layer, keyed by the lockfile, package.json
-// dependency fields, Node.js version and package manager.
-type depsInstaller struct {
-	bc       sdk.BuildContext
-	pm       PackageManager
-	pkg      *PackageJSON
-	env      []string
-	node     string
-	cacheDir string
-	registry string
-	out      io.Writer
+// providePackageManager makes yarn classic or pnpm available: from the npm registry into
+// the package-manager layer (returning its bin dir), or through corepack (pm.Corepack).
+func providePackageManager(ctx context.Context, bc sdk.BuildContext, reg registry, pm *PackageManager, pkg *PackageJSON, dir string, node *semver.Version, nodeDir, tmp string) (string, error) {
+	var lock []byte
+	if pm.Lockfile != "" {
+		lock, _ = os.ReadFile(filepath.Join(dir, pm.Lockfile))
+	}
+	hasCorepack := exists(filepath.Join(nodeDir, "bin", "corepack"))
+	if !hasCorepack && pm.Name == "pnpm" && packageManagerField.MatchString(strings.TrimSpace(pkg.PackageManager)) {
+		p, err := reg.packument(ctx, "corepack")
+		if err != nil {
+			return "", err
+		}
+		_, hasCorepack = p.newestMatching(nil, node)
+	}
+	choice, err := chooseTool(*pm, pkg, lock, hasCorepack)
+	if err != nil {
+		return "", err
+	}
+	if choice.Corepack {
+		pm.Corepack = true
+		bc.Log.Step("%s: %s", pm.Name, choice.Why)
+		return "", nil
+	}
+	bin, _, err := installPMTool(ctx, bc, reg, pm.Name, choice, node, tmp)
+	return bin, err
 }
 
-func (d depsInstaller) install(ctx context.Context, name string, prod bool, types sdk.LayerTypes) (*sdk.Layer, error) {
-	log := d.bc.Log
-	lay, err := d.bc.Layers.Get(name)
+// ensureCorepack installs corepack into the node layer when the source lacks it.
+func ensureCorepack(ctx context.Context, bc sdk.BuildContext, reg registry, node *semver.Version, lay *sdk.Layer, tmp string) error {
+	if exists(filepath.Join(lay.Path, "bin", "corepack")) {
+		return nil
+	}
+	cv, err := installTool(ctx, reg, "corepack", "*", node, lay.Path, tmp,
+		map[string]string{"corepack": "dist/corepack.js"})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var lock []byte
-	if d.pm.Lockfile != "" {
-		if lock, err = os.ReadFile(filepath.Join(d.bc.AppDir, d.pm.Lockfile)); err != nil {
-			return nil, fmt.Errorf("read lockfile: %w", err)
-		}
+	bc.Log.Detail("installed corepack %s from %s (integrity verified)", cv, reg.base)
+	return nil
+}
+
+// writeEnvIfChanged writes an env file only when its content differs, so an unchanged
+// layer keeps its fingerprint and the exporter reuses it.
+func writeEnvIfChanged(d sdk.EnvDir, file, value string) error {
+	if b, err := os.ReadFile(filepath.Join(d.Path, file)); err == nil && string(b) == value {
+		return nil
 	}
-	want := map[string]any{"key": d.pkg.DependencyKey(lock), "node": d.node, "package-manager": d.pm.describe(), "production": prod}
-	if lay.MetadataMatches(want) && exists(filepath.Join(lay.Path, "node_modules")) {
-		log.Step("Reusing node_modules in layer %s (lockfile, dependencies and Node.js unchanged)", name)
-	} else {
-		args := d.pm.installArgs(prod, d.cacheDir)
-		log.Step("Installing node_modules into layer %s: %s", name, strings.Join(args, " "))
-		if err := lay.Reset(); err != nil {
-			return nil, err
-		}
-		if err := copyProjectFiles(d.bc.AppDir, lay.Path); err != nil {
-			return nil, err
-		}
-		if d.pm.Name == "yarn" && !d.pm.Berry && d.registry != DefaultNPMRegistry {
-			if err := pointYarnLockAt(filepath.Join(lay.Path, "yarn.lock"), d.registry); err != nil {
-				return nil, err
-			}
-		}
-		if err := runCommand(ctx, lay.Path, d.env, d.out, args...); err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(filepath.Join(lay.Path, "node_modules"), 0o755); err != nil {
-			return nil, err
-		}
-		if types.Launch {
-			if err := lay.LaunchEnv().Prepend("PATH", filepath.Join(lay.Path, "node_modules", ".bin"), string(os.PathListSeparator)); err != nil {
-				return nil, err
-			}
-		}
-	}
-	lay.Metadata = want
-	lay.Types = types
-	if err := lay.Write(); err != nil {
-		return nil, err
-	}
-	return lay, nil
+	return sdk.WriteFileAtomic(filepath.Join(d.Path, file), []byte(value), 0o644)
 }
 
 // copyProjectFiles copies package.json, the lockfile and package-manager configuration (and
@@ -368,19 +370,26 @@ func (pm PackageManager) describe() string {
 
 // runArgs runs a package.json script.
 func (pm PackageManager) runArgs(script string) []string {
-	if pm.usesCorepack() {
-		return []string{"corepack", pm.Name, "run", script}
+	if pm.Name == "npm" {
+		return []string{"npm", "run", script}
 	}
-	return []string{"npm", "run", script}
+	return pm.command("run", script)
 }
 
 var simpleNodeStart = regexp.MustCompile(`^node\s+([\w./@-]+)$`)
 
-// startProcess is the web process: the start script (exec'd as node <file> when it is that
-// simple, else through npm start), else main, server.js or index.js.
-func startProcess(appDir string, pkg *PackageJSON) (sdk.Process, bool) {
-	web := func(cmd ...string) (sdk.Process, bool) {
-		return sdk.Process{Type: "web", Command: cmd, Default: true}, true
+// startProcess is the web process: BP_LAUNCHPOINT, else the start script (exec'd as
+// node <file> when it is that simple, else through npm start), else main, server.js,
+// app.js, main.js or index.js.
+func startProcess(dir string, pkg *PackageJSON, launchpoint string) (sdk.Process, bool, error) {
+	web := func(cmd ...string) (sdk.Process, bool, error) {
+		return sdk.Process{Type: "web", Command: cmd, Default: true}, true, nil
+	}
+	if launchpoint != "" {
+		if !exists(filepath.Join(dir, launchpoint)) {
+			return sdk.Process{}, false, fmt.Errorf("BP_LAUNCHPOINT=%s: no such file in the project directory", launchpoint)
+		}
+		return web("node", launchpoint)
 	}
 	if s := strings.TrimSpace(pkg.Scripts["start"]); s != "" {
 		if m := simpleNodeStart.FindStringSubmatch(s); m != nil {
@@ -388,15 +397,13 @@ func startProcess(appDir string, pkg *PackageJSON) (sdk.Process, bool) {
 		}
 		return web("npm", "start")
 	}
-	if pkg.Main != "" && exists(filepath.Join(appDir, pkg.Main)) {
+	if pkg.Main != "" && exists(filepath.Join(dir, pkg.Main)) {
 		return web("node", pkg.Main)
 	}
-	for _, f := range []string{"server.js", "index.js"} {
-		if exists(filepath.Join(appDir, f)) {
-			return web("node", f)
-		}
+	if f := firstExisting(dir, entryPoints); f != "" {
+		return web("node", f)
 	}
-	return sdk.Process{}, false
+	return sdk.Process{}, false, nil
 }
 
 func orNone(s string) string {

@@ -7,18 +7,55 @@ import (
 	"github.com/slipway/slipway/buildpacks/sdk"
 )
 
-// Detect passes when the app has a package.json; an unparsable package.json is an error
-// (exit 1) naming the file and position, so the no-group report shows it (
-// buildpack.md, Detection; platform.md, detector). It provides and requires "node" so later buildpacks can require it.
+// entryPoints are the files an app without package.json is run from, in this order (the
+// names other Node.js buildpacks look for).
+var entryPoints = []string{"server.js", "app.js", "main.js", "index.js"}
+
+// Detect passes when the project directory (the app, or BP_NODE_PROJECT_PATH in it) has a
+// package.json, a BP_LAUNCHPOINT file or one of server.js, app.js, main.js, index.js. An
+// unparsable package.json or configuration is an error (exit 1) naming the file and
+// position, so the no-group report shows it (buildpack.md, Detection). It provides and
+// requires "node" so later buildpacks can require it.
 func Detect(_ context.Context, dc sdk.DetectContext) (sdk.DetectResult, error) {
-	if !exists(filepath.Join(dc.AppDir, "package.json")) {
-		return sdk.Fail("slipway/nodejs: no package.json in the app directory; add one to build a Node.js app"), nil
-	}
-	if _, err := ReadPackageJSON(dc.AppDir); err != nil {
+	cfg, err := ReadConfig(dc.Env, dc.PlatformDir)
+	if err != nil {
 		return sdk.DetectResult{}, err
 	}
-	return sdk.Pass(sdk.BuildPlan{PlanSections: sdk.PlanSections{
-		Provides: []sdk.Provide{{Name: "node"}, {Name: "node_modules"}},
-		Requires: []sdk.Require{{Name: "node"}, {Name: "node_modules"}},
-	}}), nil
+	dir, err := cfg.Dir(dc.AppDir)
+	if err != nil {
+		return sdk.DetectResult{}, err
+	}
+	provides := []sdk.Provide{{Name: "node"}}
+	requires := []sdk.Require{{Name: "node"}}
+	switch {
+	case exists(filepath.Join(dir, "package.json")):
+		if _, err := ReadPackageJSON(dir); err != nil {
+			return sdk.DetectResult{}, err
+		}
+		provides = append(provides, sdk.Provide{Name: "node_modules"})
+		requires = append(requires, sdk.Require{Name: "node_modules"})
+	case cfg.Launchpoint != "" && exists(filepath.Join(dir, cfg.Launchpoint)):
+	case firstExisting(dir, entryPoints) != "":
+	default:
+		return sdk.Fail("slipway/nodejs: no package.json, server.js, app.js, main.js or index.js in %s; add one (or set BP_LAUNCHPOINT / BP_NODE_PROJECT_PATH)", rel(dc.AppDir, dir)), nil
+	}
+	return sdk.Pass(sdk.BuildPlan{PlanSections: sdk.PlanSections{Provides: provides, Requires: requires}}), nil
+}
+
+// firstExisting returns the first of names present in dir, or "".
+func firstExisting(dir string, names []string) string {
+	for _, n := range names {
+		if exists(filepath.Join(dir, n)) {
+			return n
+		}
+	}
+	return ""
+}
+
+// rel names dir for messages: "the app directory" or its path inside the app.
+func rel(appDir, dir string) string {
+	if r, err := filepath.Rel(appDir, dir); err == nil && r != "." {
+		return "the app's " + r + " directory"
+	}
+	return "the app directory"
 }

@@ -16,6 +16,9 @@ type PackageManager struct {
 	Name     string // npm, yarn, pnpm
 	Berry    bool   // yarn ≥ 2
 	Lockfile string // "" when there is none (npm install)
+	// Corepack is true when yarn/pnpm run through corepack (yarn berry, or pnpm pinned by
+	// packageManager); otherwise they come from the npm registry (chooseTool).
+	Corepack bool
 }
 
 // DetectPackageManager picks the package manager from the lockfile present: pnpm-lock.yaml
@@ -26,7 +29,8 @@ func DetectPackageManager(appDir string) (PackageManager, error) {
 		return PackageManager{Name: "pnpm", Lockfile: "pnpm-lock.yaml"}, nil
 	}
 	if b, err := os.ReadFile(filepath.Join(appDir, "yarn.lock")); err == nil {
-		return PackageManager{Name: "yarn", Lockfile: "yarn.lock", Berry: bytes.Contains(b, []byte("\n__metadata:"))}, nil
+		berry := bytes.Contains(b, []byte("\n__metadata:"))
+		return PackageManager{Name: "yarn", Lockfile: "yarn.lock", Berry: berry, Corepack: berry}, nil
 	}
 	for _, f := range []string{"npm-shrinkwrap.json", "package-lock.json"} {
 		if exists(filepath.Join(appDir, f)) {
@@ -36,8 +40,16 @@ func DetectPackageManager(appDir string) (PackageManager, error) {
 	return PackageManager{Name: "npm"}, nil
 }
 
-// usesCorepack reports whether the manager is fetched by corepack (yarn, pnpm).
-func (pm PackageManager) usesCorepack() bool { return pm.Name != "npm" }
+// usesCorepack reports whether the manager is fetched by corepack.
+func (pm PackageManager) usesCorepack() bool { return pm.Name != "npm" && pm.Corepack }
+
+// command is the manager's command line with args: "corepack <pm> …" or "<pm> …".
+func (pm PackageManager) command(args ...string) []string {
+	if pm.usesCorepack() {
+		return append([]string{"corepack", pm.Name}, args...)
+	}
+	return append([]string{pm.Name}, args...)
+}
 
 // installArgs is the command that installs dependencies into the current directory; prod
 // omits dev dependencies. Each frozen form fails when the lockfile is out of sync.
@@ -57,14 +69,14 @@ func (pm PackageManager) installArgs(prod bool, cacheDir string) []string {
 		return append(a, "--include=dev")
 	case pm.Name == "yarn" && pm.Berry:
 		if prod {
-			return []string{"corepack", "yarn", "workspaces", "focus", "--all", "--production"}
+			return pm.command("workspaces", "focus", "--all", "--production")
 		}
-		return []string{"corepack", "yarn", "install", "--immutable"}
+		return pm.command("install", "--immutable")
 	case pm.Name == "yarn":
-		return []string{"corepack", "yarn", "install", "--frozen-lockfile", "--non-interactive",
-			"--cache-folder", cacheDir, "--production=" + fmt.Sprint(prod)}
+		return pm.command("install", "--frozen-lockfile", "--non-interactive",
+			"--cache-folder", cacheDir, "--production="+fmt.Sprint(prod))
 	default: // pnpm
-		a := []string{"corepack", "pnpm", "install", "--frozen-lockfile", "--store-dir", cacheDir, "--config.confirmModulesPurge=false"}
+		a := pm.command("install", "--frozen-lockfile", "--store-dir", cacheDir, "--config.confirmModulesPurge=false")
 		if prod {
 			return append(a, "--prod")
 		}

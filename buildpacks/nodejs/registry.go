@@ -2,6 +2,7 @@ package nodejs
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -25,7 +26,9 @@ type registry struct {
 // packageVersion is one version of an abbreviated packument.
 type packageVersion struct {
 	Version string            `json:"version"`
-	Engines map[string]string `json:"engines"`
+	Engines engines `json:"engines"`
+	// Bin is a path or a map of command name → path (package.json "bin").
+	Bin  json.RawMessage `json:"bin"`
 	Dist    struct {
 		Tarball   string `json:"tarball"`
 		Integrity string `json:"integrity"`
@@ -63,9 +66,52 @@ func (r registry) tarballURL(v packageVersion) string {
 	return u
 }
 
+// engines is an "engines" field. Old packages publish it as an array or with non-string
+// values; those entries are ignored rather than failing the whole packument.
+type engines map[string]string
+
+func (e *engines) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(b, &raw) != nil {
+		*e = nil
+		return nil
+	}
+	*e = engines{}
+	for k, v := range raw {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			(*e)[k] = s
+		}
+	}
+	return nil
+}
+
+// bins lists the package's commands (name → path inside the package); a string "bin" is
+// named after the package.
+func (v packageVersion) bins(pkg string) map[string]string {
+	var m map[string]string
+	if json.Unmarshal(v.Bin, &m) == nil && len(m) > 0 {
+		return m
+	}
+	var one string
+	if json.Unmarshal(v.Bin, &one) == nil && one != "" {
+		return map[string]string{pkg: one}
+	}
+	return nil
+}
+
 // newestMatching returns the highest stable version of p within constraint (nil: any) whose
 // engines.node accepts node (nil: no check).
 func (p *packument) newestMatching(constraint *semver.Constraints, node *semver.Version) (packageVersion, bool) {
+	var cs []*semver.Constraints
+	if constraint != nil {
+		cs = append(cs, constraint)
+	}
+	return p.newestMatchingAll(cs, node)
+}
+
+// newestMatchingAll is newestMatching for a version that must satisfy every constraint.
+func (p *packument) newestMatchingAll(constraints []*semver.Constraints, node *semver.Version) (packageVersion, bool) {
 	var vs []*semver.Version
 	for s := range p.Versions {
 		v, err := semver.NewVersion(s)
@@ -75,9 +121,12 @@ func (p *packument) newestMatching(constraint *semver.Constraints, node *semver.
 		vs = append(vs, v)
 	}
 	sort.Sort(sort.Reverse(semver.Collection(vs)))
+next:
 	for _, v := range vs {
-		if constraint != nil && !constraint.Check(v) {
-			continue
+		for _, c := range constraints {
+			if !c.Check(v) {
+				continue next
+			}
 		}
 		pv := p.Versions[v.Original()]
 		if node != nil {
@@ -92,3 +141,5 @@ func (p *packument) newestMatching(constraint *semver.Constraints, node *semver.
 	}
 	return packageVersion{}, false
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

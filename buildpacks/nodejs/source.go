@@ -210,3 +210,72 @@ func installTool(ctx context.Context, reg registry, name, constraint string, nod
 	}
 	return pv.Version, nil
 }
+
+// sources is the ordered list of places Node.js is tried from: BP_NODE_SOURCE pins one,
+// otherwise the official distribution first and the npm registry's node-linux-<arch>
+// package second — the same releases, both verified.
+func sources(cfg Config, arch string, fetcher *sdk.Fetcher, reg registry) []Source {
+	official := officialSource{base: cfg.Mirror, arch: arch, fetcher: fetcher}
+	npm := npmSource{reg: reg, arch: arch}
+	switch cfg.Source {
+	case "official":
+		return []Source{official}
+	case "npm":
+		return []Source{npm}
+	}
+	return []Source{official, npm}
+}
+
+// chosenNode is the Node.js release picked from one source.
+type chosenNode struct {
+	src      Source
+	releases []Release
+	version  *semver.Version
+}
+
+// skipNote explains why a source of the chain was not used.
+type skipNote struct {
+	src    string
+	reason error
+}
+
+// resolveFrom walks the chain: the first source that lists a release satisfying req wins.
+// A source that cannot be reached or has no such release is skipped with a note; with a
+// single (pinned) source its error is returned as is.
+func resolveFrom(ctx context.Context, chain []Source, req Requirement, skipped *[]skipNote) (chosenNode, error) {
+	var last error
+	for _, src := range chain {
+		rels, err := src.Releases(ctx)
+		if err == nil {
+			var v *semver.Version
+			if v, err = Resolve(req, rels); err == nil {
+				return chosenNode{src: src, releases: rels, version: v}, nil
+			}
+		}
+		if len(chain) == 1 {
+			return chosenNode{}, err
+		}
+		*skipped = append(*skipped, skipNote{src: src.Name(), reason: err})
+		last = err
+	}
+	return chosenNode{}, fmt.Errorf("no Node.js source could provide %q (from %s): %s; set BP_NODE_MIRROR or BP_NPM_REGISTRY to a reachable mirror: %w",
+		req.Constraint, req.Source, describeSkips(*skipped), last)
+}
+
+func describeSkips(s []skipNote) string {
+	var parts []string
+	for _, n := range s {
+		parts = append(parts, n.src+": "+n.reason.Error())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// sourcesAfter returns the sources that follow src in chain.
+func sourcesAfter(chain []Source, src Source) []Source {
+	for i, s := range chain {
+		if s.Name() == src.Name() {
+			return chain[i+1:]
+		}
+	}
+	return nil
+}

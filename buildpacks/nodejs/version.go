@@ -101,12 +101,54 @@ func Resolve(req Requirement, releases []Release) (*semver.Version, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse Node.js version %q from %s: %w; use a semver range such as \"22.x\" or \">=20 <23\"", req.Constraint, req.Source, err)
 	}
+	// The newest LTS release that satisfies the range, and a Current (non-LTS) one only
+	// when no LTS release does: ">=16" means "a supported Node.js", not "the newest
+	// release line", whose binaries may need more of the run image (libatomic) and which
+	// is supported for months rather than years.
+	lts := ltsMajors(sorted)
+	var current *semver.Version
 	for _, r := range sorted {
-		if r.Version.Prerelease() == "" && constraint.Check(r.Version) {
+		if r.Version.Prerelease() != "" || !constraint.Check(r.Version) {
+			continue
+		}
+		if lts[r.Version.Major()] {
 			return r.Version, nil
 		}
+		if current == nil {
+			current = r.Version
+		}
+	}
+	if current != nil {
+		return current, nil
 	}
 	return nil, &NoVersionError{Requirement: req, Nearest: nearest(c, sorted, 4)}
+}
+
+// IsLTS reports whether v belongs to an LTS release line according to releases.
+func IsLTS(v *semver.Version, releases []Release) bool { return ltsMajors(releases)[v.Major()] }
+
+// ltsMajors is the set of LTS release lines. A source that marks LTS releases (the
+// official index.json) is taken at its word. Otherwise (the npm registry package) it uses
+// Node.js's release schedule: an even major enters LTS in October, when the next odd major
+// ships, so an even major with an odd successor is LTS.
+func ltsMajors(releases []Release) map[uint64]bool {
+	out := map[uint64]bool{}
+	all := map[uint64]bool{}
+	for _, r := range releases {
+		all[r.Version.Major()] = true
+		if r.LTS != "" {
+			out[r.Version.Major()] = true
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for m := range all {
+		if m%2 == 0 && m >= 4 && all[m+1] {
+			out[m] = true
+		}
+	}
+	return out
 }
 
 // NoVersionError says no available release satisfies the requirement.
@@ -120,24 +162,12 @@ func (e *NoVersionError) Error() string {
 		e.Requirement.Constraint, e.Requirement.Source, strings.Join(e.Nearest, ", "))
 }
 
-// newestLTSMajor is the newest LTS line. A source that marks LTS releases (the official
-// index.json) is taken at its word. Otherwise (the npm registry package) it uses Node.js's
-// release schedule: an even major enters LTS in October, when the next odd major ships, so
-// the newest even major that already has a successor is the current LTS.
+// newestLTSMajor is the newest LTS line (see ltsMajors).
 func newestLTSMajor(sorted []Release) (uint64, bool) {
+	lts := ltsMajors(sorted)
 	for _, r := range sorted {
-		if r.LTS != "" {
+		if lts[r.Version.Major()] {
 			return r.Version.Major(), true
-		}
-	}
-	majors := map[uint64]bool{}
-	for _, r := range sorted {
-		majors[r.Version.Major()] = true
-	}
-	for _, r := range sorted {
-		m := r.Version.Major()
-		if m%2 == 0 && majors[m+1] {
-			return m, true
 		}
 	}
 	return 0, false

@@ -41,6 +41,10 @@ func TestResolve(t *testing.T) {
 		wantErr    string
 	}{
 		{"x range", "22.x", npm, "22.23.3", ""},
+		{"open range prefers the newest LTS", ">=16", npm, "24.21.0", ""},
+		{"open range prefers LTS by index flags", ">=16", official, "24.21.0", ""},
+		{"Current only when no LTS satisfies", "^25", npm, "25.1.0", ""},
+		{"Current only when no LTS satisfies (26)", ">=25.2", npm, "26.12.1", ""},
 		{"caret", "^22.1.0", npm, "22.23.3", ""},
 		{"compound", ">=20 <23", npm, "22.23.3", ""},
 		{"or", "18 || 20", npm, "20.19.0", ""},
@@ -141,6 +145,8 @@ func TestStartProcess(t *testing.T) {
 		{"complex start", PackageJSON{Scripts: map[string]string{"start": "tsc && node dist/a.js"}}, nil, "npm start", true},
 		{"main", PackageJSON{Main: "lib/main.js"}, []string{"lib/main.js", "server.js"}, "node lib/main.js", true},
 		{"server.js", PackageJSON{}, []string{"server.js", "index.js"}, "node server.js", true},
+		{"app.js", PackageJSON{}, []string{"app.js", "index.js"}, "node app.js", true},
+		{"main.js", PackageJSON{}, []string{"main.js", "index.js"}, "node main.js", true},
 		{"index.js", PackageJSON{}, []string{"index.js"}, "node index.js", true},
 		{"none", PackageJSON{}, nil, "", false},
 	}
@@ -151,8 +157,8 @@ func TestStartProcess(t *testing.T) {
 				os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755)
 				os.WriteFile(filepath.Join(dir, f), nil, 0o644)
 			}
-			p, ok := startProcess(dir, &tc.pkg)
-			if ok != tc.present || strings.Join(p.Command, " ") != tc.want || (ok && (p.Type != "web" || !p.Default)) {
+			p, ok, err := startProcess(dir, &tc.pkg, "")
+			if err != nil || ok != tc.present || strings.Join(p.Command, " ") != tc.want || (ok && (p.Type != "web" || !p.Default)) {
 				t.Fatalf("got %+v %v", p, ok)
 			}
 		})

@@ -5,9 +5,15 @@
 package npmmirror
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
+	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,14 +26,35 @@ import (
 // Upstream is the registry the mirror fetches from.
 const Upstream = "https://registry.npmjs.org"
 
-// Start runs the mirror for the duration of t and returns its URL.
-func Start(t testing.TB) string {
+// Package is a package the mirror serves itself instead of the upstream's: a test's own
+// tiny stand-in for a large tool (a fake vue-cli-service).
+type Package struct {
+	Name, Version string
+	// Files are the package's files (package/ is prepended); "package.json" is generated
+	// when absent, with Bin as its "bin".
+	Files map[string]string
+	Bin   map[string]string
+}
+
+// Start runs the mirror for the duration of t and returns its URL. Answers are kept under
+// $SLIPWAY_TEST_CACHE (default /var/tmp/slipway-test-cache)/npm-registry, so Node.js and
+// packages are downloaded once per machine; local packages are served from memory.
+func Start(t testing.TB, local ...Package) string {
 	t.Helper()
-	dir := filepath.Join(os.TempDir(), "slipway-buildpacks-test-registry")
+	root := os.Getenv("SLIPWAY_TEST_CACHE")
+	if root == "" {
+		root = "/var/tmp/slipway-test-cache"
+	}
+	dir := filepath.Join(root, "npm-registry")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	h := &Handler{Cache: dir, Upstream: Upstream}
+	for _, p := range local {
+		if err := h.addLocal(p); err != nil {
+			t.Fatal(err)
+		}
+	}
 	srv := httptest.NewServer(h)
 	h.Base = srv.URL
 	t.Cleanup(srv.Close)
@@ -39,9 +66,82 @@ func Start(t testing.TB) string {
 // upstream's tarball URLs pointed at Base, so tarballs come through the mirror too.
 type Handler struct {
 	Cache, Upstream, Base string
+	local                 map[string][]localVersion // by package name
+}
+
+type localVersion struct {
+	version                string
+	tarball                []byte
+	integrity, shasum, bin string
+}
+
+func (h *Handler) addLocal(p Package) error {
+	files := map[string]string{}
+	for k, v := range p.Files {
+		files[k] = v
+	}
+	if _, ok := files["package.json"]; !ok {
+		b, err := json.Marshal(map[string]any{"name": p.Name, "version": p.Version, "bin": p.Bin})
+		if err != nil {
+			return err
+		}
+		files["package.json"] = string(b)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: "package/" + name, Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	zw.Close()
+	s512 := sha512.Sum512(buf.Bytes())
+	s1 := sha1.Sum(buf.Bytes())
+	bin, _ := json.Marshal(p.Bin)
+	if h.local == nil {
+		h.local = map[string][]localVersion{}
+	}
+	h.local[p.Name] = append(h.local[p.Name], localVersion{version: p.Version, tarball: buf.Bytes(),
+		integrity: "sha512-" + base64.StdEncoding.EncodeToString(s512[:]), shasum: hex.EncodeToString(s1[:]), bin: string(bin)})
+	return nil
+}
+
+// serveLocal answers a local package's packument or tarball.
+func (h *Handler) serveLocal(w http.ResponseWriter, r *http.Request) bool {
+	name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/-/")
+	vs, ok := h.local[name]
+	if !ok {
+		return false
+	}
+	if rest != "" {
+		for _, v := range vs {
+			if rest == name+"-"+v.version+".tgz" {
+				w.Write(v.tarball)
+				return true
+			}
+		}
+		http.NotFound(w, r)
+		return true
+	}
+	versions := map[string]any{}
+	latest := ""
+	for _, v := range vs {
+		versions[v.version] = map[string]any{"name": name, "version": v.version, "bin": json.RawMessage(v.bin),
+			"dist": map[string]string{"tarball": h.Base + "/" + name + "/-/" + name + "-" + v.version + ".tgz", "integrity": v.integrity, "shasum": v.shasum}}
+		latest = v.version
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"name": name, "dist-tags": map[string]string{"latest": latest}, "versions": versions})
+	return true
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.serveLocal(w, r) {
+		return
+	}
 	accept := "application/json"
 	if strings.Contains(r.Header.Get("Accept"), "vnd.npm.install-v1") {
 		accept = "application/vnd.npm.install-v1+json"
