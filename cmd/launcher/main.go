@@ -21,7 +21,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx)
+	err := run(ctx, stop)
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ERROR: launcher: %v\n", err)
@@ -29,8 +29,12 @@ func main() {
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context, stop func()) error {
 	layersDir := envOr("CNB_LAYERS_DIR", "/layers")
+	supervise, err := launch.WantInit(os.Environ(), os.Getpid())
+	if err != nil {
+		return &launch.ExitError{Code: launch.CodeLaunchError, Err: err}
+	}
 	l := &launch.Launcher{
 		AppDir:      envOr("CNB_APP_DIR", "/workspace"),
 		LayersDir:   layersDir,
@@ -49,6 +53,19 @@ func run(ctx context.Context) error {
 			err = fmt.Errorf("%w (is CNB_LAYERS_DIR=%s right?)", err, layersDir)
 		}
 		return &launch.ExitError{Code: launch.CodeLaunchError, Err: fmt.Errorf("read metadata %s: %w", path, err)}
+	}
+	if supervise {
+		// As PID 1 the process would ignore SIGTERM without a handler and leave orphans as
+		// zombies: run it as a child instead (launch/init.go).
+		l.Exec = func(path string, argv, env []string) error {
+			stop()
+			code, err := launch.Supervise(path, argv, env)
+			if err != nil {
+				return err
+			}
+			os.Exit(code)
+			return nil
+		}
 	}
 	return l.Launch(ctx, os.Args[0], os.Args[1:])
 }

@@ -5,11 +5,14 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // launcherBin is cmd/launcher built once, exactly as images ship it.
@@ -238,5 +241,107 @@ func TestLauncherEndToEnd(t *testing.T) {
 				t.Errorf("stderr = %q, want it to contain %q", stderr.String(), tc.wantStderr)
 			}
 		})
+	}
+}
+
+// launchDirect runs cmd through the real launcher ("--" direct form) with SLIPWAY_INIT.
+func launchDirect(t *testing.T, init string, cmd ...string) *exec.Cmd {
+	t.Helper()
+	layers, app, _ := e2eImage(t)
+	c := exec.Command(launcherBin, append([]string{"--"}, cmd...)...)
+	c.Env = []string{"CNB_APP_DIR=" + app, "CNB_LAYERS_DIR=" + layers, "PATH=/usr/local/bin:/usr/bin:/bin", "SLIPWAY_INIT=" + init}
+	return c
+}
+
+// PID-1 duties (launch/init.go): the process runs as the launcher's child; orphaned
+// grandchildren are reaped rather than left as zombies. The launcher is a child subreaper
+// here (SLIPWAY_INIT=true), so orphans reach it as they would reach PID 1.
+func TestLauncherInitReapsOrphans(t *testing.T) {
+	// The process leaves ten orphans that exit at once, waits, then counts zombies whose
+	// parent is the launcher ($PPID of the shell).
+	script := `for i in 1 2 3 4 5 6 7 8 9 10; do (true &) ; done; sleep 1;
+z=0; for s in /proc/[0-9]*/stat; do set -- $(cat $s 2>/dev/null); [ "$3" = Z ] && [ "$4" = "$PPID" ] && z=$((z+1)); done
+echo "zombies=$z parent=$(cat /proc/$PPID/comm)"`
+	for _, tc := range []struct {
+		init, want string
+	}{
+		{"true", "zombies=0 parent=launcher"},
+	} {
+		c := launchDirect(t, tc.init, "bash", "-c", script)
+		out, err := c.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("SLIPWAY_INIT=%s: %v\n%s\nwant %q", tc.init, err, out, tc.want)
+		}
+	}
+}
+
+// Signals sent to the launcher reach the process, whose exit status is the launcher's:
+// a SIGTERM handler runs (exit 143 = 128+15 by its own choice), and a process killed by an
+// unhandled SIGTERM is reported as 143 too; SIGUSR1 is forwarded as well.
+func TestLauncherInitForwardsSignals(t *testing.T) {
+	cases := []struct {
+		name     string
+		script   string
+		signals  []syscall.Signal
+		wantOut  string
+		wantCode int
+	}{
+		{"handler runs", `trap 'echo got TERM; exit 143' TERM; echo ready; while :; do sleep 0.05; done`,
+			[]syscall.Signal{syscall.SIGTERM}, "got TERM", 143},
+		{"every signal", `trap 'echo got USR1' USR1; trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done`,
+			[]syscall.Signal{syscall.SIGUSR1, syscall.SIGTERM}, "got USR1\ngot TERM", 7},
+		{"killed by the signal", `echo ready; exec sleep 60`, []syscall.Signal{syscall.SIGTERM}, "", 143},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := launchDirect(t, "true", "bash", "-c", tc.script)
+			stdout, err := c.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			c.Stderr = &stderr
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 6)
+			if _, err := io.ReadFull(stdout, buf); err != nil || string(buf) != "ready\n" {
+				t.Fatalf("read ready: %q %v; stderr %s", buf, err, stderr.String())
+			}
+			for _, s := range tc.signals {
+				if err := c.Process.Signal(s); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(200 * time.Millisecond) // let bash run the trap before the next signal
+			}
+			rest, _ := io.ReadAll(stdout)
+			err = c.Wait()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			}
+			if code != tc.wantCode || !strings.Contains(string(rest), tc.wantOut) {
+				t.Errorf("exit %d output %q (stderr %q); want %d %q", code, rest, stderr.String(), tc.wantCode, tc.wantOut)
+			}
+		})
+	}
+}
+
+// SLIPWAY_INIT=false (the opt-out) execs the process: it replaces the launcher.
+func TestLauncherInitOptOut(t *testing.T) {
+	for init, want := range map[string]string{"false": "bash", "true": "launcher"} {
+		out, err := launchDirect(t, init, "bash", "-c", "cat /proc/$PPID/comm; echo self=$(cat /proc/$$/comm)").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		// With exec, bash is the launcher's pid: its parent is the test, not a launcher.
+		parent, _, _ := strings.Cut(string(out), "\n")
+		if (parent == "launcher") != (want == "launcher") {
+			t.Errorf("SLIPWAY_INIT=%s: %q", init, out)
+		}
+	}
+	if out, err := launchDirect(t, "maybe", "true").CombinedOutput(); err == nil || !strings.Contains(string(out), "SLIPWAY_INIT") {
+		t.Errorf("bad SLIPWAY_INIT accepted: %v %s", err, out)
 	}
 }
