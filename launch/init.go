@@ -12,7 +12,7 @@ import (
 // InitEnv names the variable that controls the launcher's init duties: unset or "auto" —
 // only when the launcher is PID 1 (the container's first process); "false"/"0"/"off" —
 // never (the process is exec'd and becomes PID 1 itself); "true"/"1"/"on" — always, as a
-// child subreaper. See docs/launcher.md.
+// child subreaper. See docs/architecture.md, "Launcher".
 const InitEnv = "SLIPWAY_INIT"
 
 // WantInit reports whether the launcher should supervise the process instead of exec'ing

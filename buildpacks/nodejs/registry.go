@@ -25,11 +25,11 @@ type registry struct {
 
 // packageVersion is one version of an abbreviated packument.
 type packageVersion struct {
-	Version string            `json:"version"`
+	Version string  `json:"version"`
 	Engines engines `json:"engines"`
 	// Bin is a path or a map of command name → path (package.json "bin").
 	Bin  json.RawMessage `json:"bin"`
-	Dist    struct {
+	Dist struct {
 		Tarball   string `json:"tarball"`
 		Integrity string `json:"integrity"`
 		Shasum    string `json:"shasum"`
