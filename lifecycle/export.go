@@ -59,6 +59,13 @@ type ExportInputs struct {
 	Created     time.Time // SOURCE_DATE_EPOCH; zero means layer.Epoch() (platform.md, Build Reproducibility)
 	PlatformAPI string    // recorded as CNB_PLATFORM_API; "" means api.DefaultPlatform
 
+	// SkipELFCheck turns off the check that every ELF file of a launch layer finds its
+	// shared libraries in the run image or the layers (export_elf.go, ELFCheckDisabled).
+	SkipELFCheck bool
+	// ELFCacheDir keeps the library list of each run image (by digest) between builds; ""
+	// keeps it in memory only.
+	ELFCacheDir string
+
 	// ScratchDir receives the layer blobs; the returned image reads them, so keep the dir until
 	// the image is written.
 	ScratchDir string
@@ -127,6 +134,7 @@ type exportPlan struct {
 	rootOpts layer.Options // launcher and process-types layers
 	layers   []*exportLayer
 	prevMeta *LayersMetadata
+	elf      []launchDirLayer // launch layers built from directories, for checkLaunchELF
 }
 
 func export(ctx context.Context, in ExportInputs) (v1.Image, *ExportReport, error) {
@@ -162,6 +170,11 @@ func export(ctx context.Context, in ExportInputs) (v1.Image, *ExportReport, erro
 	}
 	if err := p.planBuildpackLayers(); err != nil {
 		return nil, nil, err
+	}
+	if !in.SkipELFCheck {
+		if err := checkLaunchELF(ctx, in.RunImage, in.RunImageName, p.elf, in.ELFCacheDir); err != nil {
+			return nil, nil, err
+		}
 	}
 	p.planSBOMLayer()
 	if err := p.planAppLayers(ctx); err != nil {
@@ -258,6 +271,7 @@ func (p *exportPlan) planBuildpackLayers() error {
 			dir := filepath.Join(bpDir, name)
 			if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 				imagePath := path.Join(platform.LayersDir, buildpack.EscapedID(bp.ID), name)
+				p.elf = append(p.elf, launchDirLayer{name: id, dir: dir, imagePath: imagePath})
 				el.build = func(ctx context.Context) (v1.Layer, error) {
 					return layer.FromDir(ctx, dir, imagePath, p.opts)
 				}

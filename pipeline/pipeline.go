@@ -419,6 +419,8 @@ func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error
 			PlatformAPI:        api.DefaultPlatform.String(),
 			LauncherVersion:    version.Version,
 			ScratchDir:         dirs.scratch,
+			SkipELFCheck:       lifecycle.ELFCheckDisabled(dirs.platform),
+			ELFCacheDir:        filepath.Join(filepath.Dir(filepath.Dir(dirs.root)), "elf-libs"),
 		})
 		if err != nil {
 			return platform.NewError(platform.CodeExportError, err)
