@@ -176,14 +176,33 @@ func TestNodejsZeroConfigApps(t *testing.T) {
 			}
 			writeFile(t, filepath.Join(app, f), string(b))
 		}
-		writeFile(t, filepath.Join(app, "package.json"), `{"name":"yarn1","private":true,"main":"index.js","dependencies":{"ms":"2.1.3"}}`)
+		writeFile(t, filepath.Join(app, "package.json"), `{"name":"yarn1","private":true,"main":"index.js","engines":{"node":">=16"},"dependencies":{"ms":"2.1.3"}}`)
 		out, _ := build("yarn1", app, "BP_NODE_MIRROR="+fakeOfficial(t, false))
-		expect("build output", out, "Node.js source official skipped", "404", "Installed yarn 1.22.", ": yarn install --frozen-lockfile")
+		expect("build output", out, "Node.js source official skipped", "404", "Node.js 24.22.3 (LTS; from package.json engines.node \">=16\"",
+			"Installed yarn 1.22.", ": yarn install --frozen-lockfile")
 		if strings.Contains(out, "corepack") {
 			t.Errorf("yarn 1 went through corepack:\n%s", out)
 		}
 		c := podmanServe(t, save("yarn1"), "localhost/yarn1")
 		expect("answer", c.get(), "ms says 1m")
+	})
+
+	// Node.js 26 needs libatomic.so.1, which the test run image (Debian minbase) lacks: the
+	// export fails naming the file and the library instead of producing an image that dies
+	// at start; SLIPWAY_SKIP_ELF_CHECK=true exports anyway.
+	t.Run("a launch layer needing a library the run image lacks", func(t *testing.T) {
+		app := t.TempDir()
+		writeFile(t, filepath.Join(app, "server.js"), "require('http').createServer((q, s) => s.end('hi')).listen(process.env.PORT)\n")
+		writeFile(t, filepath.Join(app, ".nvmrc"), "26\n")
+		args := []string{"build", "node26", "--path", app, "--builder", builder, "--env", "BP_NPM_REGISTRY=" + reg,
+			"--env", "BP_NODE_SOURCE=npm", "--network", "host"}
+		out, code := e.slipway(args...)
+		if code != 62 {
+			t.Fatalf("exit code %d, want 62 (export failed):\n%s", code, out)
+		}
+		expect("export error", out, "Current, not LTS", "/layers/slipway_nodejs/node/bin/node (layer slipway/nodejs:node) needs libatomic.so.1", "SLIPWAY_SKIP_ELF_CHECK")
+		out = e.mustSlipway(append(args, "--env", "SLIPWAY_SKIP_ELF_CHECK=true")...)
+		expect("build with the opt-out", out, "Successfully built image node26")
 	})
 
 	t.Run("Vue-CLI-style app in ./web, NODE_ENV=development", func(t *testing.T) {
