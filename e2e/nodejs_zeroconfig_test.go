@@ -187,6 +187,24 @@ func TestNodejsZeroConfigApps(t *testing.T) {
 		expect("answer", c.get(), "ms says 1m")
 	})
 
+	// PID 1 for every language: a Procfile process without a SIGTERM handler (sleep) ends
+	// on podman stop's SIGTERM too.
+	t.Run("Procfile app stops promptly", func(t *testing.T) {
+		app := t.TempDir()
+		writeFile(t, filepath.Join(app, "Procfile"), "web: bash -c 'echo up; exec sleep 1000'\n")
+		e.mustSlipway("build", "procfile-app", "--path", app, "--builder", builder)
+		c := podmanServe(t, save("procfile-app"), "localhost/procfile-app")
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(c.logs(), "up") && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		took, code := c.stop()
+		t.Logf("podman stop of the Procfile image (sleep): %s, exit code %d", took.Round(time.Millisecond), code)
+		if code != 143 {
+			t.Errorf("exit code %d after podman stop, want 143 (SIGTERM reached sleep; 137 means it was SIGKILLed)", code)
+		}
+	})
+
 	// Node.js 26 needs libatomic.so.1, which the test run image (Debian minbase) lacks: the
 	// export fails naming the file and the library instead of producing an image that dies
 	// at start; SLIPWAY_SKIP_ELF_CHECK=true exports anyway.
