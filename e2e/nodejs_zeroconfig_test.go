@@ -274,4 +274,3 @@ require('http').createServer((q, s) => s.end(fs.readFileSync('dist/index.html'))
 		expect("answer", c.get(), "build number 2")
 	})
 }
-
