@@ -98,6 +98,8 @@ func runExporter(ctx context.Context, in *phaseInputs) error {
 		ProjectMetadata: project, DefaultProcessType: in.export.processType, PreviousImage: previous,
 		UID: uid, GID: gid, Created: created, PlatformAPI: in.platformAPI.Version.String(),
 		ScratchDir: scratch,
+		// The exporter phase has no platform env of its own: the opt-out is its environment.
+		SkipELFCheck: os.Getenv(lifecycle.ELFCheckOptOut) == "true",
 	})
 	if err != nil {
 		return err
