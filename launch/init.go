@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"unsafe"
 )
 
 // InitEnv names the variable that controls the launcher's init duties: unset or "auto" —
@@ -34,7 +35,7 @@ func WantInit(env []string, pid int) (bool, error) {
 // sends no default-action signals to PID 1, so a process without its own SIGTERM handler
 // (node, python) would ignore `podman stop` until SIGKILL; and orphaned grandchildren are
 // reparented to PID 1, which must reap them or they stay zombies. Supervise forwards
-// every signal it receives to the child, reaps every child that exits, and returns the
+// every signal it receives to the child's process group, reaps every child that exits, and returns the
 // process's exit status (128+N when a signal N killed it), as a shell would report it.
 //
 // The launcher is made a child subreaper, so orphans reach it even when it is not PID 1.
@@ -47,9 +48,18 @@ func Supervise(path string, argv, env []string) (int, error) {
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
 
+	// The process gets its own process group and signals go to the whole group, as
+	// `tini -g` does: a start command is often a chain (npm → sh → node), and the process
+	// that must shut down gracefully is the last one. With a terminal, the group becomes
+	// its foreground group, so ^C reaches it once, from the terminal.
+	sys := &syscall.SysProcAttr{Setpgid: true}
+	if isTerminal(0) {
+		sys.Foreground, sys.Ctty = true, 0
+	}
 	proc, err := os.StartProcess(path, argv, &os.ProcAttr{
 		Env:   env,
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Sys:   sys,
 	})
 	if err != nil {
 		return 0, err
@@ -70,7 +80,11 @@ func Supervise(path string, argv, env []string) (int, error) {
 		case syscall.SIGURG:
 			// The Go runtime preempts goroutines with SIGURG; it is not the user's.
 		default:
-			if err := syscall.Kill(pid, s); err != nil && !errors.Is(err, syscall.ESRCH) {
+			err := syscall.Kill(-pid, s)
+			if err != nil {
+				err = syscall.Kill(pid, s)
+			}
+			if err != nil && !errors.Is(err, syscall.ESRCH) {
 				fmt.Fprintf(os.Stderr, "launcher: forward %v to %d: %v\n", s, pid, err)
 			}
 		}
@@ -99,6 +113,13 @@ func reap(pid int) (status int, done bool) {
 			status = ws.ExitStatus()
 		}
 	}
+}
+
+// isTerminal reports whether fd is a terminal.
+func isTerminal(fd int) bool {
+	var pgrp int32
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.TIOCGPGRP, uintptr(unsafe.Pointer(&pgrp)))
+	return errno == 0
 }
 
 // setSubreaper makes orphaned descendants reparent to this process (prctl

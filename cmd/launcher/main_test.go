@@ -291,6 +291,10 @@ func TestLauncherInitForwardsSignals(t *testing.T) {
 		{"every signal", `trap 'echo got USR1' USR1; trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done`,
 			[]syscall.Signal{syscall.SIGUSR1, syscall.SIGTERM}, "got USR1\ngot TERM", 7},
 		{"killed by the signal", `echo ready; exec sleep 60`, []syscall.Signal{syscall.SIGTERM}, "", 143},
+		// npm start → sh → node: the last process of the chain gets the signal too, because
+		// it goes to the process group.
+		{"reaches the end of a chain", `bash -c 'trap "echo inner got TERM; exit 0" TERM; echo ready; for i in $(seq 60); do sleep 0.05; done; echo inner never signalled'; echo outer done`,
+			[]syscall.Signal{syscall.SIGTERM}, "inner got TERM", 143},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
