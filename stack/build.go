@@ -205,6 +205,13 @@ func assemble(ctx context.Context, dir string, out *BuiltImage, files map[string
 		if err := writeAptRecord(root, def, runPkgs); err != nil {
 			return fmt.Errorf("write %s: %w", debian.StackRecordDir, err)
 		}
+		names := make([]string, 0, len(out.Packages))
+		for _, p := range out.Packages {
+			names = append(names, p.Name)
+		}
+		if err := writeAptSources(root, names); err != nil {
+			return err
+		}
 	}
 	for i, c := range def.CACertificates {
 		data, err := os.ReadFile(def.path(c))
