@@ -41,7 +41,7 @@ func FetchBuildpacks(ctx context.Context, cfg *Config, destBuildpacksDir string)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("fetch buildpacks: %w", err)
 		}
-		d, err := fetchOne(ctx, cfg.Dir, bc, destBuildpacksDir)
+		d, err := fetchOne(ctx, cfg.Dir, bc, cfg.FetchCacheDir, destBuildpacksDir)
 		if err != nil {
 			return nil, fmt.Errorf("%s: [[buildpacks]] entry %d (%s): %w", where, i+1, bpName(bc), err)
 		}
@@ -95,9 +95,16 @@ func FetchBuildpacks(ctx context.Context, cfg *Config, destBuildpacksDir string)
 }
 
 // fetchOne resolves one entry's uri and lays the buildpack out under dest.
-func fetchOne(ctx context.Context, baseDir string, bc BuildpackConfig, dest string) (*buildpack.Descriptor, error) {
+func fetchOne(ctx context.Context, baseDir string, bc BuildpackConfig, cacheDir, dest string) (*buildpack.Descriptor, error) {
 	if bc.URI == "" {
 		return nil, fmt.Errorf("buildpackage image %q: image buildpacks are not supported yet; use a directory or .tgz uri", bc.Image)
+	}
+	if IsRemoteURI(bc.URI) {
+		descs, err := LayoutBuildpackURI(ctx, bc.URI, cacheDir, dest)
+		if err != nil {
+			return nil, err
+		}
+		return descs[0], nil
 	}
 	p, err := localPath(baseDir, bc.URI)
 	if err != nil {
@@ -165,6 +172,12 @@ func LayoutBuildpackDir(ctx context.Context, srcDir, destBuildpacksDir string) (
 // layoutArchive extracts a buildpack archive (.tgz, .tar.gz or .tar; gzip is detected from
 // the content) and installs it.
 func layoutArchive(ctx context.Context, archive, dest string) (*buildpack.Descriptor, error) {
+	return layoutArchiveFrom(ctx, archive, archive, dest)
+}
+
+// layoutArchiveFrom is layoutArchive for an archive downloaded from source (which names a
+// classic buildpack).
+func layoutArchiveFrom(ctx context.Context, archive, source, dest string) (*buildpack.Descriptor, error) {
 	stage, err := os.MkdirTemp(dest, ".stage-*")
 	if err != nil {
 		return nil, fmt.Errorf("extract %s: %w", archive, err)
@@ -175,7 +188,7 @@ func layoutArchive(ctx context.Context, archive, dest string) (*buildpack.Descri
 		return nil, err
 	}
 	if root, ok := classicRoot(tree); ok {
-		return layoutClassicTree(archive, root, stage, dest)
+		return layoutClassicTree(archive, source, root, stage, dest)
 	}
 	if _, err := os.Stat(filepath.Join(tree, "buildpack.toml")); err != nil {
 		return nil, fmt.Errorf("archive %s has no buildpack.toml at its root (.cnb buildpackages are not supported yet)", archive)
@@ -203,6 +216,9 @@ func install(tree, dest string) (*buildpack.Descriptor, error) {
 	}
 	_ = os.RemoveAll(old)
 	d.Dir = target
+	if d.Classic != nil {
+		d.Classic.Tree = filepath.Join(target, buildpack.ClassicTreeDir)
+	}
 	return d, nil
 }
 
@@ -210,6 +226,9 @@ func install(tree, dest string) (*buildpack.Descriptor, error) {
 // (untar.Options): no entry, hard link or write through a symlink lands outside dir, sparse
 // entries are refused and the total size is bounded.
 func extract(ctx context.Context, archive, dir string) error {
+	if isZip(archive) {
+		return extractZip(ctx, archive, dir)
+	}
 	f, err := os.Open(archive)
 	if err != nil {
 		return fmt.Errorf("extract %s: %w", archive, err)

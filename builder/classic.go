@@ -139,7 +139,7 @@ func treeDigest(dir string) (string, error) {
 
 // layoutClassicTree installs the classic buildpack extracted from archive at root (inside
 // stage), versioned by the archive's digest.
-func layoutClassicTree(archive, root, stage, dest string) (*buildpack.Descriptor, error) {
+func layoutClassicTree(archive, source, root, stage, dest string) (*buildpack.Descriptor, error) {
 	digest, err := fileDigest(archive)
 	if err != nil {
 		return nil, fmt.Errorf("lay out classic buildpack %s: %w", archive, err)
@@ -151,5 +151,5 @@ func layoutClassicTree(archive, root, stage, dest string) (*buildpack.Descriptor
 	if err := os.Rename(root, filepath.Join(tree, buildpack.ClassicTreeDir)); err != nil {
 		return nil, fmt.Errorf("lay out classic buildpack %s: %w", archive, err)
 	}
-	return installClassic(tree, dest, classicOrigin{source: archive, digest: digest})
+	return installClassic(tree, dest, classicOrigin{source: source, digest: digest})
 }

@@ -28,6 +28,9 @@ type Config struct {
 	Lifecycle LifecycleConfig    `toml:"lifecycle"`
 	Targets   []buildpack.Target `toml:"targets"`
 	System    buildpack.System   `toml:"system"`
+	// FetchCacheDir keeps buildpacks fetched by URL (http(s) archives, git); empty means
+	// DefaultFetchCacheDir. Not part of the file.
+	FetchCacheDir string `toml:"-"`
 
 	// Path is the file read; Dir is its directory, against which relative uris resolve.
 	Path string `toml:"-"`

@@ -1,13 +1,25 @@
 package e2e
 
 import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/inspect"
+	"github.com/slipway/slipway/internal/npmmirror"
 )
 
 func classicBP(name string) string {
@@ -96,5 +108,242 @@ func TestClassicErrors(t *testing.T) {
 	}
 	if !regexp.MustCompile(`bin/release of buildpack classic/classic-badrelease@\S+ is not valid YAML: yaml: line \d+`).MatchString(out) {
 		t.Errorf("invalid release YAML error lacks the line:\n%s", out)
+	}
+}
+
+// Cloud Foundry: bin/supply of the first buildpack fills DEPS_DIR/<idx> (bin on PATH, env
+// files, profile.d), the final buildpack's bin/finalize sees them, and the image runs the
+// release's web process with the supply's profile.d sourced.
+func TestClassicCloudFoundrySupplyFinalize(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "final.txt"), "app\n")
+	out := e.mustSlipway("build", "cfapp", "--path", dir, "--builder", e.builder,
+		"--buildpack", classicBP("cf-supply"), "--buildpack", classicBP("cf-final"))
+	for _, want := range []string{"Supplying greet into DEPS_DIR/0", "nothing to supply (idx 1)",
+		"Finalizing with greet from the supply buildpack and SUPPLIED_BY=cf-supply"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("build output lacks %q:\n%s", want, out)
+		}
+	}
+	archive := filepath.Join(t.TempDir(), "cfapp.tar")
+	e.mustSlipway("save", "cfapp", "-o", archive)
+	got := podmanRun(t, archive, "localhost/cfapp")
+	for _, want := range []string{"greet from the supply buildpack",
+		"finalized with SUPPLIED_BY=cf-supply supply_profile=sourced deps=/workspace/.deps"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("web process printed %q, want %q", got, want)
+		}
+	}
+}
+
+// An Aptfile buildpack on the default stack: apt-get download from the stack's own apt
+// sources, dpkg -x into $BUILD_DIR/.apt, PATH set by .profile.d; the web process runs the
+// installed binary.
+func TestClassicAptfileOnDefaultStack(t *testing.T) {
+	e, cache := stackEnv(t)
+	e.mustSlipway("stack", "build", "--cache-dir", cache)
+	builder := stackBuilder(t, "slipway/build:bookworm", "slipway/run:bookworm")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "Aptfile"), "# GNU hello\nhello\n")
+	writeFile(t, filepath.Join(dir, "Procfile"), "web: hello --greeting='hello from .apt'\n")
+	out := e.mustSlipway("build", "aptapp", "--path", dir, "--builder", builder, "--buildpack", classicBP("aptfile"))
+	for _, want := range []string{"-----> Apt app detected", "-----> Fetching .debs for hello", "-----> Installing hello_"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("build output lacks %q:\n%s", want, out)
+		}
+	}
+	archive := filepath.Join(t.TempDir(), "aptapp.tar")
+	e.mustSlipway("save", "aptapp", "-o", archive)
+	if got := podmanRun(t, archive, "localhost/aptapp"); !strings.Contains(got, "hello from .apt") {
+		t.Errorf("web process printed %q, want the greeting of the apt-installed hello", got)
+	}
+}
+
+// A classic buildpack and slipway/nodejs in one build: the classic one's export reaches the
+// CNB buildpack's environment and its .profile.d runs at launch beside the Node.js layers.
+func TestClassicMixedWithNodejs(t *testing.T) {
+	e := newEnv(t)
+	builder := e.nodeBuilder()
+	reg := npmmirror.Start(t)
+	appDir := filepath.Join(t.TempDir(), "app")
+	if out, err := exec.Command("cp", "-a", filepath.Join(repoRoot, "buildpacks", "testdata", "apps", "npm-express"), appDir).CombinedOutput(); err != nil {
+		t.Fatalf("copy app: %v\n%s", err, out)
+	}
+	out := e.mustSlipway("build", "mixed", "--path", appDir, "--builder", builder,
+		"--buildpack", classicBP("motd"), "--buildpack", "slipway/nodejs@0.1.0",
+		"--env", "BP_NODE_SOURCE=npm", "--env", "BP_NPM_REGISTRY="+reg, "--network", "host")
+	for _, want := range []string{"[classic/classic-motd] -----> Writing motd.txt", "Installing Node.js 22."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("build output lacks %q:\n%s", want, out)
+		}
+	}
+	archive := filepath.Join(t.TempDir(), "mixed.tar")
+	e.mustSlipway("save", "mixed", "-o", archive)
+	got := podmanRunWith(t, archive, "/cnb/lifecycle/launcher", "localhost/mixed",
+		`node -e "process.stdout.write(require('fs').readFileSync('motd.txt','utf8'))"; echo "$MOTD_PROFILE"`)
+	for _, want := range []string{"message of the day from a classic buildpack", "profile-d-ran"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("launch printed %q, want %q", got, want)
+		}
+	}
+}
+
+// zipDir packs a fixture directory as a Cloud Foundry-style .zip (files at the root).
+func zipDir(t *testing.T, dir string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		h, err := zip.FileInfoHeader(info)
+		if err != nil {
+			return err
+		}
+		h.Name, h.Method = filepath.ToSlash(rel), zip.Deflate
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// gitDaemon serves a bare clone of a fixture buildpack, tagged v1.0.0, over git:// on
+// 127.0.0.1 and returns its URL.
+func gitDaemon(t *testing.T, fixture string) string {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	run := func(dir string, args ...string) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
+			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	work := filepath.Join(t.TempDir(), "work")
+	if out, err := exec.Command("cp", "-a", fixture, work).CombinedOutput(); err != nil {
+		t.Fatalf("copy: %v\n%s", err, out)
+	}
+	run(work, "init", "-q", "-b", "main")
+	run(work, "add", ".")
+	run(work, "commit", "-q", "-m", "buildpack")
+	run(work, "tag", "v1.0.0")
+	base := t.TempDir()
+	name := filepath.Base(fixture) + ".git"
+	run(base, "clone", "-q", "--bare", work, filepath.Join(base, name))
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command("git", "daemon", "--reuseaddr", "--export-all", "--base-path="+base,
+		"--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), base)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	url := fmt.Sprintf("git://127.0.0.1:%d/%s", port, name)
+	for i := 0; ; i++ {
+		if exec.Command("git", "ls-remote", url).Run() == nil {
+			return url
+		}
+		if i == 100 {
+			t.Fatalf("git daemon on port %d did not answer", port)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Classic buildpacks by URL: a .zip over http and a git repository at a tag, named in
+// builder.toml [[buildpacks]] and with --buildpack, fetched into the cache once.
+func TestClassicFetchedByURL(t *testing.T) {
+	e := newEnv(t)
+	var zipGets atomic.Int32
+	zipBody := zipDir(t, classicBP("counter"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/classic-counter.zip" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("ETag", `"counter"`)
+		if r.Header.Get("If-None-Match") == `"counter"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		zipGets.Add(1)
+		w.Write(zipBody)
+	}))
+	t.Cleanup(srv.Close)
+	zipURL := srv.URL + "/classic-counter.zip"
+	gitURL := gitDaemon(t, classicBP("chained")) + "#v1.0.0"
+
+	builder := filepath.Join(t.TempDir(), "builder.toml")
+	writeFile(t, builder, fmt.Sprintf(`
+[[buildpacks]]
+  uri = %q
+[[buildpacks]]
+  uri = %q
+[[order]]
+  [[order.group]]
+    id = "classic/classic-counter"
+  [[order.group]]
+    id = "classic/classic-chained"
+[build]
+  image = %q
+[[run.images]]
+  image = %q
+`, zipURL, gitURL, buildImageName, runImageName))
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "counter.txt"), "x\n")
+	out := e.mustSlipway("build", "fetched", "--path", dir, "--builder", builder, "--env", "GREETING=by-url")
+	for _, want := range []string{"classic/classic-chained 1.0.0", "build number 1", "COUNTER_HOME=/workspace/.counter"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("builder.toml build output lacks %q:\n%s", want, out)
+		}
+	}
+	out = e.mustSlipway("build", "fetched", "--path", dir, "--builder", e.builder, "--env", "GREETING=by-url",
+		"--buildpack", zipURL, "--buildpack", gitURL)
+	if !strings.Contains(out, "build number 2") {
+		t.Errorf("--buildpack URL build output lacks the second count:\n%s", out)
+	}
+	if n := zipGets.Load(); n != 1 {
+		t.Errorf("the zip was downloaded %d times; want once (then 304 Not Modified)", n)
+	}
+	archive := filepath.Join(t.TempDir(), "fetched.tar")
+	e.mustSlipway("save", "fetched", "-o", archive)
+	if got := podmanRun(t, archive, "localhost/fetched"); !strings.Contains(got, "counter=2 greeting=by-url release=from-release") {
+		t.Errorf("web process printed %q", got)
+	}
+
+	// Unreachable: the URL and what to do.
+	out, code := e.slipway("build", "fetched", "--path", dir, "--builder", e.builder, "--buildpack", "http://127.0.0.1:1/gone.tgz")
+	if code == 0 || !strings.Contains(out, "http://127.0.0.1:1/gone.tgz") || !strings.Contains(out, "check the URL") {
+		t.Errorf("unreachable buildpack URL: exit %d\n%s", code, out)
 	}
 }

@@ -77,6 +77,11 @@ func (p *projectFile) metadata() platform.ProjectMetadata {
 // --buildpack flags or by project.toml's buildpacks, with project pre/post groups added.
 func prepareBuildpacks(ctx context.Context, cfg *builder.Config, proj *projectFile, o Options, dirs *appDirs) (buildpack.Order, error) {
 	bpDir := filepath.Join(dirs.cnb, "buildpacks")
+	fetchCache := ""
+	if o.WorkDir != "" {
+		fetchCache = filepath.Join(o.WorkDir, "fetched-buildpacks")
+	}
+	cfg.FetchCacheDir = fetchCache
 	if _, err := builder.FetchBuildpacks(ctx, cfg, bpDir); err != nil {
 		return nil, err
 	}
@@ -115,6 +120,9 @@ func prepareBuildpacks(ctx context.Context, cfg *builder.Config, proj *projectFi
 				if img, err = resolveImage(ctx, src, ref); err == nil {
 					descs, err = builder.LayoutBuildpackage(ctx, img.Image, bpDir)
 				}
+			case builder.IsRemoteURI(r.URI):
+				// An http(s) archive or a git repository, fetched once into the cache.
+				descs, err = builder.LayoutBuildpackURI(ctx, r.URI, fetchCache, bpDir)
 			case r.URI != "":
 				// A directory, .tgz or .cnb buildpackage.
 				uri := strings.TrimPrefix(r.URI, "file://")
@@ -174,7 +182,7 @@ func buildpackFlag(f string) project.BuildpackRef {
 	if _, err := os.Stat(f); err == nil {
 		return project.BuildpackRef{URI: f}
 	}
-	if strings.HasPrefix(f, "docker://") || strings.HasPrefix(f, "file://") {
+	if strings.HasPrefix(f, "docker://") || strings.HasPrefix(f, "file://") || builder.IsRemoteURI(f) {
 		return project.BuildpackRef{URI: f}
 	}
 	id, version, _ := strings.Cut(f, "@")

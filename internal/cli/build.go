@@ -104,7 +104,7 @@ or pushed to its registry with --publish.`,
 	f := cmd.Flags()
 	f.StringVarP(&o.AppDir, "path", "p", ".", "app source directory")
 	f.StringVarP(&o.Builder, "builder", "B", "", "builder: a builder.toml (pack format) or a builder image (default: project.toml's, else `slipway config default-builder`, else the built-in one)")
-	f.StringArrayVarP(&o.Buildpacks, "buildpack", "b", nil, "buildpack to use instead of the builder's order: a directory, .tgz, .cnb, docker://IMAGE (buildpackage) or id@version (repeatable; forms one group, in order)")
+	f.StringArrayVarP(&o.Buildpacks, "buildpack", "b", nil, "buildpack to use instead of the builder's order: a directory, .tgz, .zip, .cnb, an https:// archive, a git URL (#ref), docker://IMAGE (buildpackage) or id@version; Heroku and Cloud Foundry buildpacks too (repeatable; forms one group, in order)")
 	f.StringVar(&o.RunImage, "run-image", "", "run image to base the app image on (overrides the builder's)")
 	f.StringVarP(&o.Descriptor, "descriptor", "d", "", "project.toml (default <path>/project.toml)")
 	f.StringArrayVarP(&o.Env, "env", "e", nil, "build-time environment variable KEY=VALUE, or KEY to take it from the current environment (repeatable)")
