@@ -19,8 +19,8 @@ func TestLaunchClassicProfileD(t *testing.T) {
 	f.write(t, filepath.Join(f.app, ".profile.d", "notes.txt"), `export PROF="${PROF}+txt"`, 0o644)
 	f.write(t, filepath.Join(f.app, ".profile"), `export PROF="${PROF}+profile"`, 0o644)
 	md := launch.Metadata{
-		Buildpacks: []launch.Buildpack{{ID: "classic/deps", Version: "sha256-0123456789ab", API: "0.8"}},
-		Processes:  []launch.Process{{Type: "web", Command: []string{`echo "$PROF HOME=$HOME"`}, BuildpackID: "classic/deps", Default: true}},
+		Buildpacks:                  []launch.Buildpack{{ID: "classic/deps", Version: "sha256-0123456789ab", API: "0.8"}},
+		Processes:                   []launch.Process{{Type: "web", Command: []string{`echo "$PROF HOME=$HOME"`}, BuildpackID: "classic/deps", Default: true}},
 		BuildpackDefaultProcessType: "web",
 	}
 	x, err := f.launcher(md).Prepare(context.Background(), "launcher", nil)
