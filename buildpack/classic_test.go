@@ -114,3 +114,42 @@ func TestIsClassicDir(t *testing.T) {
 		})
 	}
 }
+
+// SOURCE_VERSION: the user's value, else the app's checked-out commit (loose or packed ref,
+// or a detached HEAD), else nothing.
+func TestSourceVersion(t *testing.T) {
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	write := func(t *testing.T, dir, rel, content string) {
+		p := filepath.Join(dir, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		files map[string]string
+		env   string
+		want  string
+	}{
+		{"user value wins", map[string]string{".git/HEAD": sha + "\n"}, "from-user", "from-user"},
+		{"detached HEAD", map[string]string{".git/HEAD": sha + "\n"}, "", sha},
+		{"loose ref", map[string]string{".git/HEAD": "ref: refs/heads/main\n", ".git/refs/heads/main": sha + "\n"}, "", sha},
+		{"packed ref", map[string]string{".git/HEAD": "ref: refs/heads/main\n", ".git/packed-refs": "# pack-refs\n" + sha + " refs/heads/main\n"}, "", sha},
+		{"not a git tree", nil, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			app, envDir := t.TempDir(), t.TempDir()
+			for p, c := range tc.files {
+				write(t, app, p, c)
+			}
+			if tc.env != "" {
+				write(t, envDir, "SOURCE_VERSION", tc.env)
+			}
+			if got := sourceVersion(envDir, app); got != tc.want {
+				t.Errorf("sourceVersion = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

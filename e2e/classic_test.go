@@ -35,12 +35,14 @@ func TestClassicHerokuBuildpacks(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "counter.txt"), "count me\n")
 	args := []string{"build", "classic", "--path", dir, "--builder", e.builder,
-		"--buildpack", classicBP("counter"), "--buildpack", classicBP("chained"), "--env", "GREETING=hi"}
+		"--buildpack", classicBP("counter"), "--buildpack", classicBP("chained"), "--env", "GREETING=hi",
+		"--env", "SOURCE_VERSION=0123abcd"}
 	out := e.mustSlipway(args...)
 	for _, want := range []string{
 		"-----> Counter app detected (classic/classic-counter@sha256-",
 		"-----> Counting builds in CACHE_DIR", "build number 1",
 		"GREETING=hi (not in the environment: unset)",
+		"STACK=debian-12 SOURCE_VERSION=0123abcd",
 		"writes outside the app, cache and env dirs are refused",
 		"COUNTER_HOME=/workspace/.counter",
 		"addons are Heroku-provisioned services",
@@ -160,8 +162,8 @@ func TestClassicAptfileOnDefaultStack(t *testing.T) {
 	}
 }
 
-// A classic buildpack and slipway/nodejs in one build: the classic one's export reaches the
-// CNB buildpack's environment and its .profile.d runs at launch beside the Node.js layers.
+// A classic buildpack and slipway/nodejs in one build: the classic one's file is in the app
+// and its .profile.d runs at launch beside the Node.js layers.
 func TestClassicMixedWithNodejs(t *testing.T) {
 	e := newEnv(t)
 	builder := e.nodeBuilder()
