@@ -192,7 +192,7 @@ func TestFetchBuildpacksErrors(t *testing.T) {
 		{"missing uri path", Config{Dir: work, Buildpacks: []BuildpackConfig{{URI: "nope"}}, Order: simpleOrder}, "uri nope"},
 		{"image entry", Config{Buildpacks: []BuildpackConfig{{Image: "example/bp:1"}}, Order: simpleOrder}, `"example/bp:1": image buildpacks are not supported yet`},
 		{"docker uri", Config{Buildpacks: []BuildpackConfig{{URI: "docker://example/bp:1"}}, Order: simpleOrder}, "docker://example/bp:1: docker:// buildpacks are not supported yet"},
-		{"https uri", Config{Buildpacks: []BuildpackConfig{{URI: "https://example.com/bp.tgz"}}, Order: simpleOrder}, "https:// buildpacks are not supported yet"},
+		{"unreachable http uri", Config{Buildpacks: []BuildpackConfig{{URI: "http://127.0.0.1:1/bp.tgz"}}, Order: simpleOrder, FetchCacheDir: t.TempDir()}, "fetch buildpack http://127.0.0.1:1/bp.tgz"},
 		{"registry urn", Config{Buildpacks: []BuildpackConfig{{URI: "urn:cnb:registry:example/bp"}}, Order: simpleOrder}, "not supported yet"},
 		{"traversal in tgz", Config{Buildpacks: []BuildpackConfig{{URI: writeArchive(t, filepath.Join(work, "evil.tgz"), true, []tarEntry{
 			{name: "buildpack.toml", body: "api = \"0.12\"\n[buildpack]\nid = \"e\"\nversion = \"1.0.0\"\n"},

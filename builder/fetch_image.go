@@ -296,6 +296,9 @@ func ResolveBuildpackages(ctx context.Context, cfg *Config, scratchDir string, f
 			if descs, err = LayoutBuildpackage(ctx, img, scratchDir); err != nil {
 				return fmt.Errorf("%s: [[buildpacks]] entry %d: buildpackage image %s: %w", where, i+1, bc.Image, err)
 			}
+		case IsRemoteURI(bc.URI):
+			out = append(out, bc) // fetched by FetchBuildpacks
+			continue
 		default:
 			p, err := localPath(cfg.Dir, bc.URI)
 			if err != nil {

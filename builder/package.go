@@ -249,6 +249,9 @@ func fetchModule(ctx context.Context, baseDir, uri, image, dest string, fetch Im
 		}
 		return LayoutBuildpackage(ctx, img, dest)
 	}
+	if IsRemoteURI(uri) {
+		return LayoutBuildpackURI(ctx, uri, "", dest)
+	}
 	p, err := localPath(baseDir, uri)
 	if err != nil {
 		return nil, err
