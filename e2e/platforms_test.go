@@ -269,6 +269,11 @@ func TestBindingsAndVolumes(t *testing.T) {
 		t.Error("a read-only volume was written")
 	}
 
+	// As with a container, :rw lets the sandbox user write only where the directory's
+	// permissions let that unprivileged id write; slipway never chowns a user's directory.
+	if err := os.Chmod(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	out = e.mustSlipway(append(base, "--volume", vol+":/etc/probe:rw")...)
 	mustContain(t, out, "volume is writable")
 	if _, err := os.Stat(filepath.Join(vol, "written")); err != nil {
