@@ -281,6 +281,11 @@ func run(ctx context.Context, bin string, inv *invocation, root, trailing []stri
 		defer netw.close()
 		args = append(args, "--block-fd", inv.pass(netw.blockR))
 	}
+	filter, err := inv.seccompFilter()
+	if err != nil {
+		return err
+	}
+	args = append(args, filter...)
 	args = append(args, "--")
 	args = append(args, s.Args...)
 

@@ -43,7 +43,7 @@ func executors(t *testing.T) []executorCase {
 
 // buildRootfs is the test build image unpacked the way a build does it, cached with the
 // other fixtures so it is extracted once per machine.
-func buildRootfs(t *testing.T) string {
+func buildRootfs(t testing.TB) string {
 	t.Helper()
 	build, _ := testimages.BuildAndRun(t)
 	dir, err := sandbox.Unpack(t.Context(), build, filepath.Join(testimages.CacheDir(t), "unpacked"))
