@@ -168,6 +168,9 @@ func readModules(mods ModuleLayers, dir string) ([]*buildpack.Descriptor, error)
 	var out []*buildpack.Descriptor
 	for id, versions := range mods {
 		for version := range versions {
+			if err := buildpack.ValidateRef(id, version); err != nil {
+				return nil, fmt.Errorf("label %s: %w", platform.LabelBuildpackLayers, err)
+			}
 			d, err := buildpack.ReadDescriptor(filepath.Join(dir, buildpack.EscapedID(id), version))
 			if err != nil {
 				return nil, err
@@ -184,6 +187,10 @@ func extractModules(ctx context.Context, img v1.Image, mods ModuleLayers, dest s
 	var diffIDs []string
 	for id, versions := range mods {
 		for version, info := range versions {
+			// The label's id and version become extraction paths.
+			if err := buildpack.ValidateRef(id, version); err != nil {
+				return nil, fmt.Errorf("label %s: %w", platform.LabelBuildpackLayers, err)
+			}
 			if info.LayerDiffID == "" {
 				return nil, fmt.Errorf("%s@%s has no layerDiffID in %s", id, version, platform.LabelBuildpackLayers)
 			}

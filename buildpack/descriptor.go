@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/slipway/slipway/api"
@@ -110,12 +109,6 @@ func (l ExecEnvList) Allows(execEnv string) bool {
 	return false
 }
 
-var (
-	idPattern      = regexp.MustCompile(`^[A-Za-z0-9./-]+$`)
-	versionPattern = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)([-+].*)?$`)
-	reservedIDs    = map[string]bool{"app": true, "config": true, "generated": true, "sbom": true}
-)
-
 // ReadDescriptor reads and validates dir/buildpack.toml. TOML syntax errors carry the file
 // name and line/column.
 func ReadDescriptor(dir string) (*Descriptor, error) {
@@ -144,20 +137,30 @@ func (d *Descriptor) validate() error {
 		return err
 	}
 	id := d.Buildpack.ID
-	switch {
-	case id == "":
+	if id == "" {
 		return errors.New("missing [buildpack] id")
-	case !idPattern.MatchString(id):
-		return fmt.Errorf("buildpack id %q may contain only letters, digits, '.', '/' and '-'", id)
-	case reservedIDs[strings.ToLower(id)]:
-		return fmt.Errorf("buildpack id %q is reserved", id)
+	}
+	if err := ValidateID(id); err != nil {
+		return err
 	}
 	if d.Buildpack.Version == "" {
 		return fmt.Errorf("buildpack %s: missing [buildpack] version", id)
 	}
-	// A classic buildpack's version is a git ref or content digest, not semver.
-	if d.Classic == nil && !versionPattern.MatchString(d.Buildpack.Version) {
-		return fmt.Errorf("buildpack %s: version %q must be X.Y.Z without leading zeros", id, d.Buildpack.Version)
+	// A classic buildpack's version is a git ref or content digest, not semver; it is a
+	// path component all the same.
+	if d.Classic != nil {
+		if err := validateClassicVersion(d.Buildpack.Version); err != nil {
+			return fmt.Errorf("buildpack %s: %w", id, err)
+		}
+	} else if err := ValidateVersion(d.Buildpack.Version); err != nil {
+		return fmt.Errorf("buildpack %s: %w", id, err)
+	}
+	for i, g := range d.Order {
+		for _, e := range g.Group {
+			if err := ValidateRef(e.ID, e.Version); err != nil {
+				return fmt.Errorf("buildpack %s: [[order]] %d: %w", id, i+1, err)
+			}
+		}
 	}
 	for i := range d.Targets {
 		if d.Targets[i].Variant == "" {

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -219,8 +218,6 @@ type ProcessEntry struct {
 	ExecEnv    []string `toml:"exec-env"`
 }
 
-var processTypePattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-
 // ReadLaunchTOML reads and validates launch.toml under the buildpack's API and converts its
 // processes for metadata.toml. A missing file yields an empty LaunchTOML. Warnings are
 // conditions the reference lifecycle tolerates with a warning.
@@ -241,8 +238,8 @@ func ReadLaunchTOML(path string, caps api.Buildpack, bpID string) (procs []launc
 		switch {
 		case p.Type == "":
 			return nil, LaunchTOML{}, nil, fmt.Errorf("%s: type is required", where)
-		case !processTypePattern.MatchString(p.Type):
-			return nil, LaunchTOML{}, nil, fmt.Errorf("%s: type may contain only letters, digits, '.', '_' and '-'", where)
+		case ValidateProcessType(p.Type) != nil:
+			return nil, LaunchTOML{}, nil, fmt.Errorf("%s (buildpack %s): %w", where, bpID, ValidateProcessType(p.Type))
 		case seen[p.Type]:
 			return nil, LaunchTOML{}, nil, fmt.Errorf("%s: type is declared twice; process types must be unique per buildpack", where)
 		}

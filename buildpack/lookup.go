@@ -34,6 +34,10 @@ func NewLookup(buildpacksDir string) *Lookup {
 // Find returns the descriptor of id@version. An empty version is accepted when exactly one
 // version of id is installed (order.toml may omit versions).
 func (l *Lookup) Find(id, version string) (*Descriptor, error) {
+	// id and version come from order.toml and group.toml and become a path.
+	if err := ValidateRef(id, version); err != nil {
+		return nil, fmt.Errorf("find buildpack: %w", err)
+	}
 	if version == "" {
 		v, err := onlyVersion(l.dir, id)
 		if err != nil {

@@ -160,9 +160,17 @@ func export(ctx context.Context, in ExportInputs) (v1.Image, *ExportReport, erro
 		UID: in.UID, GID: in.GID, ParentUID: in.UID, ParentGID: in.GID}
 	p.rootOpts = layer.Options{ScratchDir: in.ScratchDir, MediaType: layerMT, ModTime: in.Created}
 
-	mdPath := filepath.Join(in.LayersDir, "config", "metadata.toml")
-	if err := tomlfile.Read(mdPath, &p.md); err != nil {
+	if err := validateGroup(in.Group); err != nil {
+		return nil, nil, err
+	}
+	// Written in the sandbox, read here on the host: no symlink is followed.
+	if err := tomlfile.ReadIn(in.LayersDir, "config/metadata.toml", &p.md); err != nil {
 		return nil, nil, fmt.Errorf("read launch metadata (run the build phase first): %w", err)
+	}
+	for _, proc := range p.md.Processes {
+		if err := buildpack.ValidateProcessType(proc.Type); err != nil {
+			return nil, nil, fmt.Errorf("launch metadata: process of buildpack %s: %w", proc.BuildpackID, err)
+		}
 	}
 	entrypoint, err := exportEntrypoint(p.md, in.DefaultProcessType)
 	if err != nil {
@@ -237,23 +245,24 @@ func (p *exportPlan) planBuildpackLayers() error {
 		}
 		bpDir := filepath.Join(p.in.LayersDir, buildpack.EscapedID(bp.ID))
 		bpMeta := BuildpackLayersMetadata{ID: bp.ID, Version: bp.Version, Layers: map[string]BuildpackLayerMetadata{}}
-		if _, err := os.Stat(filepath.Join(bpDir, "store.toml")); err == nil {
-			var store BuildpackStore
-			if err := tomlfile.Read(filepath.Join(bpDir, "store.toml"), &store); err != nil {
-				return err
-			}
+		esc := buildpack.EscapedID(bp.ID)
+		var store BuildpackStore
+		switch err := tomlfile.ReadIn(p.in.LayersDir, esc+"/store.toml", &store); {
+		case err == nil:
 			bpMeta.Store = &store
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("buildpack %s: %w", bp.Ref(), err)
 		}
 		names, err := layerNames(bpDir)
 		if err != nil {
-			return err
+			return fmt.Errorf("buildpack %s: %w", bp.Ref(), err)
 		}
 		idx := len(p.meta.Buildpacks)
 		p.meta.Buildpacks = append(p.meta.Buildpacks, bpMeta)
 		for _, name := range names {
 			var lt layerTOML
-			if err := tomlfile.Read(filepath.Join(bpDir, name+".toml"), &lt); err != nil {
-				return err
+			if err := tomlfile.ReadIn(p.in.LayersDir, esc+"/"+name+".toml", &lt); err != nil {
+				return fmt.Errorf("buildpack %s: %w", bp.Ref(), err)
 			}
 			if !lt.Types.Launch {
 				continue // buildpack.md, Launch Layers: launch=false layers are not in the image
@@ -269,7 +278,11 @@ func (p *exportPlan) planBuildpackLayers() error {
 				},
 			}
 			dir := filepath.Join(bpDir, name)
-			if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			fi, err := os.Lstat(dir)
+			if err == nil && !fi.IsDir() {
+				return fmt.Errorf("buildpack %s: layer %s is not a directory (a symlink or file); a layer must be a directory", bp.Ref(), dir)
+			}
+			if err == nil {
 				imagePath := path.Join(platform.LayersDir, buildpack.EscapedID(bp.ID), name)
 				p.elf = append(p.elf, launchDirLayer{name: id, dir: dir, imagePath: imagePath})
 				el.build = func(ctx context.Context) (v1.Layer, error) {
@@ -296,6 +309,17 @@ func (p *exportPlan) planBuildpackLayers() error {
 	return nil
 }
 
+// validateGroup checks the ids and versions of group.toml, written in the sandbox, before
+// they become paths here.
+func validateGroup(group []buildpack.GroupElement) error {
+	for _, bp := range group {
+		if err := buildpack.ValidateRef(bp.ID, bp.Version); err != nil {
+			return fmt.Errorf("group: %w", err)
+		}
+	}
+	return nil
+}
+
 // layerNames lists the layer TOMLs of a buildpack's layers dir, sorted by layer name.
 func layerNames(bpDir string) ([]string, error) {
 	entries, err := os.ReadDir(bpDir)
@@ -315,7 +339,12 @@ func layerNames(bpDir string) ([]string, error) {
 		case "launch.toml", "build.toml", "store.toml":
 			continue
 		}
-		names = append(names, strings.TrimSuffix(n, ".toml"))
+		// The name becomes <layers>/<bp>/<name> and /layers/<bp>/<name> in the image.
+		name := strings.TrimSuffix(n, ".toml")
+		if err := buildpack.ValidateLayerName(name); err != nil {
+			return nil, fmt.Errorf("layer file %s: %w", filepath.Join(bpDir, n), err)
+		}
+		names = append(names, name)
 	}
 	sort.Strings(names)
 	return names, nil

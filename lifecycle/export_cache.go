@@ -77,7 +77,7 @@ func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport,
 		bm := cache.BuildpackMetadata{ID: bp.ID, Version: bp.Version, Layers: map[string]cache.LayerMetadata{}}
 		for _, name := range names {
 			var lt layerTOML
-			if err := tomlfile.Read(filepath.Join(bpDir, name+".toml"), &lt); err != nil {
+			if err := tomlfile.ReadIn(in.LayersDir, esc+"/"+name+".toml", &lt); err != nil {
 				rep.Warnings = append(rep.Warnings, fmt.Sprintf("not caching layer %s:%s: %v", bp.ID, name, err))
 				continue
 			}
@@ -85,7 +85,7 @@ func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport,
 				continue
 			}
 			dir := filepath.Join(bpDir, name)
-			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
 				rep.Warnings = append(rep.Warnings, fmt.Sprintf("layer %s:%s is cache=true but has no directory; not cached (buildpack.md, Launch Layers)", bp.ID, name))
 				continue
 			}

@@ -81,6 +81,9 @@ func Restore(ctx context.Context, in RestoreInputs) (*RestoreReport, error) {
 	if err := os.MkdirAll(in.LayersDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create layers dir: %w", err)
 	}
+	if err := validateGroup(in.Group); err != nil {
+		return nil, err
+	}
 	keepBP := map[string]bool{}
 	for _, bp := range in.Group {
 		if !bp.Extension {
@@ -162,6 +165,11 @@ func restoreBuildpack(ctx context.Context, in RestoreInputs, bp buildpack.GroupE
 			if !lm.Cache {
 				continue
 			}
+			// The cache is as untrusted as its registry: its names become paths.
+			if err := buildpack.ValidateLayerName(name); err != nil {
+				warn("cache of buildpack %s: layer %q is skipped: %v", bp.ID, name, err)
+				continue
+			}
 			rl := RestoredLayer{Buildpack: bp.ID, Name: name, DiffID: lm.SHA}
 			if fp, ok := kept[name]; ok {
 				rl.Contents, rl.Fingerprint = "kept (unchanged)", fp
@@ -188,6 +196,10 @@ func restoreBuildpack(ctx context.Context, in RestoreInputs, bp buildpack.GroupE
 			// Row build=F, cache=F, launch=T: metadata from the image label, no contents; the
 			// buildpack may keep the layer by rewriting only its .toml (buildpack.md, Launch Layers).
 			for name, lm := range b.Layers {
+				if err := buildpack.ValidateLayerName(name); err != nil {
+					warn("previous image: layer %q of buildpack %s is skipped: %v", name, bp.ID, err)
+					continue
+				}
 				if lm.Launch && !lm.Build && !lm.Cache {
 					if err := writeRestoredTOML(filepath.Join(bpDir, name+".toml"), lm.Data); err != nil {
 						return err

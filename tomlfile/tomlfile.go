@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/slipway/slipway/atomicfile"
+	"github.com/slipway/slipway/nofollow"
 )
 
 // Read decodes the file at path into v.
@@ -21,6 +23,19 @@ func Read(path string, v any) error {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
 	_, err = Decode(b, path, v)
+	return err
+}
+
+// ReadIn decodes the file rel (slash-separated) under dir, a directory that a buildpack or
+// an image wrote (<layers>, a rootfs), into v. It follows no symlink and reads no special
+// file (nofollow.ReadFile): host-side code must never read a host file a buildpack points
+// at. A missing file satisfies errors.Is(err, fs.ErrNotExist).
+func ReadIn(dir, rel string, v any) error {
+	b, err := nofollow.ReadFile(dir, rel)
+	if err != nil {
+		return err // names the file
+	}
+	_, err = Decode(b, filepath.Join(dir, filepath.FromSlash(rel)), v)
 	return err
 }
 
