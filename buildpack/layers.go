@@ -71,6 +71,8 @@ func ValidateLayerName(name string) error {
 		return fmt.Errorf("layer name %q is reserved (build, launch and store are buildpack output files); rename the layer", name)
 	case strings.ContainsAny(name, `/\`), strings.Contains(name, ".."):
 		return fmt.Errorf("layer name %q must not contain '/', '\\' or '..'", name)
+	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fmt.Errorf("layer name %q must not contain control characters", name)
 	case strings.HasPrefix(name, "."):
 		return fmt.Errorf("layer name %q must not start with '.'", name)
 	}

@@ -116,7 +116,7 @@ func split(rel string) ([]string, error) {
 // walk opens dir and then each of parts as a directory, never following a symlink, and
 // returns the last descriptor.
 func walk(dir string, parts []string, rel string) (int, error) {
-	fd, err := openat(unix_AT_FDCWD, dir, syscall.O_RDONLY|syscall.O_DIRECTORY)
+	fd, err := openat(atFDCWD, dir, syscall.O_RDONLY|syscall.O_DIRECTORY)
 	if err != nil {
 		return -1, pathErr(dir, err)
 	}
@@ -133,7 +133,7 @@ func walk(dir string, parts []string, rel string) (int, error) {
 	return fd, nil
 }
 
-const unix_AT_FDCWD = -0x64
+const atFDCWD = -0x64
 
 func openat(dirfd int, name string, flags int) (int, error) {
 	for {

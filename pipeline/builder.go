@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/slipway/slipway/builder"
+	"github.com/slipway/slipway/nofollow"
+	"github.com/slipway/slipway/untar"
 )
 
 // chooseBuilder picks the builder like pack: --builder, else project.toml's builder, else
@@ -88,15 +90,28 @@ func extractBuilder(ctx context.Context, img *resolvedImage, dest string) (*buil
 	return builder.FromExtractedImage(ctx, img.Image, bpDir)
 }
 
-// copyMissingFiles copies the regular files of src into dst, keeping files dst already has.
+// copyMissingFiles copies the regular files of the rootfs directory rel into dst, keeping
+// files dst already has.
 // A missing src is not an error.
-func copyMissingFiles(src, dst string) error {
-	entries, err := os.ReadDir(src)
+func copyMissingFiles(rootfs, rel, dst string) error {
+	// The image's path is resolved as inside the image and read without following links:
+	// a build image whose cnb/build-config/env is a symlink to a host directory must not
+	// get the host's files into the sandbox.
+	root, err := os.OpenRoot(rootfs)
+	if err != nil {
+		return fmt.Errorf("open build image rootfs: %w", err)
+	}
+	defer root.Close()
+	src, err := untar.Resolve(root, rel)
+	if err != nil {
+		return fmt.Errorf("build image /%s: %w", rel, err)
+	}
+	entries, err := nofollow.ReadDir(rootfs, src)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("read %s: %w", src, err)
+		return fmt.Errorf("build image /%s: %w", rel, err)
 	}
 	for _, e := range entries {
 		if !e.Type().IsRegular() {
@@ -106,26 +121,26 @@ func copyMissingFiles(src, dst string) error {
 		if _, err := os.Lstat(to); err == nil {
 			continue
 		}
-		if err := copyFile(filepath.Join(src, e.Name()), to); err != nil {
+		if err := copyFile(rootfs, src+"/"+e.Name(), to); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
+func copyFile(rootfs, rel, to string) error {
+	in, err := nofollow.Open(rootfs, rel)
 	if err != nil {
-		return err
+		return fmt.Errorf("copy build image /%s: %w", rel, err)
 	}
 	defer in.Close()
 	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("copy %s: %w", from, err)
+		return fmt.Errorf("copy build image /%s: %w", rel, err)
 	}
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
-		return fmt.Errorf("copy %s: %w", from, err)
+		return fmt.Errorf("copy build image /%s: %w", rel, err)
 	}
 	return out.Close()
 }

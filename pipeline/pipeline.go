@@ -283,7 +283,7 @@ func prepare(ctx context.Context, o Options, res *Result) (*workspace, error) {
 		}
 		// A builder image carries its operator env at /cnb/build-config/env, which the
 		// per-build /cnb bind hides: carry it over (builder.toml [[build.env]] wins).
-		return copyMissingFiles(filepath.Join(ws.rootfs, "cnb", "build-config", "env"), filepath.Join(dirs.cnb, "build-config", "env"))
+		return copyMissingFiles(ws.rootfs, "cnb/build-config/env", filepath.Join(dirs.cnb, "build-config", "env"))
 	})
 	if err != nil {
 		return ws, err

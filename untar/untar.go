@@ -387,6 +387,18 @@ func (d *Dir) opaque(dir string, mine map[string]bool) error {
 	return nil
 }
 
+// Resolve rewrites name, relative to root, so that no component is a symlink, resolving
+// each as it resolves inside a container rooted at root (absolute targets from the top,
+// ".." stopping there). The result names the same file for a process inside that
+// container, and host code can open it with nofollow without ever leaving root.
+func Resolve(root *os.Root, name string) (string, error) {
+	r, err := resolveParent(root, path.Clean(name)+"/.")
+	if err != nil || r == "" {
+		return ".", err
+	}
+	return r, nil
+}
+
 // resolveParent rewrites name so that no directory component is a symlink, resolving
 // symlinks the way they resolve inside a container rooted at root: absolute targets from
 // the top, ".." stopping there. Layers may write through such links (Debian's
