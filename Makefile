@@ -4,7 +4,7 @@ export CGO_ENABLED = 0
 export GOFLAGS = -buildvcs=false
 LDFLAGS = -s -w
 
-.PHONY: build test e2e bench clean release
+.PHONY: build test fuzz e2e bench clean release
 
 # The launcher and the default builder's buildpacks are compiled first and embedded.
 build:
@@ -12,9 +12,30 @@ build:
 	$(GO) run ./internal/defaultbuilder/gen internal/defaultbuilder/buildpacks
 	$(GO) build -ldflags '$(LDFLAGS)' -trimpath -tags embedlauncher,embedassets -o bin/slipway ./cmd/slipway
 
-# The whole suite: unit tests and end-to-end tests (real sandbox, registry, podman).
+# The whole suite: unit tests and end-to-end tests (real sandbox, registry, podman), then a
+# short fuzzing run of every parser of untrusted input.
 test: build
 	$(GO) test -count=1 -timeout 45m ./...
+	$(MAKE) fuzz
+
+# Each fuzz target runs FUZZTIME (go test runs one target at a time); longer runs:
+# make fuzz FUZZTIME=10m. New failing inputs land in the package's testdata/fuzz/.
+FUZZTIME ?= 4s
+FUZZ_TARGETS = \
+	./untar:FuzzInto \
+	./buildpack:FuzzReadDescriptor \
+	./buildpack:FuzzReadLaunchTOML \
+	./buildpack:FuzzReadLayerMetadataFile \
+	./buildpack:FuzzValidatedNamesArePathSafe \
+	./project:FuzzRead \
+	./launch:FuzzAddEnvDir \
+	./buildpacks/procfile:FuzzParse
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 # Static binaries for linux/amd64 and linux/arm64, a .deb of each, SHA256SUMS: dist/.
 # VERSION=1.2.3 overrides the version (default: git describe).

@@ -39,6 +39,10 @@ func Parse(path string) ([]Entry, error) {
 		if m == nil {
 			return nil, fmt.Errorf("parse %s: line %d: %q is not \"<type>: <command>\" (type of letters, digits, '.', '_', '-')", path, n, l)
 		}
+		if m[1] == "." || m[1] == ".." {
+			// It would become /cnb/process/.. in the image.
+			return nil, fmt.Errorf("parse %s: line %d: process type %q cannot be a file name; rename it", path, n, m[1])
+		}
 		if prev, ok := seen[m[1]]; ok {
 			return nil, fmt.Errorf("parse %s: line %d: process type %q already defined on line %d", path, n, m[1], prev)
 		}
