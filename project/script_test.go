@@ -73,7 +73,7 @@ func TestMaterializeScriptErrors(t *testing.T) {
 		{"no api", BuildpackRef{ID: "a", Script: &Script{Inline: "x"}}, "needs api"},
 		{"dot-dot id", BuildpackRef{ID: "..", Script: &Script{API: "0.12", Inline: "x"}}, "not a valid path component"},
 		{"path in version", BuildpackRef{ID: "a", Version: "../../x", Script: &Script{API: "0.12", Inline: "x"}}, "not a valid path component"},
-		{"bad version", BuildpackRef{ID: "a", Version: "01.0.0", Script: &Script{API: "0.12", Inline: "x"}}, "X.Y.Z"},
+		{"bad version", BuildpackRef{ID: "a", Version: "01.0.0", Script: &Script{API: "0.12", Inline: "x"}}, "not a semantic version"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
