@@ -23,6 +23,7 @@ import (
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/launch"
 	"github.com/slipway/slipway/layer"
+	"github.com/slipway/slipway/nofollow"
 	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/tomlfile"
 )
@@ -253,7 +254,7 @@ func (p *exportPlan) planBuildpackLayers() error {
 		case !errors.Is(err, fs.ErrNotExist):
 			return fmt.Errorf("buildpack %s: %w", bp.Ref(), err)
 		}
-		names, err := layerNames(bpDir)
+		names, err := layerNames(p.in.LayersDir, esc)
 		if err != nil {
 			return fmt.Errorf("buildpack %s: %w", bp.Ref(), err)
 		}
@@ -321,8 +322,10 @@ func validateGroup(group []buildpack.GroupElement) error {
 }
 
 // layerNames lists the layer TOMLs of a buildpack's layers dir, sorted by layer name.
-func layerNames(bpDir string) ([]string, error) {
-	entries, err := os.ReadDir(bpDir)
+func layerNames(layersDir, esc string) ([]string, error) {
+	bpDir := filepath.Join(layersDir, esc)
+	// A buildpack could have replaced its dir with a symlink to a host directory.
+	entries, err := nofollow.ReadDir(layersDir, esc)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -70,7 +70,7 @@ func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport,
 		}
 		esc := buildpack.EscapedID(bp.ID)
 		bpDir := filepath.Join(in.LayersDir, esc)
-		names, err := layerNames(bpDir)
+		names, err := layerNames(in.LayersDir, esc)
 		if err != nil {
 			return nil, err
 		}

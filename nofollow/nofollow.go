@@ -151,7 +151,10 @@ func pathErr(p string, err error) error {
 	case errors.Is(err, syscall.ELOOP):
 		return &LinkError{Path: p, What: "a symbolic link"}
 	case errors.Is(err, syscall.ENOTDIR):
-		return &LinkError{Path: p, What: "not a directory (or a symbolic link to one)"}
+		if fi, lerr := os.Lstat(p); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return &LinkError{Path: p, What: "a symbolic link"}
+		}
+		return &LinkError{Path: p, What: "not a directory"}
 	}
 	return &fs.PathError{Op: "open", Path: p, Err: err}
 }
