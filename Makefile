@@ -29,7 +29,8 @@ FUZZ_TARGETS = \
 	./buildpack:FuzzValidatedNamesArePathSafe \
 	./project:FuzzRead \
 	./launch:FuzzAddEnvDir \
-	./buildpacks/procfile:FuzzParse
+	./buildpacks/procfile:FuzzParse \
+	./buildpacks/apt:FuzzParseAptfile
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t#*:}; \

@@ -63,8 +63,10 @@ func ParseAptfile(path, appDir string) (*Aptfile, error) {
 	return af, nil
 }
 
+// validName follows Debian Policy 5.6.7: at least two characters, lower-case letters,
+// digits, '+', '-', '.', starting with a letter or digit (so never read as an option).
 func validName(s string) bool {
-	if len(s) < 2 {
+	if len(s) < 2 || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= '0' && s[0] <= '9') {
 		return false
 	}
 	for _, c := range s {
