@@ -106,11 +106,11 @@ func warnUntypedRestored(layersDir string, restored []lifecycle.RestoredLayer, l
 		if r.Contents == "" {
 			continue
 		}
-		bpDir := filepath.Join(layersDir, buildpack.EscapedID(r.Buildpack))
 		var t struct {
 			Types map[string]bool `toml:"types"`
 		}
-		if err := tomlfile.Read(filepath.Join(bpDir, r.Name+".toml"), &t); err != nil {
+		// Written by the buildpack: read without following links (nofollow).
+		if err := tomlfile.ReadIn(layersDir, buildpack.EscapedID(r.Buildpack)+"/"+r.Name+".toml", &t); err != nil {
 			continue
 		}
 		if !t.Types["launch"] && !t.Types["build"] && !t.Types["cache"] {

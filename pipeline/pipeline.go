@@ -349,7 +349,7 @@ func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error
 		return err
 	}
 	var group platform.GroupFile
-	if err := tomlfile.Read(filepath.Join(dirs.layers, "group.toml"), &group); err != nil {
+	if err := tomlfile.ReadIn(dirs.layers, "group.toml", &group); err != nil {
 		return err
 	}
 	created := o.SourceDateEpoch
