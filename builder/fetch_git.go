@@ -64,6 +64,10 @@ func fetchGit(ctx context.Context, repo, ref, cacheDir string) (tree, commit str
 	if err := os.RemoveAll(filepath.Join(tmp, ".git")); err != nil {
 		return "", "", fmt.Errorf("fetch buildpack %s: %w", repo, err)
 	}
+	// MkdirTemp made the checkout's root 0700; the buildpack runs as the CNB user.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", "", fmt.Errorf("fetch buildpack %s: %w", repo, err)
+	}
 	if err := os.Rename(tmp, tree); err != nil && !errors.Is(err, fs.ErrExist) {
 		// A concurrent build may have put the same commit in place first: that copy is as good.
 		if fi, statErr := os.Stat(tree); statErr != nil || !fi.IsDir() {

@@ -191,6 +191,9 @@ func TestLayoutBuildpackURIGit(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cache, "git", tagged, "bin", "compile")); err != nil {
 		t.Errorf("tagged commit not cached: %v", err)
 	}
+	if fi, err := os.Stat(filepath.Join(cache, "git", tagged)); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("checkout root must be readable by the CNB user: %v %v", fi.Mode(), err)
+	}
 	if _, err := os.Stat(filepath.Join(cache, "git", tagged, "README")); err == nil {
 		t.Errorf("tag checkout has the later commit's file")
 	}
