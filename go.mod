@@ -13,6 +13,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.10
 	github.com/ulikunitz/xz v0.5.15
+	golang.org/x/mod v0.43.0
 	golang.org/x/net v0.41.0
 	golang.org/x/sync v0.22.0
 	golang.org/x/sys v0.47.0

@@ -22,6 +22,7 @@ type Buildpack struct {
 // All are the buildpacks Package builds.
 var All = []Buildpack{
 	{ID: "slipway/nodejs", Version: "0.1.0", Dir: "nodejs"},
+	{ID: "slipway/go", Version: "0.1.0", Dir: "go"},
 	{ID: "slipway/procfile", Version: "0.1.0", Dir: "procfile"},
 	{ID: "slipway/apt", Version: "0.1.0", Dir: "apt"},
 }

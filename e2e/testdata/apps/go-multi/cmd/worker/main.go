@@ -1,0 +1,9 @@
+package main
+
+import (
+	"fmt"
+
+	"example.com/multi/internal/greet"
+)
+
+func main() { fmt.Println(greet.Hello("worker")) }
