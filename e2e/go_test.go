@@ -189,7 +189,7 @@ func imagePaths(t *testing.T, store, name string) []string {
 	return out
 }
 
-func mustContain(t *testing.T, what, got string, wants ...string) {
+func goContains(t *testing.T, what, got string, wants ...string) {
 	t.Helper()
 	for _, w := range wants {
 		if !strings.Contains(got, w) {
@@ -223,7 +223,7 @@ func TestGoServiceWithModule(t *testing.T) {
 	official := downServer(t)
 	args := append(e.goBuildArgs("gosvc", app, builder, proxy, official, "BP_KEEP_FILES=static/*"), "-v")
 	out := e.mustSlipway(args...)
-	mustContain(t, "build output", out,
+	goContains(t, "build output", out,
 		"official downloads "+official+": unreachable",
 		"Go "+goTestToolchain+" (go.mod toolchain line "+goTestToolchain+") from module proxy "+proxy,
 		"checked golang.org/toolchain@v0.0.1-go"+goTestToolchain+".linux-amd64 against checksum database sum.golang.org: h1:",
@@ -234,7 +234,7 @@ func TestGoServiceWithModule(t *testing.T) {
 	firstCache := cacheLayers(out)
 
 	paths := strings.Join(imagePaths(t, e.store, "gosvc"), "\n")
-	mustContain(t, "image files", paths, "layers/slipway_go/binaries/bin/go-service", "workspace/static/index.html")
+	goContains(t, "image files", paths, "layers/slipway_go/binaries/bin/go-service", "workspace/static/index.html")
 	for _, bad := range []string{"workspace/main.go", "workspace/go.mod", "workspace/version.go", "bin/gofmt", "pkg/tool/linux_amd64/compile", "go-mod-cache"} {
 		if strings.Contains(paths, bad) {
 			t.Errorf("image contains %s (source, toolchain or caches must not reach it)", bad)
@@ -244,7 +244,7 @@ func TestGoServiceWithModule(t *testing.T) {
 	archive := filepath.Join(t.TempDir(), "gosvc.tar")
 	e.mustSlipway("save", "gosvc", "-o", archive)
 	got := httpGetIn(t, archive, "localhost/gosvc", "web")
-	mustContain(t, "answer", got, "hello from go-service be411957-61fe-5cbc-b2fe-1f5b49e708b9", "release 1 on go"+goTestToolchain, "static page kept")
+	goContains(t, "answer", got, "hello from go-service be411957-61fe-5cbc-b2fe-1f5b49e708b9", "release 1 on go"+goTestToolchain, "static page kept")
 
 	// One-file change, rebuild.
 	if err := os.WriteFile(filepath.Join(app, "version.go"), []byte("package main\n\nconst release = \"2\"\n"), 0o644); err != nil {
@@ -252,7 +252,7 @@ func TestGoServiceWithModule(t *testing.T) {
 	}
 	mirror.Reset()
 	out = e.mustSlipway(args...)
-	mustContain(t, "rebuild output", out, "Reusing Go "+goTestToolchain+" layer")
+	goContains(t, "rebuild output", out, "Reusing Go "+goTestToolchain+" layer")
 	for _, p := range mirror.Hits() {
 		if goproxymirror.IsModuleDownload(p) || strings.HasSuffix(p, ".zip") {
 			t.Errorf("rebuild downloaded %s again (module cache or toolchain not reused)", p)
@@ -285,7 +285,7 @@ func TestGoServiceWithModule(t *testing.T) {
 		t.Fatalf("changed layers %v of %d; want exactly the binaries layer", changed, len(first))
 	}
 	e.mustSlipway("save", "gosvc", "-o", archive)
-	mustContain(t, "answer after the rebuild", httpGetIn(t, archive, "localhost/gosvc", "web"), "release 2 on go"+goTestToolchain)
+	goContains(t, "answer after the rebuild", httpGetIn(t, archive, "localhost/gosvc", "web"), "release 2 on go"+goTestToolchain)
 }
 
 // A main.go with no go.mod builds as a single-module program; BP_GO_VERSION picks the
@@ -297,11 +297,11 @@ func TestGoWithoutGoMod(t *testing.T) {
 	notFound := httptest.NewServer(http.NotFoundHandler())
 	defer notFound.Close()
 	out := e.mustSlipway(e.goBuildArgs("gonomod", copyGoApp(t, "go-nomod"), builder, proxy, notFound.URL, "BP_GO_VERSION=1.26")...)
-	mustContain(t, "build output", out, "404 Not Found", "No go.mod: building the app root as module \"app\"",
+	goContains(t, "build output", out, "404 Not Found", "No go.mod: building the app root as module \"app\"",
 		"Go "+goTestToolchain+" (BP_GO_VERSION 1.26) from module proxy", "Process web: app")
 	archive := filepath.Join(t.TempDir(), "gonomod.tar")
 	e.mustSlipway("save", "gonomod", "-o", archive)
-	mustContain(t, "answer", httpGetIn(t, archive, "localhost/gonomod", "web"), "hello from a go.mod-less program on go"+goTestToolchain)
+	goContains(t, "answer", httpGetIn(t, archive, "localhost/gonomod", "web"), "hello from a go.mod-less program on go"+goTestToolchain)
 }
 
 // Two main packages under ./cmd become two binaries and processes (api is web); a Procfile
@@ -311,14 +311,14 @@ func TestGoTwoTargets(t *testing.T) {
 	builder := e.goBuilder()
 	_, proxy := goProxy(t)
 	out := e.mustSlipway(e.goBuildArgs("gomulti", copyGoApp(t, "go-multi"), builder, proxy, downServer(t))...)
-	mustContain(t, "build output", out, "Go "+goTestToolchain+" (go.mod go line 1.26.1)",
+	goContains(t, "build output", out, "Go "+goTestToolchain+" (go.mod go line 1.26.1)",
 		"example.com/multi/cmd/api → api, example.com/multi/cmd/worker → worker",
 		"Process web: api", "Process api: api", "Process worker: worker")
 	archive := filepath.Join(t.TempDir(), "gomulti.tar")
 	e.mustSlipway("save", "gomulti", "-o", archive)
-	mustContain(t, "web answer", httpGetIn(t, archive, "localhost/gomulti", "web"), "hello from api")
-	mustContain(t, "api answer", httpGetIn(t, archive, "localhost/gomulti", "api"), "hello from api")
-	mustContain(t, "worker output", podmanExec(t, archive, "localhost/gomulti", "/cnb/process/worker"), "hello from worker")
+	goContains(t, "web answer", httpGetIn(t, archive, "localhost/gomulti", "web"), "hello from api")
+	goContains(t, "api answer", httpGetIn(t, archive, "localhost/gomulti", "api"), "hello from api")
+	goContains(t, "worker output", podmanExec(t, archive, "localhost/gomulti", "/cnb/process/worker"), "hello from worker")
 }
 
 // A vendored app builds its modules from vendor/ only: the first build (which installs the
@@ -340,7 +340,7 @@ func TestGoVendoredOffline(t *testing.T) {
 	official := downServer(t)
 	args := e.goBuildArgs("govendor", app, builder, proxy, official)
 	out := e.mustSlipway(args...)
-	mustContain(t, "build output", out, "Using vendor/ (-mod=vendor, GOPROXY=off)")
+	goContains(t, "build output", out, "Using vendor/ (-mod=vendor, GOPROXY=off)")
 	for _, p := range mirror.Hits() {
 		if goproxymirror.IsModuleDownload(p) {
 			t.Errorf("vendored build asked the proxy for %s", p)
@@ -356,10 +356,10 @@ func TestGoVendoredOffline(t *testing.T) {
 	offline := []string{"build", "govendor", "--path", app, "--builder", builder,
 		"--env", "GOPROXY=" + dead.URL, "--env", "BP_GO_DOWNLOAD_URL=" + official}
 	out = e.mustSlipway(offline...)
-	mustContain(t, "offline build output", out, "no Go toolchain source is reachable; keeping the cached Go "+goTestToolchain, "Using vendor/")
+	goContains(t, "offline build output", out, "no Go toolchain source is reachable; keeping the cached Go "+goTestToolchain, "Using vendor/")
 	archive := filepath.Join(t.TempDir(), "govendor.tar")
 	e.mustSlipway("save", "govendor", "-o", archive)
-	mustContain(t, "answer", httpGetIn(t, archive, "localhost/govendor", "web"), "hello from go-vendor b18656c3-4b5d-501a-87b8-3b7085544a86", "on go"+goTestToolchain)
+	goContains(t, "answer", httpGetIn(t, archive, "localhost/govendor", "web"), "hello from go-vendor b18656c3-4b5d-501a-87b8-3b7085544a86", "on go"+goTestToolchain)
 }
 
 // Each bad input fails the build with a message that says what is wrong. The cases share
@@ -403,7 +403,7 @@ func TestGoErrors(t *testing.T) {
 			if code == 0 {
 				t.Fatalf("build passed:\n%s", out)
 			}
-			mustContain(t, "build output", out, tc.wants...)
+			goContains(t, "build output", out, tc.wants...)
 		})
 	}
 }
@@ -427,7 +427,7 @@ func TestGoToolchainChecksumMismatch(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("build with a tampered toolchain passed:\n%s", out)
 	}
-	mustContain(t, "build output", out, "checksum mismatch for golang.org/toolchain@v0.0.1-go"+goTestToolchain+".linux-amd64", "checksum database sum.golang.org records h1:", "refusing to install it")
+	goContains(t, "build output", out, "checksum mismatch for golang.org/toolchain@v0.0.1-go"+goTestToolchain+".linux-amd64", "checksum database sum.golang.org records h1:", "refusing to install it")
 }
 
 // fakeToolchainZip is a well-formed golang.org/toolchain module zip whose contents are not
