@@ -449,3 +449,38 @@ func fakeToolchainZip(t *testing.T, v string) []byte {
 	}
 	return buf.Bytes()
 }
+
+// Private modules: a proxy that wants a login gets it from a netrc service binding (for the
+// toolchain, the checksum database and go's module downloads alike); the credentials are
+// nowhere in the image.
+func TestGoPrivateProxyNetrcBinding(t *testing.T) {
+	e := newEnv(t)
+	builder := e.goBuilder()
+	mirror, _ := goProxy(t)
+	const secret = "s3cret-go-e2e"
+	private := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "builder" || p != secret {
+			http.Error(w, "login required", http.StatusUnauthorized)
+			return
+		}
+		mirror.ServeHTTP(w, r)
+	}))
+	defer private.Close()
+	creds := t.TempDir()
+	writeFile(t, filepath.Join(creds, "type"), "netrc\n")
+	writeFile(t, filepath.Join(creds, ".netrc"), "machine 127.0.0.1 login builder password "+secret+"\n")
+	args := append(e.goBuildArgs("goprivate", copyGoApp(t, "go-service"), builder, private.URL, downServer(t),
+		"GOPRIVATE=example.com/private", "BP_KEEP_FILES=static/*"), "--binding", "creds="+creds)
+	out := e.mustSlipway(args...)
+	goContains(t, "build output", out, "Private module credentials from binding creds (netrc)", "from module proxy "+private.URL)
+	archive := filepath.Join(t.TempDir(), "goprivate.tar")
+	e.mustSlipway("save", "goprivate", "-o", archive)
+	b, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(secret)) || strings.Contains(strings.Join(imagePaths(t, e.store, "goprivate"), "\n"), ".netrc") {
+		t.Fatal("the netrc credentials reached the image")
+	}
+	goContains(t, "answer", httpGetIn(t, archive, "localhost/goprivate", "web"), "hello from go-service")
+}

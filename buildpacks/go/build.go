@@ -50,7 +50,12 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	}
 	defer os.RemoveAll(tmp)
 
-	goLayer, goVersion, err := contributeToolchain(ctx, bc, cfg, req, arch, tmp)
+	creds, err := readCredentials(bc, filepath.Join(tmp, "home"))
+	if err != nil {
+		return sdk.BuildResult{}, err
+	}
+	defer creds.remove()
+	goLayer, goVersion, err := contributeToolchain(ctx, bc, cfg, req, arch, tmp, creds)
 	if err != nil {
 		return sdk.BuildResult{}, err
 	}
@@ -81,11 +86,7 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 		log.Step("Using vendor/ (-mod=vendor, GOPROXY=off): no module downloads")
 		g.env = append(g.env, "GOPROXY=off", "GOFLAGS="+strings.TrimSpace(g.get("GOFLAGS")+" -mod=vendor"))
 	}
-	closeCreds, err := g.withCredentials(bc, tmp)
-	if err != nil {
-		return sdk.BuildResult{}, err
-	}
-	defer closeCreds()
+	g.env = append(g.env, creds.env()...)
 
 	targets, err := findTargets(ctx, bc.AppDir, cfg.Targets, g)
 	if err != nil {
@@ -259,72 +260,4 @@ func (t *tail) Write(p []byte) (int, error) {
 		t.buf.Next(over)
 	}
 	return len(p), nil
-}
-
-// withCredentials gives go (and git, for direct VCS fetches) the credentials of service
-// bindings of type netrc or git-credentials for private modules. They stay in a temp HOME
-// outside the layers and the app, so they never reach an image or a cache.
-func (g *goCmd) withCredentials(bc sdk.BuildContext, tmp string) (func(), error) {
-	home := filepath.Join(tmp, "home")
-	var found []string
-	for _, b := range bc.Env.Bindings(bc.PlatformDir, "netrc") {
-		src := firstExisting(b.Path, ".netrc", "netrc")
-		if src == "" {
-			return nil, fmt.Errorf("binding %s (type netrc) has no .netrc entry", b.Name)
-		}
-		if err := appendFile(src, filepath.Join(home, ".netrc")); err != nil {
-			return nil, err
-		}
-		found = append(found, b.Name+" (netrc)")
-	}
-	for _, b := range bc.Env.Bindings(bc.PlatformDir, "git-credentials") {
-		src := firstExisting(b.Path, ".git-credentials", "credentials")
-		if src == "" {
-			return nil, fmt.Errorf("binding %s (type git-credentials) has no .git-credentials entry", b.Name)
-		}
-		if err := appendFile(src, filepath.Join(home, ".git-credentials")); err != nil {
-			return nil, err
-		}
-		found = append(found, b.Name+" (git-credentials)")
-	}
-	if len(found) == 0 {
-		return func() {}, nil
-	}
-	bc.Log.Step("Private module credentials from binding %s (not kept in the image)", strings.Join(found, ", "))
-	g.env = append(g.env, "HOME="+home, "NETRC="+filepath.Join(home, ".netrc"),
-		"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=credential.helper",
-		"GIT_CONFIG_VALUE_0=store --file="+filepath.Join(home, ".git-credentials"),
-		"GIT_TERMINAL_PROMPT=0")
-	return func() { os.RemoveAll(home) }, nil
-}
-
-func firstExisting(dir string, names ...string) string {
-	for _, n := range names {
-		if p := filepath.Join(dir, n); exists(p) {
-			return p
-		}
-	}
-	return ""
-}
-
-func appendFile(src, dst string) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return fmt.Errorf("read binding %s: %w", src, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		b = append(b, '\n')
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

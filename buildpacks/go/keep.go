@@ -30,8 +30,8 @@ func removeSource(appDir string, keep []string) (int, error) {
 		}
 		return false
 	}
-	// hasKept reports whether something under the directory rel could still be kept, so
-	// the walk descends only where it must.
+	// walk removes what is not kept under rel and reports whether it kept anything, so a
+	// directory holding kept files stays.
 	removed := 0
 	var walk func(rel string) (bool, error)
 	walk = func(rel string) (bool, error) {

@@ -26,8 +26,9 @@ type Source interface {
 }
 
 // newFetcher is an HTTP client that gives up on an unreachable source quickly, so the next
-// source is tried, but lets a large download take its time. It honours HTTP(S)_PROXY.
-func newFetcher() *sdk.Fetcher {
+// source is tried, but lets a large download take its time. It honours HTTP(S)_PROXY and
+// sends the netrc logins of creds.
+func newFetcher(creds *credentials) *sdk.Fetcher {
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 15 * time.Second}).DialContext,
@@ -35,7 +36,7 @@ func newFetcher() *sdk.Fetcher {
 		ResponseHeaderTimeout: 60 * time.Second,
 		ForceAttemptHTTP2:     true,
 	}
-	return &sdk.Fetcher{Client: &http.Client{Transport: tr}}
+	return &sdk.Fetcher{Client: &http.Client{Transport: creds.wrap(tr)}}
 }
 
 // officialSource reads the official download index (<base>/?mode=json&include=all), downloads

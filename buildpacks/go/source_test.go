@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -147,7 +148,7 @@ func TestProxyToolchainVerified(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			lay, v, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "go.mod go line", Minimum: "go1.26"}, "amd64", t.TempDir())
+			lay, v, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "go.mod go line", Minimum: "go1.26"}, "amd64", t.TempDir(), nil)
 			if tc.wantErr != "" {
 				var cm *ChecksumMismatchError
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.As(err, &cm) {
@@ -181,7 +182,7 @@ func TestProxyToolchainDatabaseUnreachable(t *testing.T) {
 	p := startFakeProxy(t, map[string][]byte{"go1.26.2": good}, map[string][]byte{"go1.26.2": good})
 	bc, out := buildContext(t, "GOPROXY="+p.URL, "GOSUMDB="+p.VerifierKey+" "+closedURL(t), "BP_GO_TOOLCHAIN_SOURCES=proxy")
 	cfg, _ := ReadConfig(bc.Env, bc.PlatformDir)
-	_, _, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "BP_GO_VERSION", Exact: "go1.26.2"}, "amd64", t.TempDir())
+	_, _, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "BP_GO_VERSION", Exact: "go1.26.2"}, "amd64", t.TempDir(), nil)
 	if err == nil || !strings.Contains(err.Error(), "look up golang.org/toolchain@v0.0.1-go1.26.2.linux-amd64 in checksum database sum.test") {
 		t.Fatalf("err = %v\n%s", err, out)
 	}
@@ -194,21 +195,21 @@ func TestToolchainOffline(t *testing.T) {
 	p := startFakeProxy(t, map[string][]byte{"go1.26.2": good}, map[string][]byte{"go1.26.2": good})
 	bc, out := buildContext(t, "GOPROXY="+p.URL, "GOSUMDB="+p.VerifierKey, "BP_GO_DOWNLOAD_URL="+closedURL(t))
 	cfg, _ := ReadConfig(bc.Env, bc.PlatformDir)
-	if _, _, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "default"}, "amd64", t.TempDir()); err != nil {
+	if _, _, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "default"}, "amd64", t.TempDir(), nil); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	cfg.GoEnv["GOPROXY"] = closedURL(t)
 	out.Reset()
-	if _, v, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "go.mod go line", Minimum: "go1.26"}, "amd64", t.TempDir()); err != nil || v != "go1.26.2" ||
+	if _, v, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "go.mod go line", Minimum: "go1.26"}, "amd64", t.TempDir(), nil); err != nil || v != "go1.26.2" ||
 		!strings.Contains(out.String(), "no Go toolchain source is reachable; keeping the cached Go 1.26.2") {
 		t.Fatalf("offline minimum: %s, %v\n%s", v, err, out)
 	}
 	out.Reset()
-	if _, _, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "go.mod toolchain line", Exact: "go1.26.2"}, "amd64", t.TempDir()); err != nil ||
+	if _, _, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "go.mod toolchain line", Exact: "go1.26.2"}, "amd64", t.TempDir(), nil); err != nil ||
 		strings.Contains(out.String(), "unreachable") {
 		t.Fatalf("exact cached version contacted a source: %v\n%s", err, out)
 	}
-	if _, _, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "go.mod go line", Minimum: "go1.27"}, "amd64", t.TempDir()); !errors.Is(err, errNoSource) {
+	if _, _, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "go.mod go line", Minimum: "go1.27"}, "amd64", t.TempDir(), nil); !errors.Is(err, errNoSource) {
 		t.Fatalf("offline with a cached toolchain too old: %v", err)
 	}
 }
@@ -247,7 +248,7 @@ func TestOfficialToolchain(t *testing.T) {
 			defer srv.Close()
 			bc, out := buildContext(t, "BP_GO_DOWNLOAD_URL="+srv.URL+"/dl/", "GOPROXY=off")
 			cfg, _ := ReadConfig(bc.Env, bc.PlatformDir)
-			lay, _, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "default"}, "amd64", t.TempDir())
+			lay, _, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "default"}, "amd64", t.TempDir(), nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v", err)
@@ -273,5 +274,55 @@ func TestSumGolangOrgKey(t *testing.T) {
 	v, err := note.NewVerifier(sumGolangOrgKey)
 	if err != nil || v.Name() != "sum.golang.org" {
 		t.Fatalf("NewVerifier(%q) = %v, %v", sumGolangOrgKey, v, err)
+	}
+}
+
+// A proxy that wants a login gets the one of a netrc binding, for the toolchain and the
+// checksum database alike; without the binding it is unreachable (401). The credentials
+// live in the temporary HOME only and are gone after remove.
+func TestProxyToolchainNetrcBinding(t *testing.T) {
+	good := toolchainZip(t, "go1.26.2", "real go")
+	p := startFakeProxy(t, map[string][]byte{"go1.26.2": good}, map[string][]byte{"go1.26.2": good})
+	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, pw, ok := r.BasicAuth(); !ok || u != "builder" || pw != "s3cret" {
+			http.Error(w, "login required", http.StatusUnauthorized)
+			return
+		}
+		r2, _ := http.NewRequest(r.Method, p.URL+r.URL.Path, nil)
+		resp, err := http.DefaultClient.Do(r2)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	defer auth.Close()
+	env := []string{"GOPROXY=" + auth.URL, "GOSUMDB=" + p.VerifierKey, "BP_GO_TOOLCHAIN_SOURCES=proxy"}
+
+	bc, out := buildContext(t, env...)
+	cfg, _ := ReadConfig(bc.Env, bc.PlatformDir)
+	if _, _, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "default"}, "amd64", t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("without credentials: %v\n%s", err, out)
+	}
+
+	bc, out = buildContext(t, env...)
+	writeTestFile(t, bc.PlatformDir, "bindings/creds/type", "netrc\n")
+	writeTestFile(t, bc.PlatformDir, "bindings/creds/.netrc", "machine other.example login x password y\nmachine 127.0.0.1 login builder password s3cret\n")
+	home := filepath.Join(t.TempDir(), "home")
+	creds, err := readCredentials(bc, home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := contributeToolchain(context.Background(), bc, cfg, Requirement{From: "default"}, "amd64", t.TempDir(), creds); err != nil {
+		t.Fatalf("with the netrc binding: %v\n%s", err, out)
+	}
+	if !strings.Contains(out.String(), "Private module credentials from binding creds (netrc)") || !strings.Contains(strings.Join(creds.env(), " "), "NETRC="+home+"/.netrc") {
+		t.Errorf("log %s, env %v", out, creds.env())
+	}
+	creds.remove()
+	if _, err := os.Stat(home); !os.IsNotExist(err) {
+		t.Errorf("credentials left in %s", home)
 	}
 }

@@ -38,7 +38,7 @@ func sources(ctx context.Context, cfg Config, arch string, fetcher *sdk.Fetcher,
 
 // contributeToolchain resolves req against the first reachable source and installs that Go
 // into the go layer, or reuses the layer when it already holds it.
-func contributeToolchain(ctx context.Context, bc sdk.BuildContext, cfg Config, req Requirement, arch, tmp string) (*sdk.Layer, string, error) {
+func contributeToolchain(ctx context.Context, bc sdk.BuildContext, cfg Config, req Requirement, arch, tmp string, creds *credentials) (*sdk.Layer, string, error) {
 	log := bc.Log
 	lay, err := bc.Layers.Get(layerGo)
 	if err != nil {
@@ -55,7 +55,7 @@ func contributeToolchain(ctx context.Context, bc sdk.BuildContext, cfg Config, r
 	if req.Exact != "" && usable && cached == req.Exact {
 		return keep(cached, req.From+" names it")
 	}
-	fetcher := newFetcher()
+	fetcher := newFetcher(creds)
 	srcs, err := sources(ctx, cfg, arch, fetcher, log)
 	if err != nil {
 		return nil, "", err
