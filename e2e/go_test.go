@@ -216,6 +216,7 @@ func cacheLayers(out string) map[string][2]string {
 // rebuild: no module is downloaded again, the toolchain cache layer is reused as it was,
 // and only the binaries layer of the image changes.
 func TestGoServiceWithModule(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	builder := e.goBuilder()
 	mirror, proxy := goProxy(t)
@@ -291,6 +292,7 @@ func TestGoServiceWithModule(t *testing.T) {
 // A main.go with no go.mod builds as a single-module program; BP_GO_VERSION picks the
 // toolchain by language version; the official downloads answer 404.
 func TestGoWithoutGoMod(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	builder := e.goBuilder()
 	_, proxy := goProxy(t)
@@ -307,6 +309,7 @@ func TestGoWithoutGoMod(t *testing.T) {
 // Two main packages under ./cmd become two binaries and processes (api is web); a Procfile
 // would win, but there is none.
 func TestGoTwoTargets(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	builder := e.goBuilder()
 	_, proxy := goProxy(t)
@@ -325,6 +328,7 @@ func TestGoTwoTargets(t *testing.T) {
 // toolchain) asks the proxy for no module, and a rebuild with the proxy gone (and the
 // sandbox's default network) succeeds.
 func TestGoVendoredOffline(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	builder := e.goBuilder()
 	mirror, proxy := goProxy(t)
@@ -366,6 +370,7 @@ func TestGoVendoredOffline(t *testing.T) {
 // one image name, so the toolchain installed by the first build is restored from the cache
 // for the others.
 func TestGoErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	builder := e.goBuilder()
 	_, proxy := goProxy(t)
@@ -411,6 +416,7 @@ func TestGoErrors(t *testing.T) {
 // A proxy that serves other bytes for the toolchain than the checksum database records is
 // refused: the zip is never unpacked.
 func TestGoToolchainChecksumMismatch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	builder := e.goBuilder()
 	mirror, _ := goProxy(t)
@@ -454,6 +460,7 @@ func fakeToolchainZip(t *testing.T, v string) []byte {
 // toolchain, the checksum database and go's module downloads alike); the credentials are
 // nowhere in the image.
 func TestGoPrivateProxyNetrcBinding(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	builder := e.goBuilder()
 	mirror, _ := goProxy(t)

@@ -3,7 +3,6 @@ package golang
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -193,5 +192,3 @@ func (o *sumdbOps) SecurityError(msg string) {
 }
 
 var _ sumdb.ClientOps = (*sumdbOps)(nil)
-
-var errNoSource = errors.New("no toolchain source is reachable")

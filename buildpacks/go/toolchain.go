@@ -13,6 +13,9 @@ import (
 // layerGo holds the toolchain: build and cache, never launch.
 const layerGo = "go"
 
+// errNoSource is wrapped by the error of a build where no toolchain source answered.
+var errNoSource = errors.New("no toolchain source is reachable")
+
 // sources lists the toolchain sources in the order the user configured.
 func sources(ctx context.Context, cfg Config, arch string, fetcher *sdk.Fetcher, log *sdk.Logger) ([]Source, error) {
 	var out []Source
