@@ -382,11 +382,14 @@ func TestGoErrors(t *testing.T) {
 	if out, code := build(copyGoApp(t, "go-multi")); code != 0 {
 		t.Fatalf("seed build: exit %d\n%s", code, out)
 	}
-	withFile := func(app, file, content string) string {
+	withFiles := func(app string, files map[string]string) string {
 		dir := copyGoApp(t, app)
-		writeFile(t, filepath.Join(dir, file), content)
+		for f, content := range files {
+			writeFile(t, filepath.Join(dir, f), content)
+		}
 		return dir
 	}
+	withFile := func(app, file, content string) string { return withFiles(app, map[string]string{file: content}) }
 	cases := []struct {
 		name  string
 		app   string
@@ -395,7 +398,10 @@ func TestGoErrors(t *testing.T) {
 	}{
 		{"compile error", withFile("go-multi", "cmd/api/broken.go", "package main\n\nfunc broken() int {\n\treturn \"x\"\n}\n"), nil,
 			[]string{"cmd/api/broken.go:4:9: cannot use \"x\"", "go build failed"}},
-		{"missing module", withFile("go-multi", "go.mod", "module example.com/multi\n\ngo 1.26.1\n\nrequire example.com/slipway-no-such-module v1.0.0\n"), []string{"GOFLAGS=-mod=mod"},
+		{"missing module", withFiles("go-multi", map[string]string{
+			"go.mod":             "module example.com/multi\n\ngo 1.26.1\n\nrequire example.com/slipway-no-such-module v1.0.0\n",
+			"cmd/api/missing.go": "package main\n\nimport _ \"example.com/slipway-no-such-module\"\n",
+		}), []string{"GOFLAGS=-mod=mod"},
 			[]string{"example.com/slipway-no-such-module@v1.0.0", "404 Not Found", "(module proxy: GOPROXY=" + proxy + ")"}},
 		{"go line newer than any toolchain", withFile("go-multi", "go.mod", "module example.com/multi\n\ngo 1.99\n"), nil,
 			[]string{"no Go toolchain from module proxy " + proxy + " (golang.org/toolchain) matches go.mod go line 1.99; available: 1.27.", ", 1.26.11, "}},
@@ -454,68 +460,4 @@ func fakeToolchainZip(t *testing.T, v string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-// Private modules: a proxy that wants a login gets it from a netrc service binding (for the
-// toolchain, the checksum database and go's module downloads alike); the credentials are
-// nowhere in the image.
-func TestGoPrivateProxyNetrcBinding(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	builder := e.goBuilder()
-	mirror, _ := goProxy(t)
-	const secret = "s3cret-go-e2e"
-	private := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != "builder" || p != secret {
-			http.Error(w, "login required", http.StatusUnauthorized)
-			return
-		}
-		mirror.ServeHTTP(w, r)
-	}))
-	defer private.Close()
-	creds := t.TempDir()
-	writeFile(t, filepath.Join(creds, "type"), "netrc\n")
-	writeFile(t, filepath.Join(creds, ".netrc"), "machine 127.0.0.1 login builder password "+secret+"\n")
-	args := append(e.goBuildArgs("goprivate", copyGoApp(t, "go-service"), builder, private.URL, downServer(t),
-		"GOPRIVATE=example.com/private", "BP_KEEP_FILES=static/*"), "--binding", "creds="+creds)
-	out := e.mustSlipway(args...)
-	goContains(t, "build output", out, "Private module credentials from binding creds (netrc)", "from module proxy "+private.URL)
-	archive := filepath.Join(t.TempDir(), "goprivate.tar")
-	e.mustSlipway("save", "goprivate", "-o", archive)
-	if imageHas(t, e.store, "goprivate", secret) || strings.Contains(strings.Join(imagePaths(t, e.store, "goprivate"), "\n"), ".netrc") {
-		t.Fatal("the netrc credentials reached the image")
-	}
-	goContains(t, "answer", httpGetIn(t, archive, "localhost/goprivate", "web"), "hello from go-service")
-}
-
-// imageHas reports whether any uncompressed layer of the image contains needle.
-func imageHas(t *testing.T, store, name, needle string) bool {
-	t.Helper()
-	s, err := imagestore.Open(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := s.Image(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range ls {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Contains(b, []byte(needle)) {
-			return true
-		}
-	}
-	return false
 }
