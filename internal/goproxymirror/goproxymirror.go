@@ -30,7 +30,7 @@ func Start(t testing.TB, cacheDir string) (*Handler, string) {
 }
 
 // Handler answers GETs from Cache, else from Upstream once, keeping 200 answers and the
-// proxy's "not found" answers (404, 410) so reruns are offline and repeatable.
+// proxy's "not found" answers (400, 404, 410) so reruns are offline and repeatable.
 type Handler struct {
 	Cache, Upstream string
 
@@ -109,7 +109,9 @@ func (h *Handler) fetch(r *http.Request, file string) error {
 	dst := file
 	switch resp.StatusCode {
 	case http.StatusOK:
-	case http.StatusNotFound, http.StatusGone:
+	case http.StatusNotFound, http.StatusGone, http.StatusBadRequest:
+		// The proxy's ways of saying a module or version does not exist (it answers 400 for
+		// some invalid paths); kept and served as 404, which the go command reads as "not found".
 		dst = file + ".gone"
 	default:
 		return fmt.Errorf("mirror: upstream %s: %s", req.URL, resp.Status)
