@@ -28,6 +28,9 @@ var mountPoints = []struct {
 	{"proc", 0o555}, {"tmp", fs.ModeSticky | 0o777}, {"workspace", 0o755},
 }
 
+// unpackRules prefixes unpacked directories; change it whenever extract's rules change.
+const unpackRules = "nosetid-"
+
 // Unpack extracts the filesystem of img (layers applied in order, whiteouts honoured) into
 // <cacheDir>/<config digest hex> and returns that directory. An image is unpacked once:
 // later calls, from this or any other process, reuse the directory. Extraction goes to a
@@ -38,7 +41,8 @@ var mountPoints = []struct {
 // and hard links that climb out of the rootfs are rejected; symlinks, absolute or not,
 // are resolved inside it, as they will be in the sandbox. The mount points Bwrap needs
 // (/workspace, /layers, /platform, /cnb, /tmp, /proc, /dev, /etc/resolv.conf) are
-// created when the image lacks them. Ownership is restored only when running as root.
+// created when the image lacks them. Ownership is restored only when running as root;
+// setuid and setgid bits are dropped (docs/sandbox.md).
 func Unpack(ctx context.Context, img v1.Image, cacheDir string) (string, error) {
 	cfgName, err := img.ConfigName()
 	if err != nil {
@@ -52,7 +56,9 @@ func Unpack(ctx context.Context, img v1.Image, cacheDir string) (string, error) 
 		return "", fmt.Errorf("unpack image %s: it is %s/%s but this machine runs %s/%s; choose a build image for this platform",
 			cfgName, cf.OS, cf.Architecture, runtime.GOOS, runtime.GOARCH)
 	}
-	dest := filepath.Join(cacheDir, cfgName.Hex)
+	// The prefix names the unpacking rules: a rootfs unpacked by an older slipway (which
+	// kept setuid bits) is not reused.
+	dest := filepath.Join(cacheDir, unpackRules+cfgName.Hex)
 	if isDir(dest) {
 		return dest, nil
 	}
@@ -105,7 +111,7 @@ func extract(ctx context.Context, img v1.Image, dir string) error {
 	if err != nil {
 		return err
 	}
-	x, err := untar.Open(dir, untar.Options{Layer: true, Budget: budget})
+	x, err := untar.Open(dir, untar.Options{Layer: true, StripSetID: true, Budget: budget})
 	if err != nil {
 		return err
 	}

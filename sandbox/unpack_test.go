@@ -117,17 +117,20 @@ func TestUnpack(t *testing.T) {
 			},
 		},
 		{
-			name: "modes, setuid and owners are kept",
+			// A setuid-root file of an untrusted image must not become one on the host.
+			name: "modes and owners are kept, setuid and setgid bits dropped",
 			layers: [][]entry{{
 				{name: "bin/", typ: tar.TypeDir},
-				{name: "bin/su", body: "#!", mode: 0o4755, uid: 123, gid: 456},
+				{name: "bin/su", body: "#!", mode: 0o4755, uid: 0, gid: 0},
+				{name: "bin/wall", body: "#!", mode: 0o2755, uid: 123, gid: 456},
 				{name: "ro", body: "r", mode: 0o444},
 			}},
 			check: func(t *testing.T, dir string) {
-				wantMode(t, dir, "bin/su", fs.ModeSetuid|0o755)
+				wantMode(t, dir, "bin/su", 0o755)
+				wantMode(t, dir, "bin/wall", 0o755)
 				wantMode(t, dir, "ro", 0o444)
 				if asRoot {
-					wantOwner(t, dir, "bin/su", 123, 456)
+					wantOwner(t, dir, "bin/wall", 123, 456)
 				}
 			},
 		},
@@ -275,7 +278,7 @@ func TestUnpackOncePerDigest(t *testing.T) {
 		}
 	}
 	cfg, _ := img.ConfigName()
-	if filepath.Base(dirs[0]) != cfg.Hex {
+	if filepath.Base(dirs[0]) != "nosetid-"+cfg.Hex {
 		t.Errorf("dir %s is not named for config digest %s", dirs[0], cfg.Hex)
 	}
 	// A later call must reuse the directory, not extract again.

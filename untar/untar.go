@@ -38,6 +38,10 @@ type Options struct {
 	// Budget bounds how much is written; nil means a fresh budget of the default limit
 	// (see FromEnv).
 	Budget *Budget
+	// StripSetID drops setuid and setgid bits from Layer entries. A sandbox rootfs is
+	// mounted nosuid, so the bits do nothing there, while on the host a setuid-root file
+	// from an untrusted image would be a root shell for any local user who can reach it.
+	StripSetID bool
 }
 
 // Dir writes tar streams into one directory, through an [os.Root], so that no entry, link
@@ -330,7 +334,11 @@ func (d *Dir) setMeta(name string, mode fs.FileMode, uid, gid int, mtime time.Ti
 		}
 	}
 	// After chown, which clears setuid/setgid bits.
-	if err := d.root.Chmod(name, mode.Perm()|mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+	keep := fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+	if d.opts.StripSetID {
+		keep = fs.ModeSticky
+	}
+	if err := d.root.Chmod(name, mode.Perm()|mode&keep); err != nil {
 		return fmt.Errorf("chmod %s: %w", name, err)
 	}
 	if err := d.root.Chtimes(name, mtime, mtime); err != nil {
