@@ -25,6 +25,7 @@ var All = []Buildpack{
 	{ID: "slipway/go", Version: "0.1.0", Dir: "go"},
 	{ID: "slipway/procfile", Version: "0.1.0", Dir: "procfile"},
 	{ID: "slipway/apt", Version: "0.1.0", Dir: "apt"},
+	{ID: "slipway/python", Version: "0.1.0", Dir: "python"},
 }
 
 // Options tune Package.

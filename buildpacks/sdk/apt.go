@@ -38,6 +38,10 @@ type Apt struct {
 	Cache *Layer
 	HTTP  *http.Client
 	Log   *Logger
+
+	// indexes keeps the indexes read during this build by repository state, so a
+	// buildpack that lists versions and then installs reads them once.
+	indexes map[string]*debian.Index
 }
 
 // AptRequest is one Install call.
@@ -142,28 +146,12 @@ func (a *Apt) Install(ctx context.Context, lay *Layer, req AptRequest) (*AptResu
 	if !req.Launch && !req.Build {
 		return nil, fmt.Errorf("install into layer %s: the layer must serve launch, build or both", lay.Name)
 	}
-	if a.Arch == "" {
-		a.Arch = dpkgArch(a.root("/var/lib/dpkg/arch"))
-	}
-	sources := a.Sources
-	if sources == nil {
-		var err error
-		if sources, err = a.StackSources(); err != nil {
-			return nil, err
-		}
-	}
-	sources = append(append([]debian.Source(nil), sources...), req.Extra...)
-	for i := range sources {
-		if sources[i].Architecture == "" {
-			sources[i].Architecture = a.Arch
-		}
-	}
-	cacheDir, cleanup, err := a.cacheDir()
+	st, err := a.open(ctx, req.Extra)
 	if err != nil {
 		return nil, err
 	}
-	defer cleanup()
-	client := &debian.Client{HTTP: a.HTTP, CacheDir: cacheDir, Log: logging.New(indent{log.Writer()}, logging.Info, false)}
+	defer st.cleanup()
+	sources, client := st.sources, st.client
 
 	var runInstalled, buildInstalled []*debian.Package
 	key := sha256.New()
@@ -187,19 +175,7 @@ func (a *Apt) Install(ctx context.Context, lay *Layer, req AptRequest) (*AptResu
 		buildInstalled = pkgs
 		key.Write(data)
 	}
-	releases := make([]*debian.Release, len(sources))
-	for i, src := range sources {
-		rel, err := client.Release(ctx, src)
-		if err != nil {
-			return nil, fmt.Errorf("read repository %s: %w", src, err)
-		}
-		releases[i] = rel
-		_, hashes, _, err := debian.PackagesFiles(src, rel)
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(key, "%s %v\n", src, hashes)
-	}
+	key.Write([]byte(st.key))
 	resolutionKey := hex.EncodeToString(key.Sum(nil))
 
 	types := LayerTypes{Launch: req.Launch, Build: req.Build, Cache: req.Cache}
@@ -211,11 +187,9 @@ func (a *Apt) Install(ctx context.Context, lay *Layer, req AptRequest) (*AptResu
 		return &AptResult{Reused: true}, nil
 	}
 
-	idx := debian.NewIndex()
-	for i, src := range sources {
-		if idx, err = client.IndexRelease(ctx, src, releases[i], idx); err != nil {
-			return nil, fmt.Errorf("read repository %s: %w", src, err)
-		}
+	idx, err := a.index(ctx, st)
+	if err != nil {
+		return nil, err
 	}
 	var pkgs []*debian.Package
 	seen := map[string]bool{}
@@ -273,6 +247,93 @@ func (a *Apt) Install(ctx context.Context, lay *Layer, req AptRequest) (*AptResu
 		return nil, err
 	}
 	return res, nil
+}
+
+// aptState is the verified state of the repositories for one call.
+type aptState struct {
+	sources  []debian.Source
+	releases []*debian.Release
+	client   *debian.Client
+	key      string // the sources and the hashes of their indexes
+	cleanup  func()
+}
+
+// open resolves the sources (the stack's unless set, then extra) and fetches and
+// verifies their signed releases.
+func (a *Apt) open(ctx context.Context, extra []debian.Source) (*aptState, error) {
+	log := a.Log
+	if log == nil {
+		log = NewLogger(nil)
+	}
+	if a.Arch == "" {
+		a.Arch = dpkgArch(a.root("/var/lib/dpkg/arch"))
+	}
+	sources := a.Sources
+	if sources == nil {
+		var err error
+		if sources, err = a.StackSources(); err != nil {
+			return nil, err
+		}
+	}
+	sources = append(append([]debian.Source(nil), sources...), extra...)
+	for i := range sources {
+		if sources[i].Architecture == "" {
+			sources[i].Architecture = a.Arch
+		}
+	}
+	cacheDir, cleanup, err := a.cacheDir()
+	if err != nil {
+		return nil, err
+	}
+	st := &aptState{sources: sources, cleanup: cleanup,
+		client: &debian.Client{HTTP: a.HTTP, CacheDir: cacheDir, Log: logging.New(indent{log.Writer()}, logging.Info, false)}}
+	var key strings.Builder
+	for _, src := range sources {
+		rel, err := st.client.Release(ctx, src)
+		if err != nil {
+			cleanup()
+			return nil, fmt.Errorf("read repository %s: %w", src, err)
+		}
+		st.releases = append(st.releases, rel)
+		_, hashes, _, err := debian.PackagesFiles(src, rel)
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		fmt.Fprintf(&key, "%s %v\n", src, hashes)
+	}
+	st.key = key.String()
+	return st, nil
+}
+
+// index reads the Packages indexes of st, once per build.
+func (a *Apt) index(ctx context.Context, st *aptState) (*debian.Index, error) {
+	if idx, ok := a.indexes[st.key]; ok {
+		return idx, nil
+	}
+	idx := debian.NewIndex()
+	var err error
+	for i, src := range st.sources {
+		if idx, err = st.client.IndexRelease(ctx, src, st.releases[i], idx); err != nil {
+			return nil, fmt.Errorf("read repository %s: %w", src, err)
+		}
+	}
+	if a.indexes == nil {
+		a.indexes = map[string]*debian.Index{}
+	}
+	a.indexes[st.key] = idx
+	return idx, nil
+}
+
+// Index returns the packages of the sources (the stack's unless Sources is set), for a
+// buildpack that chooses among versions before it installs.
+func (a *Apt) Index(ctx context.Context) (*debian.Index, error) {
+	st, err := a.open(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer st.cleanup()
+	return a.index(ctx, st)
 }
 
 func (a *Apt) cacheDir() (string, func(), error) {

@@ -1,0 +1,379 @@
+package python
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/slipway/slipway/buildpacks/sdk"
+)
+
+// Layer names.
+const (
+	layerCPython = "cpython"   // the interpreter (launch, build, cache)
+	layerVenv    = "venv"      // the app's dependencies (launch, build, cache)
+	layerTools   = "tools"     // pipenv / poetry / uv (build, cache)
+	layerCache   = "pip-cache" // pip's, Poetry's and uv's download caches (cache)
+	layerDebs    = "debs"      // .debs of the Debian CPython (cache)
+)
+
+// Defaults of the tools installed from the index; each is overridable.
+const (
+	DefaultPipenvVersion = "2024.4.0"
+	DefaultPoetryVersion = "1.8.5"
+	DefaultUVVersion     = "0.5.11"
+	DefaultStandalone    = "https://github.com/astral-sh/python-build-standalone/releases/download"
+	DefaultStandaloneRel = "20241016"
+)
+
+// sourceDateEpoch makes pip and compileall write hash-checked bytecode, which stays valid
+// after the exporter normalises file times (and is reproducible).
+const sourceDateEpoch = "315532801"
+
+// Build installs CPython, the dependencies and declares the processes.
+func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
+	log := bc.Log
+	log.Title("Slipway Python buildpack")
+	cfg := readConfig(bc.Env, bc.PlatformDir)
+	if cfg.LiveReload {
+		log.Warnf("BP_LIVE_RELOAD_ENABLED is not supported by slipway/python; ignored")
+	}
+	req, err := FindRequirement(bc.AppDir, cfg.Version)
+	if err != nil {
+		return sdk.BuildResult{}, err
+	}
+	tool, err := ChooseTool(bc.AppDir, cfg.Requirement)
+	if err != nil {
+		return sdk.BuildResult{}, err
+	}
+	tmp, err := os.MkdirTemp("", "slipway-python-")
+	if err != nil {
+		return sdk.BuildResult{}, fmt.Errorf("create temp dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	debs, err := cacheLayer(bc, layerDebs)
+	if err != nil {
+		return sdk.BuildResult{}, err
+	}
+	triple, err := tripleOf(bc.Target.Arch)
+	if err != nil {
+		return sdk.BuildResult{}, err
+	}
+	sources := map[string]Source{
+		"debian":     &debianSource{apt: &sdk.Apt{Cache: debs, Log: log}, log: log},
+		"standalone": &standaloneSource{mirror: cfg.StandaloneMirror, release: cfg.StandaloneRelease, triple: triple, fetcher: &sdk.Fetcher{}, tmp: tmp},
+	}
+	order := []string{cfg.Source}
+	if !cfg.SourceSet {
+		order = []string{"debian", "standalone"}
+	}
+	src, version, err := chooseRuntime(ctx, req, order, sources)
+	if err != nil {
+		return sdk.BuildResult{}, err
+	}
+	log.Step("CPython %s (from %s %q, source %s)", version, req.Source, req.Text, src.Name())
+	rt, err := bc.Layers.Get(layerCPython)
+	if err != nil {
+		return sdk.BuildResult{}, err
+	}
+	python, reused, err := src.Install(ctx, version, rt)
+	if err != nil {
+		return sdk.BuildResult{}, err
+	}
+	if reused {
+		log.Step("Reusing CPython %s layer", version)
+	} else {
+		log.Step("Installed CPython %s into layer %s", version, layerCPython)
+		if err := rt.LaunchEnv().Default("PYTHONUNBUFFERED", "1"); err != nil {
+			return sdk.BuildResult{}, err
+		}
+		// PORT convention: the app listens on $PORT; 8080 unless the platform sets it.
+		if err := rt.LaunchEnv().Default("PORT", "8080"); err != nil {
+			return sdk.BuildResult{}, err
+		}
+	}
+	rt.Metadata["version"], rt.Metadata["source"] = version.String(), src.Name()
+	rt.Types = sdk.LayerTypes{Launch: true, Build: true, Cache: true}
+	if err := rt.Write(); err != nil {
+		return sdk.BuildResult{}, err
+	}
+
+	pipCache, err := cacheLayer(bc, layerCache)
+	if err != nil {
+		return sdk.BuildResult{}, err
+	}
+	env := bc.Env.List(
+		"PATH="+filepath.Dir(python)+":"+bc.Env.Get("PATH"),
+		"LD_LIBRARY_PATH="+strings.Trim(runtimeLibs(rt.Path)+":"+bc.Env.Get("LD_LIBRARY_PATH"), ":"),
+		"PIP_CACHE_DIR="+filepath.Join(pipCache.Path, "pip"),
+		"PIP_DISABLE_PIP_VERSION_CHECK=1",
+		"PIP_NO_INPUT=1",
+		"PIP_PROGRESS_BAR=off",
+		"SOURCE_DATE_EPOCH="+sourceDateEpoch,
+		"POETRY_CACHE_DIR="+filepath.Join(pipCache.Path, "poetry"),
+		"UV_CACHE_DIR="+filepath.Join(pipCache.Path, "uv"),
+		"PIPENV_CACHE_DIR="+filepath.Join(pipCache.Path, "pipenv"),
+		"PYTHONPYCACHEPREFIX=",
+	)
+	for _, b := range bc.Env.Bindings(bc.PlatformDir, "pip") {
+		// A service binding of type pip supplies pip.conf (index URLs, credentials)
+		// without putting it in the app or the image (servicebinding.io).
+		conf := filepath.Join(b.Path, "pip.conf")
+		if exists(conf) {
+			env = append(env, "PIP_CONFIG_FILE="+conf)
+			log.Step("Using pip.conf from binding %s", b.Name)
+		}
+	}
+	in := installer{bc: bc, env: env, out: log.Writer(), python: python}
+
+	var venvPath string
+	if tool == nil {
+		log.Step("No requirements.txt, Pipfile, poetry.lock, uv.lock or pyproject.toml: no dependencies to install")
+	} else {
+		pipWheel, err := src.PipWheel(rt, version)
+		if err != nil {
+			return sdk.BuildResult{}, err
+		}
+		venvPath, err = installDeps(ctx, in, cfg, tool, version, pipWheel)
+		if err != nil {
+			return sdk.BuildResult{}, err
+		}
+	}
+
+	// Bytecode for the app, hash-checked (valid whatever the file times in the image).
+	if err := in.run(ctx, bc.AppDir, python, "-m", "compileall", "-q", "--invalidation-mode", "checked-hash",
+		"-x", "/(\\.git|node_modules|\\.venv|venv)/", bc.AppDir); err != nil {
+		log.Warnf("compiling the app's bytecode: %v", err)
+	}
+
+	var res sdk.BuildResult
+	if exists(filepath.Join(bc.AppDir, "Procfile")) {
+		log.Step("Procfile present: its processes are used")
+		return res, nil
+	}
+	p, why := webProcess(bc.AppDir, venvPath)
+	if p == nil {
+		log.Warnf("%s: the image has no web process; add a Procfile", why)
+		return res, nil
+	}
+	log.Step("Process web: %s (%s)", strings.Join(p.Command, " "), why)
+	res.Launch.Processes = append(res.Launch.Processes, *p)
+	return res, nil
+}
+
+func cacheLayer(bc sdk.BuildContext, name string) (*sdk.Layer, error) {
+	l, err := bc.Layers.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	l.Types = sdk.LayerTypes{Cache: true}
+	if err := l.Write(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func runtimeLibs(layer string) string {
+	var out []string
+	for _, p := range []string{filepath.Join(layer, "lib"), libPath(layer)} {
+		if p != "" && exists(p) {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ":")
+}
+
+// VersionError says no source has a matching version, listing what each offers.
+type VersionError struct {
+	Requirement Requirement
+	Offers      map[string][]Version
+	Errors      map[string]error
+	Order       []string
+}
+
+func (e *VersionError) Error() string {
+	var parts []string
+	for _, s := range e.Order {
+		if err := e.Errors[s]; err != nil {
+			parts = append(parts, fmt.Sprintf("%s: %v", s, err))
+			continue
+		}
+		var vs []string
+		for _, v := range e.Offers[s] {
+			vs = append(vs, v.String())
+		}
+		if len(vs) == 0 {
+			vs = []string{"none"}
+		}
+		parts = append(parts, fmt.Sprintf("%s offers %s", s, strings.Join(vs, ", ")))
+	}
+	return fmt.Sprintf("no CPython matches %q (from %s); sources tried: %s. Change the version or set BP_CPYTHON_SOURCE", e.Requirement.Text, e.Requirement.Source, strings.Join(parts, "; "))
+}
+
+func chooseRuntime(ctx context.Context, req Requirement, order []string, sources map[string]Source) (Source, Version, error) {
+	ve := &VersionError{Requirement: req, Offers: map[string][]Version{}, Errors: map[string]error{}, Order: order}
+	for _, name := range order {
+		src, ok := sources[name]
+		if !ok {
+			return nil, Version{}, fmt.Errorf("BP_CPYTHON_SOURCE=%q: want debian or standalone", name)
+		}
+		vs, err := src.Versions(ctx)
+		if err != nil {
+			if len(order) == 1 {
+				return nil, Version{}, err
+			}
+			ve.Errors[name] = err
+			continue
+		}
+		ve.Offers[name] = vs
+		if v, ok := req.Newest(vs); ok {
+			return src, v, nil
+		}
+	}
+	return nil, Version{}, ve
+}
+
+// installDeps makes (or reuses) the venv layer with the app's dependencies and returns
+// its path. A virtual environment is the layout every Python tool understands (pip,
+// Pipenv, Poetry and uv install into an active one), its bin/ holds the console scripts
+// (gunicorn, uvicorn), and it keeps the app's packages apart from the interpreter's; it
+// refers to the interpreter by the runtime layer's path, which is the same at launch.
+func installDeps(ctx context.Context, in installer, cfg config, tool *Tool, version Version, pipWheel string) (string, error) {
+	bc, log := in.bc, in.bc.Log
+	lay, err := bc.Layers.Get(layerVenv)
+	if err != nil {
+		return "", err
+	}
+	key, err := tool.inputsKey(bc.AppDir)
+	if err != nil {
+		return "", err
+	}
+	toolVersion := map[string]string{"pip": cfg.PipVersion, "pipenv": cfg.PipenvVersion, "poetry": cfg.PoetryVersion, "uv": cfg.UVVersion}[tool.Name]
+	want := map[string]any{"inputs": key, "python": version.String(), "tool": tool.Name, "tool-version": toolVersion, "pip": cfg.PipVersion}
+	venv := lay.Path
+	in.env = append(in.env, "VIRTUAL_ENV="+venv, "PATH="+filepath.Join(venv, "bin")+":"+envValue(in.env, "PATH"))
+	if lay.MetadataMatches(want) && exists(filepath.Join(venv, "bin", "python")) {
+		log.Step("Reusing the virtual environment (%s unchanged, CPython %s)", strings.Join(tool.Inputs, ", "), version)
+	} else {
+		log.Step("Installing dependencies with %s into layer %s", tool.Name, layerVenv)
+		if err := lay.Reset(); err != nil {
+			return "", err
+		}
+		if err := in.venv(ctx, venv, pipWheel, cfg.PipVersion); err != nil {
+			return "", err
+		}
+		vpy := filepath.Join(venv, "bin", "python")
+		switch tool.Name {
+		case "pip":
+			args := []string{vpy, "-m", "pip", "install"}
+			if tool.Project {
+				args = append(args, "-e", ".")
+			}
+			for _, r := range tool.Requirements {
+				args = append(args, "-r", r)
+			}
+			if err := in.run(ctx, bc.AppDir, args...); err != nil {
+				return "", fmt.Errorf("pip could not install the dependencies (index %s): %w", indexURL(bc.Env), err)
+			}
+		case "pipenv", "poetry", "uv":
+			bin, err := installTool(ctx, in, tool.Name, toolVersion, version, pipWheel)
+			if err != nil {
+				return "", err
+			}
+			if err := runTool(ctx, in, tool, bin, venv); err != nil {
+				return "", err
+			}
+		}
+		if err := lay.SharedEnv().Prepend("PATH", filepath.Join(venv, "bin"), ":"); err != nil {
+			return "", err
+		}
+		if err := lay.SharedEnv().Override("VIRTUAL_ENV", venv); err != nil {
+			return "", err
+		}
+	}
+	lay.Metadata = want
+	lay.Types = sdk.LayerTypes{Launch: true, Build: true, Cache: true}
+	if err := lay.Write(); err != nil {
+		return "", err
+	}
+	return venv, nil
+}
+
+func envValue(env []string, name string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v = val
+		}
+	}
+	return v
+}
+
+// installTool puts pipenv, poetry or uv (pinned version) into the tools layer, a venv of
+// its own so the tool's dependencies never mix with the app's; reused while the tool
+// version and CPython are unchanged.
+func installTool(ctx context.Context, in installer, name, version string, py Version, pipWheel string) (string, error) {
+	lay, err := in.bc.Layers.Get(layerTools)
+	if err != nil {
+		return "", err
+	}
+	want := map[string]any{"tool": name, "version": version, "python": py.String()}
+	bin := filepath.Join(lay.Path, "bin", name)
+	if lay.MetadataMatches(want) && exists(bin) {
+		in.bc.Log.Detail("reusing %s %s", name, version)
+	} else {
+		in.bc.Log.Detail("installing %s %s from %s", name, version, indexURL(in.bc.Env))
+		if err := lay.Reset(); err != nil {
+			return "", err
+		}
+		if err := in.venv(ctx, lay.Path, pipWheel, ""); err != nil {
+			return "", err
+		}
+		if err := in.run(ctx, in.bc.AppDir, filepath.Join(lay.Path, "bin", "python"), "-m", "pip", "install", "--quiet", name+"=="+version); err != nil {
+			return "", fmt.Errorf("install %s %s (index %s): %w", name, version, indexURL(in.bc.Env), err)
+		}
+	}
+	lay.Metadata = want
+	lay.Types = sdk.LayerTypes{Build: true, Cache: true}
+	if err := lay.Write(); err != nil {
+		return "", err
+	}
+	return bin, nil
+}
+
+func runTool(ctx context.Context, in installer, tool *Tool, bin, venv string) error {
+	bc := in.bc
+	switch tool.Name {
+	case "pipenv":
+		// With VIRTUAL_ENV set pipenv installs into that environment instead of making
+		// its own; --deploy refuses a Pipfile.lock that is out of date with the Pipfile.
+		in.env = append(in.env, "PIPENV_VERBOSITY=-1", "PIPENV_NOSPIN=1", "PIPENV_YES=1", "PIPENV_VENV_IN_PROJECT=", "PIPENV_IGNORE_VIRTUALENVS=")
+		if u := bc.Env.Get("PIP_INDEX_URL"); u != "" {
+			in.env = append(in.env, "PIPENV_PYPI_MIRROR="+u)
+		}
+		args := []string{bin, "install", "--deploy"}
+		if !exists(filepath.Join(bc.AppDir, "Pipfile.lock")) {
+			args = []string{bin, "install", "--skip-lock"}
+		}
+		if err := in.run(ctx, bc.AppDir, args...); err != nil {
+			return fmt.Errorf("pipenv could not install the dependencies (see its message above; index %s): %w", indexURL(bc.Env), err)
+		}
+	case "poetry":
+		in.env = append(in.env, "POETRY_VIRTUALENVS_CREATE=false", "POETRY_NO_INTERACTION=1")
+		if err := in.run(ctx, bc.AppDir, bin, "install", "--only", "main", "--no-root", "--no-interaction"); err != nil {
+			return fmt.Errorf("poetry could not install the dependencies (see its message above): %w", err)
+		}
+	case "uv":
+		in.env = append(in.env, "UV_PROJECT_ENVIRONMENT="+venv, "UV_PYTHON="+filepath.Join(venv, "bin", "python"), "UV_PYTHON_DOWNLOADS=never")
+		if err := in.run(ctx, bc.AppDir, bin, "sync", "--frozen", "--no-dev", "--no-install-project"); err != nil {
+			return fmt.Errorf("uv could not install the dependencies (see its message above; index %s): %w", bc.Env.Get("UV_INDEX_URL"), err)
+		}
+	default:
+		return errors.New("unknown tool " + tool.Name)
+	}
+	return nil
+}
