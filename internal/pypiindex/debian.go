@@ -36,61 +36,94 @@ func DebianPackages(t testing.TB, names ...string) map[string]string {
 	if _, err := os.Stat(DebianKeyring); err != nil {
 		t.Skip("Debian's archive keyring is not installed (apt-get install debian-archive-keyring)")
 	}
-	client := &debian.Client{CacheDir: filepath.Join(testimages.CacheDir(t), "debs")}
-	ctx := context.Background()
+	out, err := FetchDebian(context.Background(), filepath.Join(testimages.CacheDir(t), "debs"), names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// FetchDebian is DebianPackages for programs (the benchmark's index): .debs are kept in
+// cacheDir by SHA256.
+func FetchDebian(ctx context.Context, cacheDir string, names ...string) (map[string]string, error) {
+	client := &debian.Client{CacheDir: cacheDir}
 	debIndex.once.Do(func() {
 		debIndex.idx, debIndex.err = client.Index(ctx, debian.Source{URL: DebianMirror, Suite: DebianSuite, Components: []string{"main"}, Architecture: "amd64", Keyring: DebianKeyring}, nil)
 	})
 	if debIndex.err != nil {
-		t.Fatal(debIndex.err)
+		return nil, debIndex.err
 	}
 	var pkgs []*debian.Package
 	for _, n := range names {
 		p, ok := debIndex.idx.Lookup(n)
 		if !ok {
-			t.Fatalf("Debian %s has no package %s", DebianSuite, n)
+			return nil, fmt.Errorf("Debian %s has no package %s", DebianSuite, n)
 		}
 		pkgs = append(pkgs, p)
 	}
 	paths, err := client.Download(ctx, pkgs)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	out := map[string]string{}
 	for i, p := range pkgs {
 		out[p.Name] = paths[i]
 	}
-	return out
+	return out, nil
 }
 
 // FromDebian rebuilds the Python distribution a Debian python3-* package installed (its
 // files under /usr/lib/python3/dist-packages and its .dist-info or .egg-info metadata) as
-// a wheel.
-func FromDebian(t testing.TB, deb string) Wheel {
+// a wheel. Debian drops the base requirements from egg-info metadata (its own Depends
+// carry them); requires puts them back as Requires-Dist.
+func FromDebian(t testing.TB, deb string, requires ...string) Wheel {
 	t.Helper()
-	dir := t.TempDir()
-	root, err := os.OpenRoot(dir)
+	w, err := WheelFromDeb(deb, t.TempDir(), requires...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return w
+}
+
+// WheelFromDeb is FromDebian for programs; tmp is scratch space.
+func WheelFromDeb(deb, tmp string, requires ...string) (Wheel, error) {
+	dir, err := os.MkdirTemp(tmp, "deb-")
+	if err != nil {
+		return Wheel{}, err
+	}
+	defer os.RemoveAll(dir)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return Wheel{}, err
+	}
 	f, err := os.Open(deb)
 	if err != nil {
-		t.Fatal(err)
+		root.Close()
+		return Wheel{}, err
 	}
 	_, err = debian.Extract(context.Background(), bufio.NewReader(f), root, deb, debian.ExtractOptions{})
 	f.Close()
 	root.Close()
 	if err != nil {
-		t.Fatal(err)
+		return Wheel{}, err
 	}
-	w, err := wheelFromSitePackages(filepath.Join(dir, "usr/lib/python3/dist-packages"))
+	// A *-whl package ships a ready wheel: serve it as it is.
+	if m, _ := filepath.Glob(filepath.Join(dir, "usr/share/python-wheels/*.whl")); len(m) == 1 {
+		data, err := os.ReadFile(m[0])
+		if err != nil {
+			return Wheel{}, err
+		}
+		parts := strings.SplitN(filepath.Base(m[0]), "-", 3)
+		return Wheel{Name: parts[0], Version: parts[1], File: filepath.Base(m[0]), Data: data}, nil
+	}
+	w, err := wheelFromSitePackages(filepath.Join(dir, "usr/lib/python3/dist-packages"), requires)
 	if err != nil {
-		t.Fatalf("%s: %v", filepath.Base(deb), err)
+		return Wheel{}, fmt.Errorf("%s: %w", filepath.Base(deb), err)
 	}
-	return w
+	return w, nil
 }
 
-func wheelFromSitePackages(site string) (Wheel, error) {
+func wheelFromSitePackages(site string, requires []string) (Wheel, error) {
 	ents, err := os.ReadDir(site)
 	if err != nil {
 		return Wheel{}, err
@@ -120,6 +153,13 @@ func wheelFromSitePackages(site string) (Wheel, error) {
 			meta = read("PKG-INFO")
 			meta = withRequires(meta, read("requires.txt"))
 		}
+	}
+	if len(requires) > 0 {
+		head, body, _ := strings.Cut(meta, "\n\n")
+		for _, r := range requires {
+			head += "\nRequires-Dist: " + r
+		}
+		meta = head + "\n\n" + body
 	}
 	name, version := field(meta, "Name"), field(meta, "Version")
 	if name == "" || version == "" {

@@ -43,12 +43,21 @@ type Index struct {
 
 // Start serves an empty index until the test ends.
 func Start(t testing.TB) *Index {
+	idx := New()
+	t.Cleanup(idx.Close)
+	return idx
+}
+
+// New serves an empty index until Close, for fixtures shared by several tests.
+func New() *Index {
 	idx := &Index{projects: map[string][]Wheel{}}
 	idx.srv = httptest.NewServer(http.HandlerFunc(idx.serve))
-	t.Cleanup(idx.srv.Close)
 	idx.URL = idx.srv.URL + "/simple"
 	return idx
 }
+
+// Close stops the server.
+func (idx *Index) Close() { idx.srv.Close() }
 
 // Requests is the number of requests served so far.
 func (idx *Index) Requests() int64 { return idx.requests.Load() }

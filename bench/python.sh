@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Python benchmark (issue 12): `slipway build` of a Flask app served by gunicorn
+# (requirements.txt) with the default builder, against `podman build` of the Dockerfile a
+# Python developer writes for it, in the same run, on the same machine:
+#   cold      no build cache (slipway: app image and its cache removed; podman: --no-cache
+#             after removing the app image); base images stay, as a pulled python image or
+#             a made builder would
+#   warm      rebuild with no change
+#   one-file  rebuild after appending a comment to app.py
+# Each case runs RUNS (default 5, at least 5) times under hyperfine; the script prints the
+# medians, the slipway/podman ratio per case and both image sizes.
+#
+# Fairness:
+# - Same Python: Debian bookworm's CPython 3.11 (the buildpack's default source) on both
+#   sides; the Dockerfile's base stage stands in for FROM python:3.11-slim with that CPython
+#   copied under /usr/local on the same base, slipway/run:bookworm, and pip installed.
+# - Same packages, same index: bench/pyindex serves wheels rebuilt from Debian's
+#   python3-* packages on 127.0.0.1 (no PyPI here); both sides read it through PIP_INDEX_URL.
+# - Same work: a virtual environment / site-packages with the pinned requirements, the app
+#   copied, gunicorn as the command.
+# - podman uses overlay storage (what users have); PODMAN_STORAGE_DRIVER=vfs otherwise.
+#
+# Usage: bench/python.sh            (RUNS=7 bench/python.sh for more runs)
+# Needs: root, bwrap, podman (runc), hyperfine, jq, go. The .deb cache in SLIPWAY_DEB_CACHE
+# (default /var/tmp/slipway-test-cache/debs) is shared; an e2e-built default stack under
+# /var/tmp/slipway-test-cache/default-stack-* is reused when present. Everything else lives
+# in a temp dir removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-5}
+[ "$RUNS" -ge 5 ] || { echo "RUNS must be at least 5" >&2; exit 2; }
+DRIVER=${PODMAN_STORAGE_DRIVER:-overlay}
+DEBS=${SLIPWAY_DEB_CACHE:-/var/tmp/slipway-test-cache/debs}
+for t in bwrap podman runc hyperfine jq go; do
+  command -v "$t" >/dev/null || { echo "bench/python.sh needs $t" >&2; exit 2; }
+done
+
+make build >/dev/null
+SW=$PWD/bin/slipway
+T=$(mktemp -d /tmp/swpy.XXXXXX) # short: podman's runroot must stay under 50 characters
+P="podman --root $T/pr --runroot $T/prr --storage-driver $DRIVER --cgroup-manager cgroupfs --events-backend none --runtime runc"
+IDX_PID=
+cleanup() {
+  [ -n "$IDX_PID" ] && kill "$IDX_PID" 2>/dev/null || true
+  $P rm -af >/dev/null 2>&1 || true
+  $P rmi -af >/dev/null 2>&1 || true
+  grep -o " $T/[^ ]*" /proc/mounts | sort -r | xargs -r umount -l 2>/dev/null || true
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+export SLIPWAY_STORE=$T/store XDG_CACHE_HOME=$T/cache SLIPWAY_CONFIG=$T/config.toml
+mkdir -p "$T/cache/slipway" "$DEBS"
+ln -s "$DEBS" "$T/cache/slipway/debs"
+STACK=$(ls -d /var/tmp/slipway-test-cache/default-stack-*[0-9a-f] 2>/dev/null | head -1 || true)
+if [ -n "$STACK" ]; then cp -al "$STACK" "$T/store"; echo "== default stack from $STACK"; fi
+
+go build -o "$T/pyindex" ./bench/pyindex
+mkdir -p "$T/sapp"
+"$T/pyindex" -cache "$DEBS" -url-file "$T/index" -requirements "$T/sapp/requirements.txt" -python-dir "$T/python" &
+IDX_PID=$!
+for _ in $(seq 600); do [ -s "$T/index" ] && break; sleep 0.1; done
+[ -s "$T/index" ] || { echo "pyindex did not start" >&2; exit 1; }
+IDX=$(cat "$T/index")
+cat >"$T/sapp/app.py" <<'PY'
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.route("/")
+def index():
+    return "hello from flask"
+PY
+cp -a "$T/sapp" "$T/papp"
+SBUILD="$SW build bench-py --path $T/sapp --network host --env PIP_INDEX_URL=$IDX -q"
+
+echo "== untimed first slipway build (makes the default stack if needed, and the builder)"
+$SBUILD >"$T/first.log" 2>&1 || { cat "$T/first.log"; exit 1; }
+
+"$SW" save slipway/run:bookworm -o "$T/run.tar" >/dev/null
+$P load -q -i "$T/run.tar" >/dev/null
+rm -f "$T/run.tar"
+printf '__pycache__\nDockerfile\n.dockerignore\n' >"$T/papp/.dockerignore"
+cat >"$T/papp/Dockerfile" <<'DOCKERFILE'
+# Stands in for FROM python:3.11-slim: the run image plus the same CPython and pip.
+FROM localhost/slipway/run:bookworm AS base
+USER root
+COPY --from=python . /usr/local/
+ENV LD_LIBRARY_PATH=/usr/local/lib PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+RUN python3 /usr/local/share/pip-*.whl/pip install --no-index --quiet /usr/local/share/pip-*.whl
+
+FROM base
+ARG PIP_INDEX_URL
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+ENV PORT=8080
+CMD ["gunicorn", "app:app"]
+DOCKERFILE
+PBUILD="$P build -q --network host --build-context python=$T/python --build-arg PIP_INDEX_URL=$IDX -t bench-py $T/papp"
+$PBUILD >/dev/null 2>"$T/pfirst.log" || { cat "$T/pfirst.log"; exit 1; }
+
+cat >"$T/edit.sh" <<'EOF2'
+#!/bin/sh
+echo "# edit $(date +%s%N)" >>"$1/app.py"
+EOF2
+chmod +x "$T/edit.sh"
+
+run() { # name command [hyperfine options...]
+  local name=$1 cmd=$2
+  shift 2
+  hyperfine -N --runs "$RUNS" --style basic --export-json "$T/$name.json" "$@" -n "$name" "$cmd" >"$T/$name.log" 2>&1 \
+    || { cat "$T/$name.log"; exit 1; }
+  jq -r '.results[0].median' "$T/$name.json"
+}
+declare -A M
+echo "== timing ($RUNS runs per case)"
+M[slipway-cold]=$(run slipway-cold "$SBUILD" --prepare "sh -c '$SW rmi bench-py >/dev/null 2>&1; rm -rf $T/cache/slipway/apps'")
+M[podman-cold]=$(run podman-cold "$P build -q --no-cache --network host --build-context python=$T/python --build-arg PIP_INDEX_URL=$IDX -t bench-py $T/papp" \
+  --prepare "sh -c '$P rmi -f bench-py >/dev/null 2>&1; $P image prune -f >/dev/null 2>&1; true'")
+$SBUILD >/dev/null 2>&1
+$PBUILD >/dev/null 2>&1
+M[slipway-warm]=$(run slipway-warm "$SBUILD" --warmup 1)
+M[podman-warm]=$(run podman-warm "$PBUILD" --warmup 1)
+M[slipway-onefile]=$(run slipway-onefile "$SBUILD" --warmup 1 --prepare "$T/edit.sh $T/sapp")
+M[podman-onefile]=$(run podman-onefile "$PBUILD" --warmup 1 --prepare "$T/edit.sh $T/papp")
+
+PSIZE=$($P image inspect --format '{{.Size}}' localhost/bench-py:latest)
+"$SW" save bench-py -o "$T/sapp.tar" >/dev/null
+$P load -q -i "$T/sapp.tar" >/dev/null
+rm -f "$T/sapp.tar"
+SSIZE=$($P image inspect --format '{{.Size}}' localhost/bench-py:latest)
+
+echo
+echo "== results (medians of $RUNS runs; $(nproc) cores; podman storage: $DRIVER; Debian CPython 3.11, Flask + gunicorn)"
+printf '%-10s %12s %12s %16s\n' case slipway podman slipway/podman
+for c in cold warm onefile; do
+  s=${M[slipway-$c]} p=${M[podman-$c]}
+  printf '%-10s %11.2fs %11.2fs %16.2f\n' "$c" "$s" "$p" "$(echo "$s $p" | awk '{print $1 / $2}')"
+done
+printf '%-10s %11.1fM %11.1fM %16.2f   (uncompressed, podman image inspect .Size)\n' \
+  size "$(echo "$SSIZE" | awk '{print $1 / 1e6}')" "$(echo "$PSIZE" | awk '{print $1 / 1e6}')" \
+  "$(echo "$SSIZE $PSIZE" | awk '{print $1 / $2}')"
