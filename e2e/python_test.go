@@ -31,7 +31,7 @@ var pyFixture struct {
 	wheels map[string]pypiindex.Wheel // normalized name → wheel
 }
 
-var flaskDebs = []string{"python3-flask", "python3-werkzeug", "python3-jinja2", "python3-markupsafe", "python3-itsdangerous", "python3-click", "python3-blinker", "python3-gunicorn"}
+var flaskDebs = []string{"python3-flask", "python3-werkzeug", "python3-jinja2", "python3-markupsafe", "python3-itsdangerous", "python3-click", "python3-blinker", "python3-gunicorn", "python3-setuptools-whl"}
 
 func pythonIndex(t *testing.T) (*pypiindex.Index, map[string]pypiindex.Wheel) {
 	t.Helper()
@@ -40,7 +40,13 @@ func pythonIndex(t *testing.T) (*pypiindex.Index, map[string]pypiindex.Wheel) {
 		pyFixture.idx = pypiindex.New()
 		pyFixture.wheels = map[string]pypiindex.Wheel{}
 		for _, name := range flaskDebs {
-			w := pypiindex.FromDebian(t, debs[name])
+			// gunicorn 20 imports pkg_resources: upstream requires setuptools, which
+			// Debian's egg-info dropped.
+			var reqs []string
+			if name == "python3-gunicorn" {
+				reqs = []string{"setuptools>=3.0"}
+			}
+			w := pypiindex.FromDebian(t, debs[name], reqs...)
 			pyFixture.idx.Add(w)
 			pyFixture.wheels[pypiindex.Normalize(w.Name)] = w
 		}
@@ -106,7 +112,7 @@ func requirements(wheels map[string]pypiindex.Wheel, names ...string) string {
 func httpGet(t *testing.T, archive, image string) string {
 	t.Helper()
 	return podmanLaunch(t, archive, image, "bash", "-c",
-		`/cnb/process/web & pid=$!; rc=1; for i in $(seq 1 40); do sleep 0.5; if python -c "import os,urllib.request; print(urllib.request.urlopen('http://127.0.0.1:'+os.environ['PORT']+'/').read().decode())"; then rc=0; break; fi; done; kill $pid; exit $rc`)
+		`/cnb/process/web & pid=$!; rc=1; for i in $(seq 1 40); do sleep 0.5; if python -c "import os,urllib.request; print(urllib.request.urlopen('http://127.0.0.1:'+os.environ['PORT']+'/').read().decode())" 2>/dev/null; then rc=0; break; fi; done; kill $pid; exit $rc`)
 }
 
 func diffIDsChanged(a, b []string) []int {
@@ -414,7 +420,7 @@ func pipenvIndex(t *testing.T) (*pypiindex.Index, map[string]pypiindex.Wheel, st
 			"pipenv":             {"certifi", "setuptools>=36.2.1", "virtualenv-clone>=0.2.5", "virtualenv"},
 			"python3-virtualenv": {"distlib<1,>=0.3.6", "filelock<4,>=3.4.1", "platformdirs<3,>=2.4"},
 		}
-		names := []string{"pipenv", "python3-virtualenv", "python3-virtualenv-clone", "python3-certifi", "python3-distlib", "python3-filelock", "python3-platformdirs", "python3-setuptools-whl"}
+		names := []string{"pipenv", "python3-virtualenv", "python3-virtualenv-clone", "python3-certifi", "python3-distlib", "python3-filelock", "python3-platformdirs"}
 		debs := pypiindex.DebianPackages(t, names...)
 		for _, n := range names {
 			w := pypiindex.FromDebian(t, debs[n], reqs[n]...)

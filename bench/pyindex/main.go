@@ -21,7 +21,7 @@ import (
 	"github.com/slipway/slipway/internal/pypiindex"
 )
 
-var flaskDebs = []string{"python3-flask", "python3-werkzeug", "python3-jinja2", "python3-markupsafe", "python3-itsdangerous", "python3-click", "python3-blinker", "python3-gunicorn"}
+var flaskDebs = []string{"python3-flask", "python3-werkzeug", "python3-jinja2", "python3-markupsafe", "python3-itsdangerous", "python3-click", "python3-blinker", "python3-gunicorn", "python3-setuptools-whl"}
 var pythonDebs = []string{"python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "libexpat1", "python3-pip-whl"}
 
 func main() {
@@ -53,7 +53,11 @@ func run(ctx context.Context, cache, urlFile, reqFile, pyDir string, lifetime ti
 	defer idx.Close()
 	var reqs []string
 	for _, n := range flaskDebs {
-		w, err := pypiindex.WheelFromDeb(debs[n], tmp)
+		var reqs []string
+		if n == "python3-gunicorn" {
+			reqs = []string{"setuptools>=3.0"} // dropped from Debian's egg-info; gunicorn 20 imports pkg_resources
+		}
+		w, err := pypiindex.WheelFromDeb(debs[n], tmp, reqs...)
 		if err != nil {
 			return err
 		}

@@ -39,9 +39,11 @@ type Apt struct {
 	HTTP  *http.Client
 	Log   *Logger
 
-	// indexes keeps the indexes read during this build by repository state, so a
-	// buildpack that lists versions and then installs reads them once.
+	// indexes keeps the indexes read during this build by repository state, and states
+	// the verified releases by sources, so a buildpack that lists versions and then
+	// installs fetches and reads them once.
 	indexes map[string]*debian.Index
+	states  map[string]*aptState
 }
 
 // AptRequest is one Install call.
@@ -276,10 +278,15 @@ func (a *Apt) open(ctx context.Context, extra []debian.Source) (*aptState, error
 		}
 	}
 	sources = append(append([]debian.Source(nil), sources...), extra...)
+	var srcKey strings.Builder
 	for i := range sources {
 		if sources[i].Architecture == "" {
 			sources[i].Architecture = a.Arch
 		}
+		srcKey.WriteString(sources[i].String() + "\n")
+	}
+	if st, ok := a.states[srcKey.String()]; ok {
+		return st, nil
 	}
 	cacheDir, cleanup, err := a.cacheDir()
 	if err != nil {
@@ -303,6 +310,12 @@ func (a *Apt) open(ctx context.Context, extra []debian.Source) (*aptState, error
 		fmt.Fprintf(&key, "%s %v\n", src, hashes)
 	}
 	st.key = key.String()
+	if a.Cache != nil { // a temporary cache dir is removed after each call
+		if a.states == nil {
+			a.states = map[string]*aptState{}
+		}
+		a.states[srcKey.String()] = st
+	}
 	return st, nil
 }
 
