@@ -63,8 +63,12 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	if err != nil {
 		return sdk.BuildResult{}, err
 	}
+	rt, err := bc.Layers.Get(layerCPython)
+	if err != nil {
+		return sdk.BuildResult{}, err
+	}
 	sources := map[string]Source{
-		"debian":     &debianSource{apt: &sdk.Apt{Cache: debs, Log: log}, log: log},
+		"debian":     &debianSource{apt: &sdk.Apt{Cache: debs, Log: log}, log: log, lay: rt},
 		"standalone": &standaloneSource{mirror: cfg.StandaloneMirror, release: cfg.StandaloneRelease, triple: triple, fetcher: &sdk.Fetcher{}, tmp: tmp},
 	}
 	order := []string{cfg.Source}
@@ -76,10 +80,6 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 		return sdk.BuildResult{}, err
 	}
 	log.Step("CPython %s (from %s %q, source %s)", version, req.Source, req.Text, src.Name())
-	rt, err := bc.Layers.Get(layerCPython)
-	if err != nil {
-		return sdk.BuildResult{}, err
-	}
 	python, reused, err := src.Install(ctx, version, rt)
 	if err != nil {
 		return sdk.BuildResult{}, err
@@ -97,6 +97,11 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 		}
 	}
 	rt.Metadata["version"], rt.Metadata["source"] = version.String(), src.Name()
+	if m, ok := src.(interface{ metadata() map[string]any }); ok {
+		for k, v := range m.metadata() {
+			rt.Metadata[k] = v
+		}
+	}
 	rt.Types = sdk.LayerTypes{Launch: true, Build: true, Cache: true}
 	if err := rt.Write(); err != nil {
 		return sdk.BuildResult{}, err

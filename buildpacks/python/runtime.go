@@ -35,6 +35,16 @@ type debianSource struct {
 	apt *sdk.Apt
 	idx *debian.Index
 	log *sdk.Logger
+	// lay is the cpython layer: its metadata keeps the versions the repositories offer
+	// under their RepositoryKey, so a rebuild does not read the indexes to list them.
+	lay      *sdk.Layer
+	repoKey  string
+	versions string
+}
+
+// metadata is what the cpython layer keeps for the next build.
+func (s *debianSource) metadata() map[string]any {
+	return map[string]any{"apt-repositories": s.repoKey, "apt-versions": s.versions}
 }
 
 func (s *debianSource) Name() string { return "debian" }
@@ -54,6 +64,23 @@ func (s *debianSource) index(ctx context.Context) (*debian.Index, error) {
 var debianUpstream = regexp.MustCompile(`^(?:\d+:)?(\d+\.\d+\.\d+)`)
 
 func (s *debianSource) Versions(ctx context.Context) ([]Version, error) {
+	key, err := s.apt.RepositoryKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.repoKey = key
+	if s.lay != nil && s.lay.Metadata["apt-repositories"] == key {
+		if list, ok := s.lay.Metadata["apt-versions"].(string); ok && list != "" {
+			var out []Version
+			for _, f := range strings.Fields(list) {
+				if v, _, err := ParseVersion(f); err == nil {
+					out = append(out, v)
+				}
+			}
+			s.versions = list
+			return out, nil
+		}
+	}
 	idx, err := s.index(ctx)
 	if err != nil {
 		return nil, err
@@ -72,6 +99,11 @@ func (s *debianSource) Versions(ctx context.Context) ([]Version, error) {
 			out = append(out, v)
 		}
 	}
+	var list []string
+	for _, v := range out {
+		list = append(list, v.String())
+	}
+	s.versions = strings.Join(list, " ")
 	return out, nil
 }
 
@@ -180,7 +212,7 @@ func (s *standaloneSource) Install(ctx context.Context, v Version, lay *sdk.Laye
 		return "", false, fmt.Errorf("%s/SHA256SUMS: %s: %w", s.base(), file, err)
 	}
 	python := filepath.Join(lay.Path, "bin", "python"+v.Minor())
-	want := map[string]any{"source": "standalone", "file": file, "sha256": s.sums[file]}
+	want := map[string]any{"source": "standalone", "file": file, "sha256": s.sums[file], "version": v.String()}
 	if lay.MetadataMatches(want) && exists(python) {
 		return python, true, nil
 	}

@@ -338,6 +338,20 @@ func (a *Apt) index(ctx context.Context, st *aptState) (*debian.Index, error) {
 	return idx, nil
 }
 
+// RepositoryKey identifies the state of the sources (the stack's unless Sources is set):
+// it changes when any signed release lists a different Packages index. A buildpack can
+// keep what it derived from an index (e.g. the versions offered) under this key and skip
+// reading the index while it is unchanged.
+func (a *Apt) RepositoryKey(ctx context.Context) (string, error) {
+	st, err := a.open(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer st.cleanup()
+	sum := sha256.Sum256([]byte(st.key))
+	return hex.EncodeToString(sum[:]), nil
+}
+
 // Index returns the packages of the sources (the stack's unless Sources is set), for a
 // buildpack that chooses among versions before it installs.
 func (a *Apt) Index(ctx context.Context) (*debian.Index, error) {
