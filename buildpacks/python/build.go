@@ -282,6 +282,9 @@ func installDeps(ctx context.Context, in installer, cfg config, tool *Tool, vers
 				args = append(args, "-r", r)
 			}
 			if err := in.run(ctx, bc.AppDir, args...); err != nil {
+				if why := probeIndex(ctx, bc.Env, bc.AppDir, tool.Requirements); why != "" {
+					return "", fmt.Errorf("pip could not install the dependencies: the index fails: %s (%w)", why, err)
+				}
 				return "", fmt.Errorf("pip could not install the dependencies (index %s): %w", indexURL(bc.Env), err)
 			}
 		case "pipenv", "poetry", "uv":

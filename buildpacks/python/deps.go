@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
 
 	"github.com/slipway/slipway/buildpacks/sdk"
 )
@@ -123,4 +126,51 @@ func (in installer) venv(ctx context.Context, dir, pipWheel, pipVersion string) 
 		}
 	}
 	return nil
+}
+
+var reqName = regexp.MustCompile(`^\s*([A-Za-z0-9][A-Za-z0-9._-]*)`)
+
+// probeIndex explains a failed install when the index itself is failing: pip reports an
+// index error (a 500, say) only in its debug log, so ask the index for the first
+// requirement's page and return "URL answered STATUS" when it is not 200 OK ("" else).
+func probeIndex(ctx context.Context, env sdk.Environ, appDir string, files []string) string {
+	base := env.Get("PIP_INDEX_URL")
+	if base == "" {
+		return ""
+	}
+	name := ""
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(appDir, f))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if m := reqName.FindStringSubmatch(line); m != nil && !strings.HasPrefix(strings.TrimSpace(line), "-") {
+				name = m[1]
+				break
+			}
+		}
+		if name != "" {
+			break
+		}
+	}
+	u := strings.TrimSuffix(base, "/") + "/"
+	if name != "" {
+		u += strings.ToLower(regexp.MustCompile(`[-_.]+`).ReplaceAllString(name, "-")) + "/"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Sprintf("%s: %v", u, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
+		return fmt.Sprintf("%s answered %s", u, resp.Status)
+	}
+	return ""
 }
