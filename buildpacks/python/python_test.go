@@ -2,6 +2,8 @@ package python
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,5 +192,26 @@ func TestChooseTool(t *testing.T) {
 	}
 	if _, err := ChooseTool(t.TempDir(), "missing.txt"); err == nil || !strings.Contains(err.Error(), "BP_PIP_REQUIREMENT") {
 		t.Errorf("missing BP_PIP_REQUIREMENT file: %v", err)
+	}
+}
+
+func TestProbeIndexNamesAFailingIndex(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/simple/flask/" {
+			http.Error(w, "boom", http.StatusInternalServerError)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	write(t, dir, map[string]string{"requirements.txt": "# pinned\n--require-hashes\nFlask==2.2.2\n"})
+	env := sdk.Environ{"PIP_INDEX_URL": srv.URL + "/simple"}
+	if got := probeIndex(context.Background(), env, dir, []string{"requirements.txt"}); got != srv.URL+"/simple/flask/ answered 500 Internal Server Error" {
+		t.Errorf("probe = %q", got)
+	}
+	write(t, dir, map[string]string{"requirements.txt": "missing-one==1\n"})
+	if got := probeIndex(context.Background(), env, dir, []string{"requirements.txt"}); got != "" {
+		t.Errorf("a 404 (package not on the index) is pip's to explain, got %q", got)
 	}
 }
