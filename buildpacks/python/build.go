@@ -359,7 +359,7 @@ func runTool(ctx context.Context, in installer, tool *Tool, bin, venv string) er
 	case "pipenv":
 		// With VIRTUAL_ENV set pipenv installs into that environment instead of making
 		// its own; --deploy refuses a Pipfile.lock that is out of date with the Pipfile.
-		in.env = append(in.env, "PIPENV_VERBOSITY=-1", "PIPENV_NOSPIN=1", "PIPENV_YES=1", "PIPENV_VENV_IN_PROJECT=", "PIPENV_IGNORE_VIRTUALENVS=")
+		in.env = append(in.env, "PIPENV_VERBOSITY=-1", "PIPENV_NOSPIN=1", "PIPENV_YES=1")
 		if u := bc.Env.Get("PIP_INDEX_URL"); u != "" {
 			in.env = append(in.env, "PIPENV_PYPI_MIRROR="+u)
 		}
