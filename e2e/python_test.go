@@ -113,7 +113,7 @@ func requirements(wheels map[string]pypiindex.Wheel, names ...string) string {
 func httpGet(t *testing.T, archive, image string, more ...string) string {
 	t.Helper()
 	return podmanLaunch(t, archive, image, "bash", "-c",
-		`/cnb/process/web & pid=$!; rc=1; for i in $(seq 1 60); do sleep 0.5; if python -c "import os,urllib.request; print(urllib.request.urlopen('http://127.0.0.1:'+os.environ['PORT']+'/').read().decode())" 2>/dev/null; then rc=0; break; fi; done; kill $pid; `+strings.Join(more, "; ")+`; exit $rc`)
+		`/cnb/process/web & pid=$!; rc=1; for i in $(seq 1 60); do sleep 0.5; if python -c "import os,urllib.request; print(urllib.request.urlopen('http://127.0.0.1:'+os.environ['PORT']+'/').read().decode())" 2>/dev/null; then rc=0; break; fi; done; kill $pid; `+strings.Join(append(more, "exit $rc"), "; "))
 }
 
 func diffIDsChanged(a, b []string) []int {
