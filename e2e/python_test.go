@@ -372,7 +372,7 @@ func TestPythonBadInput(t *testing.T) {
 		}
 	}
 	t.Run("requirements.txt syntax error: pip names file and line", func(t *testing.T) {
-		out := build(t, "badreq", map[string]string{"requirements.txt": "itsdangerous\nflask===>2\n", "main.py": "print(1)\n"})
+		out := build(t, "badreq", map[string]string{"requirements.txt": "itsdangerous\nflask=2.2.2\n", "main.py": "print(1)\n"})
 		expect(t, out, "Invalid requirement", "line 2", "requirements.txt")
 	})
 	t.Run("pyproject.toml syntax error: file and line", func(t *testing.T) {
