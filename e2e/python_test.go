@@ -239,7 +239,13 @@ func standaloneServer(t *testing.T) (url string, version string, requests *atomi
 	add("python/bin/python3.11", 0o755, py, "")
 	add("python/bin/python3", 0, nil, "python3.11")
 	add("python/bin/python", 0, nil, "python3.11")
-	libs, _ := filepath.Glob(filepath.Join(root, "usr/lib/x86_64-linux-gnu/libexpat.so.1*"))
+	// libexpat1 still ships /lib/… (the merged-/usr link is not in this scratch root).
+	libs, _ := filepath.Glob(filepath.Join(root, "*lib/x86_64-linux-gnu/libexpat.so.1*"))
+	libs2, _ := filepath.Glob(filepath.Join(root, "usr/lib/x86_64-linux-gnu/libexpat.so.1*"))
+	libs = append(libs, libs2...)
+	if len(libs) == 0 {
+		t.Fatal("no libexpat.so.1 in libexpat1")
+	}
 	for _, l := range libs {
 		if target, err := os.Readlink(l); err == nil {
 			add("python/lib/"+filepath.Base(l), 0, nil, target)

@@ -122,7 +122,9 @@ func layoutPython(ctx context.Context, debs map[string]string, prefix string) er
 		"usr/bin/python3.11": "bin/python3.11",
 		"usr/lib/python3.11": "lib/python3.11",
 	}
-	libs, _ := filepath.Glob(filepath.Join(root, "usr/lib/x86_64-linux-gnu/libexpat.so.1*"))
+	libs, _ := filepath.Glob(filepath.Join(root, "*lib/x86_64-linux-gnu/libexpat.so.1*"))
+	libs2, _ := filepath.Glob(filepath.Join(root, "usr/lib/x86_64-linux-gnu/libexpat.so.1*"))
+	libs = append(libs, libs2...)
 	for _, l := range libs {
 		rel, _ := filepath.Rel(root, l)
 		moves[rel] = "lib/" + filepath.Base(l)
