@@ -303,15 +303,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
 `
 
-// One app per runtime source: an app with no dependencies on the Debian CPython, and an
-// app with a requirements.txt on a python-build-standalone CPython from a mirror
-// (checksum-verified); both answer HTTP from their images.
-func TestPythonRuntimeSources(t *testing.T) {
+// An app with no dependencies on the Debian CPython (the default source): no venv, the
+// process is python on its main file, and the interpreter runs from the cpython layer.
+func TestPythonNoDependencies(t *testing.T) {
 	e := defaultStackEnv(t)
-	idx, wheels := pythonIndex(t)
 	builder := pythonBuilder(t)
-	mirror, pyVersion, _ := standaloneServer(t)
-
 	plain := filepath.Join(t.TempDir(), "plain")
 	writeFile(t, filepath.Join(plain, "main.py"), noDepsApp)
 	writeFile(t, filepath.Join(plain, ".python-version"), "3.11\n")
@@ -326,11 +322,19 @@ func TestPythonRuntimeSources(t *testing.T) {
 	if got := httpGet(t, archive, "localhost/nodeps"); !strings.Contains(got, "no dependencies, python 3.11") || !strings.Contains(got, "/layers/slipway_python/cpython/usr") {
 		t.Errorf("debian app answered %q", got)
 	}
+}
 
+// An app with a requirements.txt on a python-build-standalone CPython from a mirror
+// (checksum-verified), answering HTTP from its image.
+func TestPythonStandalone(t *testing.T) {
+	e := defaultStackEnv(t)
+	idx, wheels := pythonIndex(t)
+	builder := pythonBuilder(t)
+	mirror, pyVersion, _ := standaloneServer(t)
 	sa := filepath.Join(t.TempDir(), "standalone")
 	writeFile(t, filepath.Join(sa, "main.py"), strings.Replace(noDepsApp, "import http.server, os, sys", "import http.server, os, sys\nimport itsdangerous", 1))
 	writeFile(t, filepath.Join(sa, "requirements.txt"), requirements(wheels, "itsdangerous"))
-	out = e.mustSlipway("build", "standalone", "--path", sa, "--builder", builder, "--network", "host",
+	out := e.mustSlipway("build", "standalone", "--path", sa, "--builder", builder, "--network", "host",
 		"--env", "BP_CPYTHON_SOURCE=standalone", "--env", "BP_CPYTHON_STANDALONE_MIRROR="+mirror, "--env", "BP_CPYTHON_STANDALONE_RELEASE=good",
 		"--env", "PIP_INDEX_URL="+idx.URL)
 	for _, want := range []string{"CPython " + pyVersion + " (from default (the newest available)", "source standalone", "Installing dependencies with pip"} {
@@ -338,7 +342,7 @@ func TestPythonRuntimeSources(t *testing.T) {
 			t.Errorf("build output lacks %q:\n%s", want, out)
 		}
 	}
-	archive = filepath.Join(t.TempDir(), "standalone.tar")
+	archive := filepath.Join(t.TempDir(), "standalone.tar")
 	e.mustSlipway("save", "standalone", "-o", archive)
 	if got := httpGet(t, archive, "localhost/standalone"); !strings.Contains(got, "no dependencies, python "+pyVersion) || !strings.Contains(got, "/layers/slipway_python/venv") {
 		t.Errorf("standalone app answered %q", got)
