@@ -324,31 +324,6 @@ func TestPythonNoDependencies(t *testing.T) {
 	}
 }
 
-// An app with a requirements.txt on a python-build-standalone CPython from a mirror
-// (checksum-verified), answering HTTP from its image.
-func TestPythonStandalone(t *testing.T) {
-	e := defaultStackEnv(t)
-	idx, wheels := pythonIndex(t)
-	builder := pythonBuilder(t)
-	mirror, pyVersion, _ := standaloneServer(t)
-	sa := filepath.Join(t.TempDir(), "standalone")
-	writeFile(t, filepath.Join(sa, "main.py"), strings.Replace(noDepsApp, "import http.server, os, sys", "import http.server, os, sys\nimport itsdangerous", 1))
-	writeFile(t, filepath.Join(sa, "requirements.txt"), requirements(wheels, "itsdangerous"))
-	out := e.mustSlipway("build", "standalone", "--path", sa, "--builder", builder, "--network", "host",
-		"--env", "BP_CPYTHON_SOURCE=standalone", "--env", "BP_CPYTHON_STANDALONE_MIRROR="+mirror, "--env", "BP_CPYTHON_STANDALONE_RELEASE=good",
-		"--env", "PIP_INDEX_URL="+idx.URL)
-	for _, want := range []string{"CPython " + pyVersion + " (from default (the newest available)", "source standalone", "Installing dependencies with pip"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("build output lacks %q:\n%s", want, out)
-		}
-	}
-	archive := filepath.Join(t.TempDir(), "standalone.tar")
-	e.mustSlipway("save", "standalone", "-o", archive)
-	if got := httpGet(t, archive, "localhost/standalone"); !strings.Contains(got, "no dependencies, python "+pyVersion) || !strings.Contains(got, "/layers/slipway_python/venv") {
-		t.Errorf("standalone app answered %q", got)
-	}
-}
-
 // Every bad input of the issue gets a clear error naming the file, index or source.
 func TestPythonBadInput(t *testing.T) {
 	e := defaultStackEnv(t)
