@@ -35,7 +35,7 @@ Architecture: $arch
 Maintainer: Slipway developers <slipway@users.noreply.invalid>
 Section: devel
 Priority: optional
-Depends: bubblewrap
+Depends: bubblewrap, slirp4netns
 Recommends: ca-certificates, podman
 Description: daemonless Cloud Native Buildpacks builds
  Slipway turns application source into OCI images with Cloud Native Buildpacks,

@@ -17,7 +17,7 @@ var procfilePython = regexp.MustCompile(`(?m)^[A-Za-z0-9._-]+:\s*(\S*/)?(python[
 
 // Detect passes for an app with one of the markers, or with *.py files and a Procfile
 // whose command runs python; otherwise the reason names what was looked for
-// (cnb-spec.md §2.4.7, shown in the no-group report).
+// (buildpack.md, Detection; shown in the no-group report).
 func Detect(_ context.Context, dc sdk.DetectContext) (sdk.DetectResult, error) {
 	pass := sdk.Pass(sdk.BuildPlan{PlanSections: sdk.PlanSections{
 		Provides: []sdk.Provide{{Name: "cpython"}, {Name: "site-packages"}},
