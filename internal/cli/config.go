@@ -86,7 +86,7 @@ registry, or a builder.toml path), sets it. --unset returns to slipway's built-i
 				s.DefaultBuilder = args[0]
 			default:
 				if s.DefaultBuilder == "" {
-					fmt.Fprintln(g.stdout, "built-in (slipway's Node.js and Procfile buildpacks on Debian 12)")
+					fmt.Fprintln(g.stdout, "built-in (slipway's Node.js, Go, Python, Aptfile and Procfile buildpacks on Debian 12)")
 				} else {
 					fmt.Fprintln(g.stdout, s.DefaultBuilder)
 				}
