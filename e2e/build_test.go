@@ -245,18 +245,25 @@ source-url = "https://example.com/app.git"
 uri = %q
 
 [[io.buildpacks.group]]
+uri = %q
+
+[[io.buildpacks.group]]
 id = "example/inline"
   [io.buildpacks.group.script]
   api = "0.10"
   shell = "/bin/bash"
-  inline = "echo \"inline saw GREETING=$GREETING\""
+  inline = "echo \"inline saw GREETING=$GREETING MOTD_FILE=$MOTD_FILE\""
 
 [[io.buildpacks.build.env]]
 name = "GREETING"
 value = "from-project-toml"
-`, filepath.Join(repoRoot, "e2e", "testdata", "buildpacks", "procfile")))
+`, filepath.Join(repoRoot, "e2e", "testdata", "buildpacks", "procfile"),
+		// A classic (Heroku) buildpack is accepted in project.toml like any other; its
+		// export reaches the CNB buildpack after it.
+		filepath.Join(repoRoot, "e2e", "testdata", "buildpacks", "classic-motd")))
 	out := e.mustSlipway("build", "proj", "--path", appDir, "--builder", e.builder)
-	for _, want := range []string{"reading Procfile", "inline saw GREETING=from-project-toml"} {
+	for _, want := range []string{"reading Procfile", "[classic/classic-motd] -----> Writing motd.txt",
+		"inline saw GREETING=from-project-toml MOTD_FILE=/workspace/motd.txt"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("build output lacks %q:\n%s", want, out)
 		}
