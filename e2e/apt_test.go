@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/slipway/slipway/buildpacks/dist"
 	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/stack"
 )
@@ -103,29 +101,6 @@ func defaultStackEnv(t *testing.T) *env {
 		t.Fatalf("copy index.json: %v\n%s", err, out)
 	}
 	return e
-}
-
-// ourBuildpacks are slipway's buildpacks compiled once per test binary.
-var ourBuildpacks struct {
-	once sync.Once
-	dirs map[string]string
-	err  error
-}
-
-func packagedBuildpacks(t *testing.T) map[string]string {
-	t.Helper()
-	ourBuildpacks.once.Do(func() {
-		dir, err := os.MkdirTemp("", "slipway-e2e-bps-")
-		if err != nil {
-			ourBuildpacks.err = err
-			return
-		}
-		ourBuildpacks.dirs, ourBuildpacks.err = dist.Package(context.Background(), dir, dist.Options{})
-	})
-	if ourBuildpacks.err != nil {
-		t.Fatal(ourBuildpacks.err)
-	}
-	return ourBuildpacks.dirs
 }
 
 // testBuildpack writes a script buildpack (bin/detect passes, bin/build runs script).

@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
-	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,7 +16,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/slipway/slipway/buildpacks/dist"
 	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/internal/goproxymirror"
 	"github.com/slipway/slipway/internal/testimages"
@@ -29,55 +26,9 @@ import (
 // shared by all tests and later runs are offline.
 const goTestToolchain = "1.26.11"
 
-var (
-	goBPOnce sync.Once
-	goBPDirs map[string]string
-	goBPErr  error
-)
-
-// goBuilder writes a builder.toml with the slipway/go and slipway/procfile buildpacks
-// (packaged once per test binary) on the test images.
+// goBuilder is the default builder's Go group on the test images.
 func (e *env) goBuilder() string {
-	t := e.t
-	goBPOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "slipway-e2e-gobp-")
-		if err != nil {
-			goBPErr = err
-			return
-		}
-		goBPDirs, goBPErr = dist.Package(context.Background(), dir, dist.Options{})
-	})
-	if goBPErr != nil {
-		t.Fatal(goBPErr)
-	}
-	path := filepath.Join(t.TempDir(), "builder.toml")
-	writeFile(t, path, fmt.Sprintf(`
-[[buildpacks]]
-  uri = %q
-[[buildpacks]]
-  uri = %q
-
-[[order]]
-  [[order.group]]
-    id = "slipway/go"
-    version = "0.1.0"
-  [[order.group]]
-    id = "slipway/procfile"
-    version = "0.1.0"
-    optional = true
-
-[[order]]
-  [[order.group]]
-    id = "slipway/procfile"
-    version = "0.1.0"
-
-[build]
-  image = %q
-
-[[run.images]]
-  image = %q
-`, goBPDirs["slipway/go"], goBPDirs["slipway/procfile"], buildImageName, runImageName))
-	return path
+	return ourBuilder(e.t, buildImageName, runImageName, true, "slipway/go")
 }
 
 // goProxy starts the caching module proxy over the shared cache (toolchain zips, modules and

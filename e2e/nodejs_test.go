@@ -1,54 +1,19 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/slipway/slipway/buildpacks/dist"
 	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/internal/npmmirror"
 )
 
-// nodeBuilder packages our buildpacks and writes a builder.toml with the test images.
+// nodeBuilder is the default builder's Node.js group on the test images.
 func (e *env) nodeBuilder() string {
-	t := e.t
-	bps, err := dist.Package(context.Background(), t.TempDir(), dist.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "builder.toml")
-	writeFile(t, path, fmt.Sprintf(`
-[[buildpacks]]
-  uri = %q
-[[buildpacks]]
-  uri = %q
-
-[[order]]
-  [[order.group]]
-    id = "slipway/nodejs"
-    version = "0.1.0"
-  [[order.group]]
-    id = "slipway/procfile"
-    version = "0.1.0"
-    optional = true
-
-[[order]]
-  [[order.group]]
-    id = "slipway/procfile"
-    version = "0.1.0"
-
-[build]
-  image = %q
-
-[[run.images]]
-  image = %q
-`, bps["slipway/nodejs"], bps["slipway/procfile"], buildImageName, runImageName))
-	return path
+	return ourBuilder(e.t, buildImageName, runImageName, true, "slipway/nodejs")
 }
 
 func imageLayers(t *testing.T, store, name string) []string {

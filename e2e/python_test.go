@@ -66,34 +66,7 @@ func pythonIndex(t *testing.T) (*pypiindex.Index, map[string]pypiindex.Wheel) {
 
 // pythonBuilder is the default builder's Python group on the default stack.
 func pythonBuilder(t *testing.T) string {
-	t.Helper()
-	bps := packagedBuildpacks(t)
-	path := filepath.Join(t.TempDir(), "builder.toml")
-	writeFile(t, path, fmt.Sprintf(`
-[[buildpacks]]
-  uri = %q
-[[buildpacks]]
-  uri = %q
-[[buildpacks]]
-  uri = %q
-[[order]]
-  [[order.group]]
-    id = "slipway/apt"
-    version = "0.1.0"
-    optional = true
-  [[order.group]]
-    id = "slipway/python"
-    version = "0.1.0"
-  [[order.group]]
-    id = "slipway/procfile"
-    version = "0.1.0"
-    optional = true
-[build]
-  image = "slipway/build:bookworm"
-[[run.images]]
-  image = "slipway/run:bookworm"
-`, bps["slipway/apt"], bps["slipway/python"], bps["slipway/procfile"]))
-	return path
+	return ourBuilder(t, "slipway/build:bookworm", "slipway/run:bookworm", false, "slipway/apt", "slipway/python")
 }
 
 // requirements pins the given projects to the versions of the index, as pip freeze would.
