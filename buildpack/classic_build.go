@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/slipway/slipway/fscopy"
 	"io"
 	"io/fs"
 	"os"
@@ -61,7 +62,7 @@ func (d *Descriptor) buildClassic(ctx context.Context, cfg BuildConfig) (*BuildR
 	}
 	defer os.RemoveAll(work)
 	bpDir := filepath.Join(work, "buildpack")
-	if err := copyTree(d.Classic.Tree, bpDir); err != nil {
+	if err := fscopy.Tree(d.Classic.Tree, bpDir); err != nil {
 		return nil, fmt.Errorf("buildpack %s: copy to a writable directory: %w", d.Ref(), err)
 	}
 	envDir := filepath.Join(work, "env")
@@ -366,49 +367,4 @@ func writeEnvFile(dir, name, value string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, name), []byte(value), 0o644)
-}
-
-// copyTree copies src to dst: directories, regular files (with their modes) and symlinks as
-// links.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case e.IsDir():
-			return os.MkdirAll(target, info.Mode().Perm()|0o700)
-		case info.Mode()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, target)
-		case info.Mode().IsRegular():
-			in, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, info.Mode().Perm()|0o200)
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(out, in); err != nil {
-				out.Close()
-				return err
-			}
-			return out.Close()
-		}
-		return nil
-	})
 }

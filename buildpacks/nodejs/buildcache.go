@@ -3,7 +3,7 @@ package nodejs
 import (
 	"errors"
 	"fmt"
-	"io"
+	"github.com/slipway/slipway/fscopy"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,46 +105,9 @@ func moveDir(src, dst string) error {
 	if err == nil || !errors.Is(err, syscall.EXDEV) {
 		return err
 	}
-	if err := copyTree(src, dst); err != nil {
+	if err := fscopy.Tree(src, dst); err != nil {
 		os.RemoveAll(dst)
 		return err
 	}
 	return os.RemoveAll(src)
-}
-
-// copyTree copies directories, regular files and symlinks.
-func copyTree(src, dst string) error {
-	return filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		r, _ := filepath.Rel(src, p)
-		t := filepath.Join(dst, r)
-		switch {
-		case fi.IsDir():
-			return os.MkdirAll(t, fi.Mode().Perm()|0o700)
-		case fi.Mode()&os.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, t)
-		case fi.Mode().IsRegular():
-			in, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			out, err := os.OpenFile(t, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fi.Mode().Perm())
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(out, in); err != nil {
-				out.Close()
-				return err
-			}
-			return out.Close()
-		}
-		return nil
-	})
 }
