@@ -13,9 +13,11 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -trimpath -tags embedlauncher,embedassets -o bin/slipway ./cmd/slipway
 
 # The whole suite: unit tests and end-to-end tests (real sandbox, registry, podman), then a
-# short fuzzing run of every parser of untrusted input.
+# short fuzzing run of every parser of untrusted input. The e2e package runs its tests mostly
+# one after another (about 40 minutes on 2 cores with warm download caches); the timeout
+# leaves room under CI's 90 minutes until it is split into packages that run in parallel.
 test: build
-	$(GO) test -count=1 -timeout 45m ./...
+	$(GO) test -count=1 -timeout 75m ./...
 	$(MAKE) fuzz
 
 # Each fuzz target runs FUZZTIME (go test runs one target at a time); longer runs:
