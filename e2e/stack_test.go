@@ -136,8 +136,10 @@ func TestStackPatchFlow(t *testing.T) {
 	if cur["slipway/run:bookworm"][0] == old["slipway/run:bookworm"][0] {
 		t.Fatalf("run image unchanged after slipway-marker 1.1 entered the index")
 	}
-	if cur["slipway/build:bookworm"][0] != old["slipway/build:bookworm"][0] {
-		t.Errorf("build image changed although none of its packages did")
+	// The build image records the run image's packages (/etc/slipway/apt/run-status, what
+	// sdk.Apt skips at launch), so a patched run image gives a new build image too.
+	if cur["slipway/build:bookworm"][0] == old["slipway/build:bookworm"][0] {
+		t.Errorf("build image unchanged although the run-image package record in it changed")
 	}
 	e.mustSlipway("rebase", "myapp", "--run-image", "slipway/run:bookworm")
 	archive = filepath.Join(t.TempDir(), "new.tar")
