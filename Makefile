@@ -13,11 +13,12 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -trimpath -tags embedlauncher,embedassets -o bin/slipway ./cmd/slipway
 
 # The whole suite: unit tests and end-to-end tests (real sandbox, registry, podman), then a
-# short fuzzing run of every parser of untrusted input. The e2e package runs its tests mostly
-# one after another (about 40 minutes on 2 cores with warm download caches); the timeout
-# leaves room under CI's 90 minutes until it is split into packages that run in parallel.
+# short fuzzing run of every parser of untrusted input. The e2e tests are one package per
+# area (e2e/<area>); TESTP of them run at once: much of an e2e test's time is spent waiting
+# (downloads, podman, registry round trips), so more packages than cores keep both busy.
+TESTP ?= 4
 test: build
-	$(GO) test -count=1 -timeout 75m ./...
+	$(GO) test -count=1 -p $(TESTP) -timeout 60m ./...
 	$(MAKE) fuzz
 
 # Each fuzz target runs FUZZTIME (go test runs one target at a time); longer runs:
