@@ -95,8 +95,9 @@ func TestNPMExpressBuildAndReuse(t *testing.T) {
 	}
 }
 
-// yarn classic (from the registry), yarn berry and pnpm (pinned by packageManager, through
-// corepack), chosen by lockfile, fetched from the configured registry.
+// yarn classic (from the registry), yarn berry and pnpm (pinned by packageManager: through
+// corepack, or from the registry when corepack cannot verify it — the test mirror's metadata
+// has no signatures), chosen by lockfile, fetched from the configured registry.
 func TestPackageManagers(t *testing.T) {
 	reg := npmmirror.Start(t)
 	cases := []struct {
@@ -106,7 +107,7 @@ func TestPackageManagers(t *testing.T) {
 		// yarn 1 comes from the registry's yarn package, verified by integrity, not corepack.
 		{"yarn-classic", ": yarn install --frozen-lockfile", nil},
 		{"yarn-berry", "corepack yarn workspaces focus --all --production", nil},
-		{"pnpm", "corepack pnpm install --frozen-lockfile", nil},
+		{"pnpm", "using pnpm v9.15.9", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.app, func(t *testing.T) {
@@ -126,5 +127,41 @@ func TestPackageManagers(t *testing.T) {
 				t.Errorf("ms not installed: %v", err)
 			}
 		})
+	}
+}
+
+// When corepack cannot verify the pinned pnpm (here: it trusts no key the registry signed
+// with), pnpm@9.15.9 comes from the registry, verified by dist.integrity, and a rebuild does
+// not ask corepack again. A packageManager hash that does not match the download is refused.
+func TestPnpmCorepackFallback(t *testing.T) {
+	reg := npmmirror.Start(t)
+	p := newProject(t, "pnpm")
+	p.env["BP_NPM_REGISTRY"] = reg
+	p.env["COREPACK_INTEGRITY_KEYS"] = `{"npm":[{"expires":null,"keyid":"SHA256:not-npm","keytype":"ecdsa-sha2-nistp256","scheme":"ecdsa-sha2-nistp256","key":"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE1Olb3zMAFFxXKHiIkQO5cJ3Yhl5i6UPp+IhuteBJbuHcA5UogKo0EWtlWwW6KSaKoTNEYL7JlCQiVnkhBktUgg=="}]}`
+	_, out := p.mustBuild(order("slipway/nodejs"))
+	for _, w := range []string{"Installed pnpm 9.15.9 (packageManager pnpm@9.15.9, from the npm registry because corepack could not verify or fetch it (",
+		": pnpm install --frozen-lockfile", "using pnpm v9.15.9"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(p.app, "node_modules", "ms", "package.json")); err != nil {
+		t.Errorf("ms not installed: %v", err)
+	}
+	os.RemoveAll(filepath.Join(p.app, "node_modules"))
+	_, out = p.mustBuild(order("slipway/nodejs"))
+	if !strings.Contains(out, "Reusing pnpm 9.15.9 (packageManager pnpm@9.15.9, from the npm registry because corepack could not provide it in an earlier build") {
+		t.Errorf("rebuild asked corepack again:\n%s", out)
+	}
+
+	bad := newProject(t, "pnpm")
+	bad.env["BP_NPM_REGISTRY"] = reg
+	writeFiles(t, bad.app, map[string]string{"package.json": `{"name":"p","private":true,"main":"index.js","packageManager":"pnpm@9.15.9+sha512.` + strings.Repeat("ab", 64) + `","dependencies":{"ms":"2.1.3"}}`})
+	_, out, err := bad.build(order("slipway/nodejs"))
+	if err == nil || !strings.Contains(out, "corepack refused pnpm@9.15.9+sha512.abab") || !strings.Contains(out, "Mismatch hashes. Expected") {
+		t.Errorf("a wrong packageManager hash was not refused: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "Installed pnpm") {
+		t.Errorf("fell back to the registry after a hash mismatch:\n%s", out)
 	}
 }

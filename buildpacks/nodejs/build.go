@@ -122,6 +122,20 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	if u, err := url.Parse(cfg.Registry); err == nil && u.Scheme == "http" && u.Hostname() != "" {
 		env = append(env, "YARN_UNSAFE_HTTP_WHITELIST="+u.Hostname())
 	}
+	if pm.Corepack && pm.Name == "pnpm" {
+		bin, err := corepackOrRegistry(ctx, bc, reg, &pm, pkg, dir, version, env, tmp)
+		if err != nil {
+			return sdk.BuildResult{}, err
+		}
+		if bin != "" {
+			path = bin + string(os.PathListSeparator) + path
+			for i, kv := range env {
+				if strings.HasPrefix(kv, "PATH=") {
+					env[i] = "PATH=" + path
+				}
+			}
+		}
+	}
 	if ca := extraCACerts(bc.Env, bc.PlatformDir, SystemCABundle); ca != "" {
 		// Build env only: the launch image keeps Node's defaults unless the user sets it.
 		env = append(env, "NODE_EXTRA_CA_CERTS="+ca)
@@ -257,15 +271,17 @@ func providePackageManager(ctx context.Context, bc sdk.BuildContext, reg registr
 	if pm.Lockfile != "" {
 		lock, _ = os.ReadFile(filepath.Join(dir, pm.Lockfile))
 	}
-	hasCorepack := exists(filepath.Join(nodeDir, "bin", "corepack"))
-	if !hasCorepack && pm.Name == "pnpm" && packageManagerField.MatchString(strings.TrimSpace(pkg.PackageManager)) {
+	noCorepack := ""
+	if !exists(filepath.Join(nodeDir, "bin", "corepack")) && pm.Name == "pnpm" && packageManagerField.MatchString(strings.TrimSpace(pkg.PackageManager)) {
 		p, err := reg.packument(ctx, "corepack")
 		if err != nil {
 			return "", err
 		}
-		_, hasCorepack = p.newestMatching(nil, node)
+		if _, ok := p.newestMatching(nil, node); !ok {
+			noCorepack = "no corepack release supports Node.js " + node.String()
+		}
 	}
-	choice, err := chooseTool(*pm, pkg, lock, hasCorepack)
+	choice, err := chooseTool(*pm, pkg, lock, noCorepack)
 	if err != nil {
 		return "", err
 	}

@@ -82,21 +82,21 @@ func TestChooseTool(t *testing.T) {
 		pm          PackageManager
 		pkg         PackageJSON
 		lock        string
-		hasCorepack bool
+		noCorepack  string
 		corepack    bool
 		constraint  string
 	}{
-		{"yarn 1 without packageManager", PackageManager{Name: "yarn"}, PackageJSON{}, "", true, false, "1.x"},
-		{"yarn 1 pinned never uses corepack", PackageManager{Name: "yarn"}, PackageJSON{PackageManager: "yarn@1.22.22"}, "", true, false, "1.22.22"},
-		{"yarn engines", PackageManager{Name: "yarn"}, PackageJSON{Engines: engines{"yarn": "^1.21"}}, "", true, false, "^1.21"},
-		{"pnpm pinned with corepack", PackageManager{Name: "pnpm"}, PackageJSON{PackageManager: "pnpm@9.15.9"}, "", true, true, ""},
-		{"pnpm pinned, old node", PackageManager{Name: "pnpm"}, PackageJSON{PackageManager: "pnpm@6.35.1"}, "", false, false, "6.35.1"},
-		{"pnpm engines and lockfile", PackageManager{Name: "pnpm"}, PackageJSON{Engines: engines{"pnpm": ">=8"}}, "lockfileVersion: '9.0'\n", true, false, "(>=8) (>=9 <11)"},
-		{"pnpm lockfile only", PackageManager{Name: "pnpm"}, PackageJSON{}, "lockfileVersion: '6.0'\n", true, false, "8.x"},
+		{"yarn 1 without packageManager", PackageManager{Name: "yarn"}, PackageJSON{}, "", "", false, "1.x"},
+		{"yarn 1 pinned never uses corepack", PackageManager{Name: "yarn"}, PackageJSON{PackageManager: "yarn@1.22.22"}, "", "", false, "1.22.22"},
+		{"yarn engines", PackageManager{Name: "yarn"}, PackageJSON{Engines: engines{"yarn": "^1.21"}}, "", "", false, "^1.21"},
+		{"pnpm pinned with corepack", PackageManager{Name: "pnpm"}, PackageJSON{PackageManager: "pnpm@9.15.9"}, "", "", true, ""},
+		{"pnpm pinned, old node", PackageManager{Name: "pnpm"}, PackageJSON{PackageManager: "pnpm@6.35.1"}, "", "old node", false, "6.35.1"},
+		{"pnpm engines and lockfile", PackageManager{Name: "pnpm"}, PackageJSON{Engines: engines{"pnpm": ">=8"}}, "lockfileVersion: '9.0'\n", "", false, "(>=8) (>=9 <11)"},
+		{"pnpm lockfile only", PackageManager{Name: "pnpm"}, PackageJSON{}, "lockfileVersion: '6.0'\n", "", false, "8.x"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := chooseTool(tc.pm, &tc.pkg, []byte(tc.lock), tc.hasCorepack)
+			c, err := chooseTool(tc.pm, &tc.pkg, []byte(tc.lock), tc.noCorepack)
 			if err != nil || c.Corepack != tc.corepack || c.Constraint != tc.constraint {
 				t.Fatalf("got %+v, %v", c, err)
 			}
@@ -105,7 +105,7 @@ func TestChooseTool(t *testing.T) {
 			}
 		})
 	}
-	c, err := chooseTool(PackageManager{Name: "yarn"}, &PackageJSON{PackageManager: "yarn@1.22.22+sha512.a6b2f7906b721bba3d67d4aff083df04dad64c399707841b7acf00f6b133b7ac24255f2652fa22ae3534329dc6180534e98d17432037ff6fd140556e2bb3137e"}, nil, true)
+	c, err := chooseTool(PackageManager{Name: "yarn"}, &PackageJSON{PackageManager: "yarn@1.22.22+sha512.a6b2f7906b721bba3d67d4aff083df04dad64c399707841b7acf00f6b133b7ac24255f2652fa22ae3534329dc6180534e98d17432037ff6fd140556e2bb3137e"}, nil, "")
 	if err != nil || c.Pinned == nil || c.Pinned.Algorithm != "sha512" || len(c.Pinned.Sum) != 64 {
 		t.Fatalf("pinned hash: %+v, %v", c, err)
 	}
@@ -154,5 +154,15 @@ func TestStripRootScripts(t *testing.T) {
 	pkg, err := ReadPackageJSON(filepath.Dir(p))
 	if err != nil || pkg.Scripts["postinstall"] != "" || pkg.Scripts["start"] == "" || string(pkg.deps["dependencies"]) == "" {
 		t.Fatalf("after strip: %+v %v", pkg, err)
+	}
+}
+
+func TestCorepackReason(t *testing.T) {
+	tail := []string{"/x/corepack.cjs:22418", "    throw new Error(`Mismatch hashes. Expected ${build[1]}, got ${actualHash}`);", "", "Error: Mismatch hashes. Expected ab, got cd", "    at installVersion (/x/corepack.cjs:1:1)", "", "Node.js v22.23.5"}
+	if got := corepackReason(tail); got != "Mismatch hashes. Expected ab, got cd" {
+		t.Errorf("reason = %q", got)
+	}
+	if got := corepackReason([]string{"fetch failed", "Node.js v22.1.0"}); got != "fetch failed" {
+		t.Errorf("reason without an Error line = %q", got)
 	}
 }

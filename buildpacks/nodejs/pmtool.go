@@ -3,7 +3,9 @@ package nodejs
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,6 +28,9 @@ type toolChoice struct {
 	Constraint string // version range for the registry package
 	Pinned     *sdk.Checksum
 	Why        string // for the log
+	// CorepackFailed is the packageManager value corepack could not provide; kept in the
+	// layer metadata so a rebuild goes straight to the registry package (corepackOrRegistry).
+	CorepackFailed string
 }
 
 // packageManagerField parses package.json "packageManager": "yarn@1.22.22+sha512.<hex>".
@@ -35,11 +40,11 @@ var packageManagerField = regexp.MustCompile(`^(yarn|pnpm|npm)@([^+\s]+)(?:\+(sh
 // through corepack: corepack verifies downloads against npm's signing keys, and yarn 1.22
 // is signed only with a key that expired in 2023, so a yarn.lock app without any
 // configuration would fail. pnpm goes through corepack only when packageManager pins it
-// and a corepack release supports the chosen Node.js (hasCorepack).
-func chooseTool(pm PackageManager, pkg *PackageJSON, lockfile []byte, hasCorepack bool) (toolChoice, error) {
+// and corepack can be used: noCorepack is "" then, else why not (for the log).
+func chooseTool(pm PackageManager, pkg *PackageJSON, lockfile []byte, noCorepack string) (toolChoice, error) {
 	m := packageManagerField.FindStringSubmatch(strings.TrimSpace(pkg.PackageManager))
 	pinned := m != nil && m[1] == pm.Name
-	if pm.Name == "pnpm" && pinned && hasCorepack {
+	if pm.Name == "pnpm" && pinned && noCorepack == "" {
 		return toolChoice{Corepack: true, Why: "packageManager " + pkg.PackageManager + ", through corepack"}, nil
 	}
 	c := toolChoice{}
@@ -71,8 +76,8 @@ func chooseTool(pm PackageManager, pkg *PackageJSON, lockfile []byte, hasCorepac
 			}
 		}
 	}
-	if !hasCorepack && pinned && pm.Name == "pnpm" {
-		c.Why += ", from the npm registry (no corepack release supports this Node.js)"
+	if pinned && pm.Name == "pnpm" {
+		c.Why += ", from the npm registry because " + noCorepack
 	} else {
 		c.Why += ", from the npm registry"
 	}
@@ -143,6 +148,9 @@ func installPMTool(ctx context.Context, bc sdk.BuildContext, reg registry, name 
 	}
 	bin := filepath.Join(lay.Path, "bin")
 	want := map[string]any{"name": name, "version": pv.Version}
+	if choice.CorepackFailed != "" {
+		want["corepack-failed"] = choice.CorepackFailed
+	}
 	if lay.MetadataMatches(want) && exists(filepath.Join(bin, name)) {
 		bc.Log.Step("Reusing %s %s (%s)", name, pv.Version, choice.Why)
 	} else {
@@ -178,4 +186,75 @@ func installPMTool(ctx context.Context, bc sdk.BuildContext, reg registry, name 
 		return "", "", err
 	}
 	return bin, pv.Version, nil
+}
+
+// corepackMismatch marks corepack failures where a download contradicts its signature or
+// pinned hash: those fail the build, they are never answered by another source.
+var corepackMismatch = []string{"Signature does not match", "Mismatch hashes"}
+
+// corepackOrRegistry makes corepack fetch and verify the pnpm that packageManager pins
+// ("corepack pnpm --version" in the app directory, so the install that follows needs no
+// download). When corepack cannot — the registry's metadata has no signature it trusts
+// (mirrors often drop dist.signatures, and corepack releases before npm's 2025 key rotation
+// trust only the retired key), or the download fails — pnpm is installed from the same
+// registry instead, verified by its dist.integrity or packageManager's hash, as yarn classic
+// always is; the returned bin directory then goes first in PATH and pm no longer uses
+// corepack. The fallback is remembered in the package-manager layer, so a rebuild with the
+// same packageManager does not ask corepack again.
+func corepackOrRegistry(ctx context.Context, bc sdk.BuildContext, reg registry, pm *PackageManager, pkg *PackageJSON, dir string, node *semver.Version, env []string, tmp string) (string, error) {
+	field := strings.TrimSpace(pkg.PackageManager)
+	lay, err := bc.Layers.Get(layerPM)
+	if err != nil {
+		return "", err
+	}
+	why := ""
+	if lay.Metadata["corepack-failed"] == field {
+		why = "corepack could not provide it in an earlier build"
+	} else {
+		err := runCommand(ctx, dir, env, io.Discard, pm.command("--version")...)
+		if err == nil {
+			return "", nil
+		}
+		var ce *CommandError
+		if !errors.As(err, &ce) {
+			return "", err
+		}
+		reason := corepackReason(ce.Tail)
+		for _, m := range corepackMismatch {
+			if strings.Contains(reason, m) {
+				return "", fmt.Errorf("corepack refused %s from %s: %s; the registry served a package that does not match its signature or the hash in package.json packageManager — check the registry (BP_NPM_REGISTRY) or the packageManager field", field, reg.base, reason)
+			}
+		}
+		why = "corepack could not verify or fetch it (" + reason + ")"
+	}
+	var lock []byte
+	if pm.Lockfile != "" {
+		lock, _ = os.ReadFile(filepath.Join(dir, pm.Lockfile))
+	}
+	choice, err := chooseTool(*pm, pkg, lock, why)
+	if err != nil {
+		return "", err
+	}
+	choice.CorepackFailed = field
+	bin, _, err := installPMTool(ctx, bc, reg, pm.Name, choice, node, tmp)
+	if err != nil {
+		return "", err
+	}
+	pm.Corepack = false
+	return bin, nil
+}
+
+// corepackReason is the line of corepack's output that says what went wrong ("Error: …").
+func corepackReason(tail []string) string {
+	for i := len(tail) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(tail[i]); strings.HasPrefix(l, "Error: ") || strings.HasPrefix(l, "UsageError: ") || strings.HasPrefix(l, "Internal Error: ") {
+			return strings.TrimPrefix(l, "Error: ")
+		}
+	}
+	for i := len(tail) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(tail[i]); l != "" && !strings.HasPrefix(l, "Node.js v") {
+			return l
+		}
+	}
+	return "no output"
 }
