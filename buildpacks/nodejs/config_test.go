@@ -78,13 +78,13 @@ func TestDetect(t *testing.T) {
 
 func TestChooseTool(t *testing.T) {
 	cases := []struct {
-		name        string
-		pm          PackageManager
-		pkg         PackageJSON
-		lock        string
-		noCorepack  string
-		corepack    bool
-		constraint  string
+		name       string
+		pm         PackageManager
+		pkg        PackageJSON
+		lock       string
+		noCorepack string
+		corepack   bool
+		constraint string
 	}{
 		{"yarn 1 without packageManager", PackageManager{Name: "yarn"}, PackageJSON{}, "", "", false, "1.x"},
 		{"yarn 1 pinned never uses corepack", PackageManager{Name: "yarn"}, PackageJSON{PackageManager: "yarn@1.22.22"}, "", "", false, "1.22.22"},
