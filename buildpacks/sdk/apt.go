@@ -59,6 +59,11 @@ type AptRequest struct {
 	// Extra are repositories searched after Sources (e.g. from an Aptfile's :repo:
 	// lines); each needs its keyring.
 	Extra []debian.Source
+	// Satisfied are packages taken as installed, in the index's version: another layer
+	// of the buildpack holds them (the interpreter a tool's layer runs on), or nothing
+	// but maintainer scripts, which are not run, uses them (debconf, ucf). They satisfy
+	// dependencies, through their Provides too, and are not put into the layer.
+	Satisfied []string
 }
 
 // AptResult says what Install did.
@@ -158,6 +163,9 @@ func (a *Apt) Install(ctx context.Context, lay *Layer, req AptRequest) (*AptResu
 	var runInstalled, buildInstalled []*debian.Package
 	key := sha256.New()
 	fmt.Fprintf(key, "packages %q launch %v build %v\n", req.Packages, req.Launch, req.Build)
+	if len(req.Satisfied) > 0 {
+		fmt.Fprintf(key, "satisfied %q\n", req.Satisfied)
+	}
 	if req.Launch {
 		pkgs, data, ok, err := a.installedIn(debian.StackRunStatus)
 		if err != nil {
@@ -193,6 +201,12 @@ func (a *Apt) Install(ctx context.Context, lay *Layer, req AptRequest) (*AptResu
 	if err != nil {
 		return nil, err
 	}
+	var satisfied []*debian.Package
+	for _, n := range req.Satisfied {
+		if p, ok := idx.Lookup(n); ok {
+			satisfied = append(satisfied, p)
+		}
+	}
 	var pkgs []*debian.Package
 	seen := map[string]bool{}
 	res := &AptResult{}
@@ -203,7 +217,7 @@ func (a *Apt) Install(ctx context.Context, lay *Layer, req AptRequest) (*AptResu
 		if !target.on {
 			continue
 		}
-		got, err := idx.ResolveOnto(req.Packages, target.installed)
+		got, err := idx.ResolveOnto(req.Packages, append(append([]*debian.Package(nil), target.installed...), satisfied...))
 		if err != nil {
 			var ue *debian.UnsatisfiableError
 			if errors.As(err, &ue) {

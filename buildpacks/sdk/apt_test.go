@@ -80,6 +80,17 @@ func TestAptInstall(t *testing.T) {
 		}
 	})
 
+	t.Run("satisfied packages are not installed", func(t *testing.T) {
+		lay, _ := layers.Get("beside")
+		res, err := apt.Install(t.Context(), lay, AptRequest{Packages: []string{"jq"}, Launch: true, Satisfied: []string{"libonig5", "not-in-the-index"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(res.Packages); !slices.Equal(got, []string{"jq"}) {
+			t.Errorf("installed %v, want only jq (libonig5 is satisfied elsewhere)", got)
+		}
+	})
+
 	lay, _ := layers.Get("tools")
 	res, err := apt.Install(t.Context(), lay, AptRequest{Packages: []string{"jq"}, Launch: true, Build: true, Cache: true})
 	if err != nil {
