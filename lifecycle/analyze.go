@@ -54,6 +54,8 @@ type Analysis struct {
 	RunImageRef     string
 	RunImageName    string
 	RunImageMirrors []string
+	// RunImageSource is the candidate actually read (the image or one of its mirrors).
+	RunImageSource string
 }
 
 // Analyze finds the previous image and chooses the run image (platform.md, analyzer; platform.md, Run Image Resolution).
@@ -157,7 +159,7 @@ func chooseRunImage(ctx context.Context, in AnalyzeInputs, a *Analysis) error {
 			repo = r.Context().Name()
 		}
 		a.RunImage, a.RunImageRef = img, repo+"@"+d.String()
-		a.RunImageName, a.RunImageMirrors = entry.Image, entry.Mirrors
+		a.RunImageName, a.RunImageMirrors, a.RunImageSource = entry.Image, entry.Mirrors, c
 		return nil
 	}
 	return fmt.Errorf("no run image is readable (tried %v): %w", candidates, errors.Join(errs...))

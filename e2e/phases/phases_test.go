@@ -123,7 +123,7 @@ func TestFivePhaseFlowRestoresFromCacheAndPreviousImage(t *testing.T) {
 		layers := r.dir(fmt.Sprintf("layers-%d", run)) // a fresh volume: nothing left over
 		common := []string{"-layers", layers}
 		// platform.md, analyzer: a reference to an image that does not exist yet is accepted.
-		out := r.phase(false, "analyzer", nil, append(common, "-run", r.run, "-cache-dir", cacheDir,
+		out := r.phase(false, "analyzer", nil, append(common, "-run", r.run,
 			"-insecure-registry", r.addr, "-tag", r.addr+"/apps/five:run", image)...)
 		var analyzed struct {
 			Image    *platform.ImageIdentifier `toml:"image"`

@@ -3,32 +3,46 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/slipway/slipway/api"
-	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/lifecycle"
 	"github.com/slipway/slipway/platform"
-	"github.com/slipway/slipway/tomlfile"
+	"github.com/slipway/slipway/publish"
+	"github.com/slipway/slipway/registry"
+	"github.com/slipway/slipway/version"
 )
 
 // phases are the lifecycle phases this binary answers to, by argv0 or `slipway lifecycle
-// <phase>` (platform.md, Platform API Compatibility).
-var phases = map[string]func(context.Context, *phaseInputs) error{
-	"analyzer": runAnalyzer,
-	"detector": runDetector,
-	"restorer": runRestorer,
-	"builder":  runBuilder,
-	"exporter": runExporterWithCache,
-	"creator":  runCreator,
+// <phase>` (platform.md, Platform API Compatibility): each parses its inputs once and calls
+// the lifecycle function of the same name.
+var phases = map[string]func(context.Context, *platform.Inputs, lifecycle.IO) error{
+	"analyzer": func(ctx context.Context, in *platform.Inputs, o lifecycle.IO) error {
+		_, err := lifecycle.Analyzer(ctx, in, o)
+		return err
+	},
+	"detector": func(ctx context.Context, in *platform.Inputs, o lifecycle.IO) error {
+		_, err := lifecycle.Detector(ctx, in, o)
+		return err
+	},
+	"restorer": func(ctx context.Context, in *platform.Inputs, o lifecycle.IO) error {
+		_, err := lifecycle.Restorer(ctx, in, o)
+		return err
+	},
+	"builder": lifecycle.Builder,
+	"exporter": func(ctx context.Context, in *platform.Inputs, o lifecycle.IO) error {
+		_, err := lifecycle.Exporter(ctx, in, o)
+		return err
+	},
+	"creator": func(ctx context.Context, in *platform.Inputs, o lifecycle.IO) error {
+		_, err := lifecycle.Creator(ctx, in, o)
+		return err
+	},
 }
 
 // phaseNames lists the phases in name order (the /cnb/lifecycle links of a builder).
@@ -53,8 +67,9 @@ func newLifecycleCmd(g *globals) *cobra.Command {
 		Use:   "lifecycle PHASE [-flags]",
 		Short: "Run one CNB lifecycle phase (analyzer, detector, restorer, builder, exporter, creator) with Platform API flags",
 		Long: `Runs one phase of the Cloud Native Buildpacks lifecycle, with the flags and CNB_* environment
-variables of the Platform API. This is what slipway runs inside its sandbox; other platforms can
-run the same binary as /cnb/lifecycle/<phase>.`,
+variables of the Platform API (CNB_PLATFORM_API, 0.7 to 0.15; docs/platform-api.md lists every
+flag of every phase). This is what slipway runs inside its sandbox; other platforms (pack,
+kpack, Tekton) run the same binary as /cnb/lifecycle/<phase>.`,
 		Example:            "  slipway lifecycle detector -app /workspace -layers /layers -order /cnb/order.toml",
 		DisableFlagParsing: true,
 		Args:               cobra.MinimumNArgs(1),
@@ -73,84 +88,23 @@ run the same binary as /cnb/lifecycle/<phase>.`,
 	}
 }
 
-// phaseInputs are the Platform API inputs shared by the phases (platform.md, Usage (default locations); platform.md, detector; platform.md, builder).
-type phaseInputs struct {
-	app, layers, platformDir, buildpacks, buildConfig string
-	order, group, plan, analyzed, logLevel, execEnv   string
-	system                                            string
-	platformAPI                                       api.Platform
-	stdout, stderr                                    io.Writer
-	export                                            exportFlags
-	images                                            []string // positional <image> args (analyzer, exporter, creator)
-	more                                              platformFlags
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
+// runPhase parses the phase's inputs (platform.ParseInputs), opens where its images live,
+// and runs it, returning its exit code (platform.md, Usage (exit codes)).
 func runPhase(ctx context.Context, phase string, args []string, stdout, stderr io.Writer) int {
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "ERROR: %s: %v\n", phase, err)
 		return platform.ExitCode(err)
 	}
-	// platform.md, Platform API Compatibility: CNB_PLATFORM_API is read before anything else.
-	pAPI, err := api.ForPlatform(os.Getenv("CNB_PLATFORM_API"))
-	if err != nil {
-		return fail(platform.NewError(platform.CodeIncompatiblePlatform, err))
-	}
-	in := &phaseInputs{platformAPI: pAPI, stdout: stdout, stderr: stderr}
-	fs := flag.NewFlagSet(phase, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	// Flags take precedence over CNB_* variables, which take precedence over defaults.
-	fs.StringVar(&in.app, "app", envOr("CNB_APP_DIR", platform.AppDir), "application directory")
-	fs.StringVar(&in.layers, "layers", envOr("CNB_LAYERS_DIR", platform.LayersDir), "layers directory")
-	fs.StringVar(&in.platformDir, "platform", envOr("CNB_PLATFORM_DIR", platform.PlatformDir), "platform directory")
-	fs.StringVar(&in.buildpacks, "buildpacks", envOr("CNB_BUILDPACKS_DIR", platform.BuildpacksDir), "buildpacks directory")
-	fs.StringVar(&in.buildConfig, "build-config", envOr("CNB_BUILD_CONFIG_DIR", platform.BuildConfigDir), "operator build config directory")
-	fs.StringVar(&in.order, "order", os.Getenv("CNB_ORDER_PATH"), "order.toml (default <layers>/order.toml if present, else /cnb/order.toml)")
-	fs.StringVar(&in.group, "group", os.Getenv("CNB_GROUP_PATH"), "group.toml (default <layers>/group.toml)")
-	fs.StringVar(&in.plan, "plan", os.Getenv("CNB_PLAN_PATH"), "plan.toml (default <layers>/plan.toml)")
-	fs.StringVar(&in.analyzed, "analyzed", os.Getenv("CNB_ANALYZED_PATH"), "analyzed.toml (default <layers>/analyzed.toml)")
-	fs.StringVar(&in.logLevel, "log-level", envOr("CNB_LOG_LEVEL", "info"), "debug, info, warn or error")
-	fs.StringVar(&in.execEnv, "exec-env", envOr("CNB_EXEC_ENV", "production"), "execution environment passed to buildpacks as CNB_EXEC_ENV (Platform API 0.15+, platform.md, detector)")
-	if phase == "exporter" {
-		in.export.register(fs)
-	}
-	if phase == "detector" || phase == "creator" {
-		fs.StringVar(&in.system, "system", envOr("CNB_SYSTEM_PATH", filepath.Join(platform.CNBDir, "system.toml")), "system.toml: buildpacks added around every group (Platform API 0.15)")
-	}
-	registerPlatformFlags(phase, fs, in)
-	if err := fs.Parse(args); err != nil {
-		return platform.CodeInvalidArgs
-	}
-	in.images = fs.Args()
-	takesImage := phase == "exporter" || phase == "analyzer" || phase == "creator"
-	if takesImage && len(in.images) == 0 {
-		return fail(platform.NewError(platform.CodeInvalidArgs, errors.New("no image: pass one or more image names to write")))
-	}
-	if !takesImage && fs.NArg() > 0 {
-		return fail(platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("unexpected arguments %q", fs.Args())))
-	}
-	if strings.Contains(in.execEnv, "/") {
-		return fail(platform.NewError(platform.CodeInvalidArgs, fmt.Errorf("CNB_EXEC_ENV %q must not contain '/'", in.execEnv)))
-	}
-	def := func(p *string, name string) {
-		if *p == "" {
-			*p = filepath.Join(in.layers, name)
-		}
-	}
-	def(&in.group, "group.toml")
-	def(&in.plan, "plan.toml")
-	def(&in.analyzed, "analyzed.toml")
-	if in.order == "" {
-		in.order = filepath.Join(in.layers, "order.toml")
-		if _, err := os.Stat(in.order); err != nil {
-			in.order = filepath.Join(platform.CNBDir, "order.toml")
-		}
+	env := os.Environ()
+	in, err := platform.ParseInputs(platform.Phase(phase), args, env, stderr)
+	switch {
+	case errors.Is(err, platform.ErrHelp):
+		return 0
+	case errors.Is(err, platform.ErrVersion):
+		fmt.Fprintln(stdout, version.Version)
+		return 0
+	case err != nil:
+		return fail(err)
 	}
 	// platform.md, Build Image (reference lifecycle): detector and builder refuse to run as root (analyzer, restorer and
 	// exporter may: they never run buildpack code, and hand what they write to the CNB user;
@@ -158,95 +112,34 @@ func runPhase(ctx context.Context, phase string, args []string, stdout, stderr i
 	if os.Getuid() == 0 && (phase == "detector" || phase == "builder") {
 		return fail(platform.NewError(platform.CodeFailed, errors.New("refusing to run as root; run as the build image's CNB user")))
 	}
-	if err := phases[phase](ctx, in); err != nil {
+	kc, err := registry.Keychain(env)
+	if err != nil {
+		return fail(platform.NewError(platform.CodeInvalidArgs, err))
+	}
+	reg := registry.Options{Keychain: kc, Insecure: in.InsecureRegistries}
+	o := lifecycle.IO{Registry: reg, Environ: env, Stdout: stdout, Stderr: stderr}
+	if phase == "detector" || phase == "builder" || phase == "creator" {
+		o.ProcessTime = &lifecycle.ProcessTime{}
+		defer reportProcessTime(o.ProcessTime, stderr)
+	}
+	if phase != "detector" && phase != "builder" {
+		images, closeImages, err := publish.For(ctx, in, env, reg)
+		if err != nil {
+			return fail(platform.NewError(platform.CodeFailed, err))
+		}
+		defer closeImages()
+		o.Images = images
+	}
+	if err := phases[phase](ctx, in, o); err != nil {
 		return fail(err)
 	}
 	return 0
 }
 
-func (in *phaseInputs) target() (buildpack.Target, error) {
-	var a platform.Analyzed
-	if _, err := os.Stat(in.analyzed); errors.Is(err, os.ErrNotExist) {
-		return buildpack.Target{}, nil
-	}
-	if err := tomlfile.Read(in.analyzed, &a); err != nil {
-		return buildpack.Target{}, err
-	}
-	if a.RunImage == nil || a.RunImage.Target == nil {
-		return buildpack.Target{}, nil
-	}
-	return a.RunImage.Target.Target(), nil
-}
-
-func (in *phaseInputs) logWriter() io.Writer {
-	if in.logLevel == "debug" {
-		return in.stdout
-	}
-	return io.Discard
-}
-
-func runDetector(ctx context.Context, in *phaseInputs) error {
-	var of platform.OrderFile
-	if err := tomlfile.Read(in.order, &of); err != nil {
-		return platform.NewError(platform.CodeDetectError, err)
-	}
-	target, err := in.target()
-	if err != nil {
-		return platform.NewError(platform.CodeDetectError, err)
-	}
-	// platform.md, system.toml (TOML): Platform API 0.15 adds system.toml's buildpacks around each group.
-	if _, err := os.Stat(in.system); err == nil && in.platformAPI.ExecEnv {
-		var sys platform.SystemFile
-		if err := tomlfile.Read(in.system, &sys); err != nil {
-			return platform.NewError(platform.CodeDetectError, err)
-		}
-		of.Order = sys.System.WithSystem(of.Order)
-	}
-	pt := &lifecycle.ProcessTime{}
-	defer in.reportProcessTime(pt)
-	res, err := lifecycle.Detect(ctx, lifecycle.DetectInputs{
-		ProcessTime: pt,
-		AppDir:      in.app, PlatformDir: in.platformDir, BuildpacksDir: in.buildpacks, BuildConfigDir: in.buildConfig,
-		Order: of.Order, Target: target, ExecEnv: in.execEnv, Platform: in.platformAPI,
-		Environ: os.Environ(), Log: in.logWriter(),
-	})
-	if err != nil {
-		return err
-	}
-	for _, e := range res.Group.Group {
-		fmt.Fprintf(in.stdout, "%s %s\n", e.ID, e.Version)
-	}
-	return lifecycle.WriteDetectResult(in.group, in.plan, res)
-}
-
-func runBuilder(ctx context.Context, in *phaseInputs) error {
-	var group platform.GroupFile
-	if err := tomlfile.Read(in.group, &group); err != nil {
-		return platform.NewError(platform.CodeBuildError, err)
-	}
-	var plan platform.PlanFile
-	if err := tomlfile.Read(in.plan, &plan); err != nil {
-		return platform.NewError(platform.CodeBuildError, err)
-	}
-	target, err := in.target()
-	if err != nil {
-		return platform.NewError(platform.CodeBuildError, err)
-	}
-	pt := &lifecycle.ProcessTime{}
-	defer in.reportProcessTime(pt)
-	_, err = lifecycle.Build(ctx, lifecycle.BuildInputs{
-		ProcessTime: pt,
-		AppDir:      in.app, LayersDir: in.layers, PlatformDir: in.platformDir, BuildpacksDir: in.buildpacks,
-		BuildConfigDir: in.buildConfig, Group: group.Group, Plan: plan, Target: target, ExecEnv: in.execEnv,
-		Platform: in.platformAPI, Environ: os.Environ(), Out: in.stdout,
-	})
-	return err
-}
-
 // reportProcessTime prints the time spent in buildpack processes for `slipway build`, which
 // subtracts it from the phase's time to report its own overhead (lifecycle.ProcessTimeEnv).
-func (in *phaseInputs) reportProcessTime(pt *lifecycle.ProcessTime) {
+func reportProcessTime(pt *lifecycle.ProcessTime, stderr io.Writer) {
 	if os.Getenv(lifecycle.ProcessTimeEnv) == "1" {
-		fmt.Fprintf(in.stderr, "%s%d\n", lifecycle.ProcessTimePrefix, pt.Total().Nanoseconds())
+		fmt.Fprintf(stderr, "%s%d\n", lifecycle.ProcessTimePrefix, pt.Total().Nanoseconds())
 	}
 }
