@@ -49,8 +49,8 @@ type Inputs struct {
 	AppDir, LayersDir, PlatformDir, BuildpacksDir, BuildConfigDir, ExtensionsDir string
 	// Files the phases read or write; the ones under the layers directory default there.
 	AnalyzedPath, GroupPath, PlanPath, OrderPath, RunPath, StackPath, SystemPath string
-	ProjectMetadataPath, ReportPath                                          string
-	LauncherPath, LauncherSBOMDir                                            string
+	ProjectMetadataPath, ReportPath                                              string
+	LauncherPath, LauncherSBOMDir                                                string
 
 	// OutputImage is the first positional <image>; AdditionalTags are -tag values and, for the
 	// exporter and rebaser, the other positional images.

@@ -148,4 +148,3 @@ type imageID struct {
 func (r imageID) Name() string       { return r.id }
 func (r imageID) String() string     { return r.id }
 func (r imageID) Identifier() string { return r.id }
-

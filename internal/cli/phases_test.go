@@ -22,7 +22,7 @@ func TestPlatformPhaseArgumentErrors(t *testing.T) {
 		{"analyzer daemon without a daemon", []string{"/cnb/lifecycle/analyzer", "-layers", layers, "-daemon", "a.example/app"}, 1, "no Docker daemon answers at unix://" + filepath.Join(layers, "none.sock")},
 		{"analyzer layout without dir", []string{"/cnb/lifecycle/analyzer", "-layers", layers, "-layout", "a.example/app"}, 3, "-layout needs -layout-dir"},
 		{"analyzer extensions", []string{"/cnb/lifecycle/detector", "-layers", layers, "-generated", "/layers/generated"}, 3, "image extensions are not supported"},
-		{"exporter run image", []string{"/cnb/lifecycle/exporter", "-layers", layers, "-run-image", "a.example/run", "a.example/app"}, 3, "the run image comes from analyzed.toml"},		{"analyzer without run.toml", []string{"/cnb/lifecycle/analyzer", "-layers", layers, "-run", filepath.Join(layers, "none.toml"), "a.example/app"}, 32, "read run.toml"},
+		{"exporter run image", []string{"/cnb/lifecycle/exporter", "-layers", layers, "-run-image", "a.example/run", "a.example/app"}, 3, "the run image comes from analyzed.toml"}, {"analyzer without run.toml", []string{"/cnb/lifecycle/analyzer", "-layers", layers, "-run", filepath.Join(layers, "none.toml"), "a.example/app"}, 32, "read run.toml"},
 		{"restorer stray argument", []string{"slipway", "lifecycle", "restorer", "-layers", layers, "extra"}, 3, `unexpected arguments ["extra"]`},
 		{"restorer without group", []string{"slipway", "lifecycle", "restorer", "-layers", layers}, 42, "group.toml"},
 		{"creator without image", []string{"/cnb/lifecycle/creator", "-layers", layers}, 3, "received 0 arguments, but expected 1"},
