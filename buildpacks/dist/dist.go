@@ -26,6 +26,7 @@ var All = []Buildpack{
 	{ID: "slipway/procfile", Version: "0.1.0", Dir: "procfile"},
 	{ID: "slipway/apt", Version: "0.1.0", Dir: "apt"},
 	{ID: "slipway/python", Version: "0.1.0", Dir: "python"},
+	{ID: "slipway/php", Version: "0.1.0", Dir: "php"},
 }
 
 // Options tune Package.
