@@ -142,6 +142,12 @@ render() { local s; s=$(<"$1"); s=${s//@PORT@/$PORT}; s=${s//@RUN@/$run}; printf
 @RENDER@
 @FPM@ --nodaemonize --fpm-config "$run/php-fpm.conf" &
 fpm=$!
+# The server starts once php-fpm listens: Apache's proxy would otherwise mark the backend
+# failed for a minute after a first request that came too early.
+for _ in $(seq 100); do
+  [ -S "$run/php-fpm.sock" ] || ! kill -0 "$fpm" 2>/dev/null && break
+  sleep 0.05
+done
 @SERVER@ &
 server=$!
 trap 'kill -TERM "$fpm" "$server" 2>/dev/null || true' TERM INT

@@ -49,10 +49,10 @@ func phpBuilder(t *testing.T) string {
 // composerApp writes a Composer app (composer.json, composer.lock, public/index.php) and
 // a service binding of type composer whose config.json points Composer at repo; it
 // returns the app and the binding directory.
-func composerApp(t *testing.T, repo *composerrepo.Repo) (string, string) {
+func composerApp(t *testing.T, repo *composerrepo.Repo, extraRequire ...string) (string, string) {
 	t.Helper()
 	app := filepath.Join(t.TempDir(), "app")
-	cj, lock := repo.Lock([]string{"php", "^8.1", "ext-mbstring", "*", "acme/greeting", "^1.2"}, greeting)
+	cj, lock := repo.Lock(append([]string{"php", "^8.1", "ext-mbstring", "*", "acme/greeting", "^1.2"}, extraRequire...), greeting)
 	e2ekit.WriteFile(t, filepath.Join(app, "composer.json"), cj)
 	e2ekit.WriteFile(t, filepath.Join(app, "composer.lock"), lock)
 	e2ekit.WriteFile(t, filepath.Join(app, "public", "index.php"), indexPHP)
@@ -90,6 +90,20 @@ func launchLayers(t *testing.T, e *e2ekit.Env, image string) []string {
 	return out
 }
 
+// get fetches path from the container and checks the body, showing the container's
+// output when it lacks something.
+func get(t *testing.T, c *e2ekit.Container, path string, wants ...string) string {
+	t.Helper()
+	body := c.GetPath(path)
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			t.Errorf("GET %s lacks %q:\n%s\ncontainer output:\n%s", path, w, body, c.Logs())
+			break
+		}
+	}
+	return body
+}
+
 func changedLayers(a, b []string) []int {
 	var changed []int
 	for i := range a {
@@ -123,9 +137,8 @@ func TestPHPNginx(t *testing.T) {
 	archive := filepath.Join(t.TempDir(), "php-nginx.tar")
 	e.MustSlipway("save", "php-nginx", "-o", archive)
 	c := e2ekit.PodmanServe(t, archive, "localhost/php-nginx")
-	body := c.Get()
-	e2ekit.MustContain(t, body, "greetings, php on PHP 8.2.", "via fpm-fcgi", "ÉCLAIR", "path=/\n")
-	e2ekit.MustContain(t, c.GetPath("/deep/link?x=1"), "path=/deep/link\n")
+	get(t, c, "/", "greetings, php on PHP 8.2.", "via fpm-fcgi", "ÉCLAIR", "path=/\n")
+	get(t, c, "/deep/link?x=1", "path=/deep/link\n")
 	if logs := c.Logs(); !strings.Contains(logs, "GET /deep/link") {
 		t.Errorf("nginx's access log is not on the container's output:\n%s", logs)
 	}
@@ -159,8 +172,8 @@ func TestPHPHttpd(t *testing.T) {
 	archive := filepath.Join(t.TempDir(), "php-httpd.tar")
 	e.MustSlipway("save", "php-httpd", "-o", archive)
 	c := e2ekit.PodmanServe(t, archive, "localhost/php-httpd")
-	e2ekit.MustContain(t, c.Get(), "greetings, php on PHP 8.2.", "via fpm-fcgi", "ÉCLAIR")
-	e2ekit.MustContain(t, c.GetPath("/deep/link"), "path=/deep/link\n")
+	get(t, c, "/", "greetings, php on PHP 8.2.", "via fpm-fcgi", "ÉCLAIR")
+	get(t, c, "/deep/link", "path=/deep/link\n")
 }
 
 // PHP's built-in server (BP_PHP_SERVER=php-server): no php-fpm and no web server in the
@@ -168,16 +181,20 @@ func TestPHPHttpd(t *testing.T) {
 func TestPHPBuiltinServer(t *testing.T) {
 	e := e2ekit.DefaultStackEnv(t)
 	repo := composerrepo.Start(t, greeting)
-	app, binding := composerApp(t, repo)
+	// ext-pdo_sqlite is a virtual package (php8.2-sqlite3 provides it) whose library
+	// (libsqlite3) the run image lacks.
+	app, binding := composerApp(t, repo, "ext-pdo_sqlite", "*")
+	e2ekit.WriteFile(t, filepath.Join(app, "public", "index.php"), indexPHP+
+		"echo 'sqlite ', (new PDO('sqlite::memory:'))->query('select sqlite_version()')->fetchColumn(), \"\\n\";\n")
 	out := e.MustSlipway(buildArgs("php-builtin", app, phpBuilder(t), binding, "BP_PHP_SERVER=php-server")...)
-	e2ekit.MustContain(t, out, "Process web: PHP's built-in server, document root public")
+	e2ekit.MustContain(t, out, "Extensions required and loaded: mbstring, pdo_sqlite", "Process web: PHP's built-in server, document root public")
 	if got := strings.Join(launchLayers(t, e, "php-builtin"), " "); got != "php vendor" {
 		t.Errorf("launch layers %q, want php vendor", got)
 	}
 	archive := filepath.Join(t.TempDir(), "php-builtin.tar")
 	e.MustSlipway("save", "php-builtin", "-o", archive)
 	c := e2ekit.PodmanServe(t, archive, "localhost/php-builtin")
-	e2ekit.MustContain(t, c.Get(), "greetings, php on PHP 8.2.", "via cli-server", "ÉCLAIR")
+	get(t, c, "/", "greetings, php on PHP 8.2.", "via cli-server", "ÉCLAIR", "sqlite 3.")
 }
 
 // Each bad input fails the build with a message that names the file, the package or

@@ -42,16 +42,26 @@ type Repo struct {
 // Start serves pkgs until the test ends.
 func Start(t testing.TB, pkgs ...Package) *Repo {
 	t.Helper()
-	r := &Repo{zips: map[string][]byte{}}
+	r, stop, err := Serve(pkgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return r
+}
+
+// Serve serves pkgs on 127.0.0.1 until stop is called (for programs: the benchmark).
+func Serve(pkgs ...Package) (r *Repo, stop func(), err error) {
+	r = &Repo{zips: map[string][]byte{}}
 	srv := httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(srv.Close)
 	r.URL = srv.URL
 	for _, p := range pkgs {
 		if err := r.Add(p); err != nil {
-			t.Fatal(err)
+			srv.Close()
+			return nil, nil, err
 		}
 	}
-	return r
+	return r, srv.Close, nil
 }
 
 // Add makes p's zip and lists it.
