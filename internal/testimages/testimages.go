@@ -3,9 +3,12 @@ package testimages
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -79,6 +82,11 @@ func Rootfs(t testing.TB) string {
 		}
 	}
 	tmp := filepath.Join(cache, "rootfs.tmp")
+	// A debootstrap killed midway (a test run interrupted) leaves its /proc and /sys
+	// mounted in the target.
+	if err := unmountUnder(tmp); err != nil {
+		t.Fatalf("clean up stale %s: %v", tmp, err)
+	}
 	if err := os.RemoveAll(tmp); err != nil {
 		t.Fatalf("remove stale %s: %v", tmp, err)
 	}
@@ -98,6 +106,28 @@ func Rootfs(t testing.TB) string {
 	}
 	os.Remove(tmp)
 	return dest
+}
+
+// unmountUnder detaches every mount at or below dir, deepest first.
+func unmountUnder(dir string) error {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		// mountinfo: ID parentID major:minor root mountpoint options ...
+		if f := strings.Fields(line); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			points = append(points, f[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		if err := syscall.Unmount(p, syscall.MNT_DETACH); err != nil {
+			return fmt.Errorf("unmount %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // BuildAndRun returns a build image (CNB user cnb 1000:1000, CNB_USER_ID/CNB_GROUP_ID in
