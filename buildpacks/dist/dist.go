@@ -27,6 +27,7 @@ var All = []Buildpack{
 	{ID: "slipway/apt", Version: "0.1.0", Dir: "apt"},
 	{ID: "slipway/python", Version: "0.1.0", Dir: "python"},
 	{ID: "slipway/php", Version: "0.1.0", Dir: "php"},
+	{ID: "slipway/web-server", Version: "0.1.0", Dir: "webserver"},
 }
 
 // Options tune Package.

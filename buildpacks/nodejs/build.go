@@ -69,6 +69,16 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	if err != nil {
 		return sdk.BuildResult{}, err
 	}
+	// Built for static serving by slipway/web-server: Node.js and node_modules serve the
+	// build only.
+	static := bc.Plan.Has(PlanStaticBuild)
+	if static {
+		log.Step("Building for slipway/web-server (%s): Node.js and node_modules stay out of the image, no web process", PlanStaticBuild)
+		nodeLayer.Types.Launch = false
+		if err := nodeLayer.Write(); err != nil {
+			return sdk.BuildResult{}, err
+		}
+	}
 	nodeEnv := "production"
 	if cfg.DevAtLaunch() {
 		nodeEnv = cfg.NodeEnv
@@ -149,7 +159,7 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	}
 	if hasPkg {
 		d := depsInstaller{bc: bc, dir: dir, pm: pm, pkg: pkg, env: env, node: version.String(),
-			cacheDir: filepath.Join(cacheLayer.Path, pm.Name), registry: cfg.Registry, out: log.Writer()}
+			cacheDir: filepath.Join(cacheLayer.Path, pm.Name), registry: cfg.Registry, out: log.Writer(), static: static}
 		if err := d.run(ctx, cfg); err != nil {
 			return sdk.BuildResult{}, err
 		}
@@ -160,13 +170,15 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	if err != nil {
 		return sdk.BuildResult{}, err
 	}
-	if ok {
+	switch {
+	case static:
+	case ok:
 		if dir != bc.AppDir {
 			p.WorkingDirectory = dir
 		}
 		log.Step("Process web: %s", strings.Join(p.Command, " "))
 		res.Launch.Processes = append(res.Launch.Processes, p)
-	} else {
+	default:
 		log.Warnf("no start script, main, server.js, app.js, main.js or index.js: the image has no web process; add a start script, set BP_LAUNCHPOINT or add a Procfile")
 	}
 	if err := contributeLaunchEnv(bc); err != nil {

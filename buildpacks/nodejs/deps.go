@@ -25,6 +25,9 @@ type depsInstaller struct {
 	cacheDir string
 	registry string
 	out      io.Writer
+	// static is set when slipway/web-server serves the build output: the dependencies
+	// serve the build scripts only and no module layer is in the image.
+	static bool
 }
 
 // rootInstallScripts are the app's own lifecycle scripts that npm, yarn and pnpm run after
@@ -61,7 +64,7 @@ func (d depsInstaller) run(ctx context.Context, cfg Config) error {
 	} else {
 		log.Step("Package manager: %s (lockfile %s)", d.pm.describe(), orNone(d.pm.Lockfile))
 	}
-	dev := cfg.DevAtLaunch()
+	dev := cfg.DevAtLaunch() && !d.static
 	needBuild := len(scripts) > 0 || (len(rootScripts) > 0 && !vendored)
 	if needBuild {
 		if !vendored {
@@ -104,7 +107,7 @@ func (d depsInstaller) run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("unlink %s: %w", appModules, err)
 		}
 	}
-	if vendored {
+	if vendored || d.static {
 		return nil
 	}
 	lay, err := d.install(ctx, layerLaunchModules, !dev, sdk.LayerTypes{Launch: true, Cache: true})

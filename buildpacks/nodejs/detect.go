@@ -3,6 +3,7 @@ package nodejs
 import (
 	"context"
 	"path/filepath"
+	"strings"
 
 	"github.com/slipway/slipway/buildpacks/sdk"
 )
@@ -15,7 +16,10 @@ var entryPoints = []string{"server.js", "app.js", "main.js", "index.js"}
 // package.json, a BP_LAUNCHPOINT file or one of server.js, app.js, main.js, index.js. An
 // unparsable package.json or configuration is an error (exit 1) naming the file and
 // position, so the no-group report shows it (buildpack.md, Detection). It provides and
-// requires "node" so later buildpacks can require it.
+// requires "node" so later buildpacks can require it. With package.json, an [[or]]
+// alternative also provides PlanStaticBuild, which slipway/web-server requires to serve
+// the build output: only a group holding it picks that alternative (buildpack.md, Order
+// Resolution). BP_WEB_SERVER without package.json is a static site, not a Node.js app.
 func Detect(_ context.Context, dc sdk.DetectContext) (sdk.DetectResult, error) {
 	cfg, err := ReadConfig(dc.Env, dc.PlatformDir)
 	if err != nil {
@@ -34,6 +38,10 @@ func Detect(_ context.Context, dc sdk.DetectContext) (sdk.DetectResult, error) {
 		}
 		provides = append(provides, sdk.Provide{Name: "node_modules"})
 		requires = append(requires, sdk.Require{Name: "node_modules"})
+		static := sdk.PlanSections{Provides: append(append([]sdk.Provide(nil), provides...), sdk.Provide{Name: PlanStaticBuild}), Requires: requires}
+		return sdk.Pass(sdk.BuildPlan{PlanSections: sdk.PlanSections{Provides: provides, Requires: requires}, Or: []sdk.PlanSections{static}}), nil
+	case strings.TrimSpace(dc.Env.Config(dc.PlatformDir, "BP_WEB_SERVER", "")) != "":
+		return sdk.Fail("slipway/nodejs: BP_WEB_SERVER is set and %s has no package.json: a static site for slipway/web-server", rel(dc.AppDir, dir)), nil
 	case cfg.Launchpoint != "" && exists(filepath.Join(dir, cfg.Launchpoint)):
 	case firstExisting(dir, entryPoints) != "":
 	default:
@@ -41,6 +49,11 @@ func Detect(_ context.Context, dc sdk.DetectContext) (sdk.DetectResult, error) {
 	}
 	return sdk.Pass(sdk.BuildPlan{PlanSections: sdk.PlanSections{Provides: provides, Requires: requires}}), nil
 }
+
+// PlanStaticBuild is the build plan entry slipway/web-server requires when it serves the
+// app's build output: the build scripts run, but Node.js, node_modules and the web
+// process stay out of the image.
+const PlanStaticBuild = "node-static-build"
 
 // firstExisting returns the first of names present in dir, or "".
 func firstExisting(dir string, names []string) string {
