@@ -90,11 +90,16 @@ func (b *builder) build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResu
 		}
 		pkgs = append(pkgs, user.Packages...)
 	}
+	var httpd string
+	var builtin []string
+	if s.Server == ServerHTTPD && s.UserConf != "" {
+		httpd, builtin = prepareHTTPD(conf)
+	}
 	if err := b.install(ctx, bc, serverLayer, s.Server, pkgs); err != nil {
 		return res, err
 	}
 
-	st := setup{site: s, cfg: cfg, app: bc.AppDir, root: filepath.Join(bc.AppDir, root), server: serverLayer.Path, auth: auth, user: user}
+	st := setup{site: s, cfg: cfg, app: bc.AppDir, root: filepath.Join(bc.AppDir, root), server: serverLayer.Path, auth: auth, user: user, httpd: httpd}
 	cl, start, err := writeConfig(bc.Layers, st)
 	if err != nil {
 		return res, err
@@ -104,6 +109,9 @@ func (b *builder) build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResu
 		log.Step("Configuration: the app's %s (%s)", s.UserConf, templatesNote(s.Server))
 		if user != nil && len(user.Added) > 0 {
 			log.Detail("added what it does not set: %s", strings.Join(user.Added, " "))
+		}
+		if len(builtin) > 0 {
+			log.Detail("LoadModule lines left out (built into Debian's apache2): %s", strings.Join(builtin, " "))
 		}
 		if user != nil && !user.Port {
 			log.Warnf("%s does not use {{port}}: the server ignores the platform's PORT", s.UserConf)

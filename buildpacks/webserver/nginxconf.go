@@ -150,3 +150,65 @@ func renderTemplate(s, port, run, htpasswd string, getenv func(string) string) s
 		return m
 	})
 }
+
+// builtinHTTPD are the modules compiled into Debian's apache2 (`apache2 -l`): a
+// LoadModule of one is an error there ("module log_config_module is built-in and can't be
+// loaded"), while configurations written for a modular httpd, as Paketo's samples are,
+// load them.
+var builtinHTTPD = map[string]bool{"core_module": true, "so_module": true, "watchdog_module": true, "http_module": true,
+	"log_config_module": true, "logio_module": true, "version_module": true, "unixd_module": true}
+
+var loadModuleRE = regexp.MustCompile(`(?mi)^([ \t]*)LoadModule[ \t]+([A-Za-z0-9_]+)[ \t].*$`)
+
+// prepareHTTPD comments out the app's httpd.conf LoadModule lines of modules Debian's
+// apache2 has built in; it returns the configuration and those modules.
+func prepareHTTPD(src string) (string, []string) {
+	var builtin []string
+	out := loadModuleRE.ReplaceAllStringFunc(src, func(line string) string {
+		m := loadModuleRE.FindStringSubmatch(line)
+		if !builtinHTTPD[m[2]] {
+			return line
+		}
+		builtin = append(builtin, m[2])
+		return m[1] + "# built into Debian's apache2 (slipway/web-server): " + line[len(m[1]):]
+	})
+	return out, builtin
+}
+
+var errorLineRE = regexp.MustCompile(`:(\d+)\s*$`)
+
+// envLines are the 1-based lines of tmpl that read one of names with {{env "NAME"}}.
+func envLines(tmpl string, names []string) map[int]bool {
+	out := map[int]bool{}
+	for i, line := range strings.Split(tmpl, "\n") {
+		for _, m := range templateRE.FindAllStringSubmatch(line, -1) {
+			if e := envRE.FindStringSubmatch(m[1]); e != nil {
+				for _, n := range names {
+					if e[1] == n {
+						out[i+1] = true
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// failedOnLines reports whether nginx's -t output blames a line of file in lines
+// ("… in /path/nginx.conf:19").
+func failedOnLines(out, file string, lines map[int]bool) bool {
+	for _, l := range strings.Split(out, "\n") {
+		i := strings.Index(l, file+":")
+		if i < 0 {
+			continue
+		}
+		if m := errorLineRE.FindStringSubmatch(l[i:]); m != nil {
+			n := 0
+			fmt.Sscan(m[1], &n)
+			if lines[n] {
+				return true
+			}
+		}
+	}
+	return false
+}

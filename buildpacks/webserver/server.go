@@ -23,6 +23,7 @@ type setup struct {
 	server string       // the nginx or httpd layer
 	auth   *sdk.Binding // the htpasswd binding, nil without basic auth
 	user   *userNginx   // the app's prepared nginx.conf
+	httpd  string       // the app's prepared httpd.conf
 }
 
 // confName is the file the start script renders the configuration into.
@@ -33,14 +34,13 @@ func (s setup) confName() string {
 	return s.site.Server + ".conf"
 }
 
-// template is the configuration the start script renders at launch; "" for the app's
-// own httpd.conf, which httpd reads as it is.
+// template is the configuration the start script renders at launch.
 func (s setup) template() string {
 	switch {
 	case s.user != nil:
 		return s.user.Template
 	case s.site.UserConf != "":
-		return ""
+		return s.httpd
 	case s.site.Server == ServerNginx:
 		fallback, https, auth := "=404", "", ""
 		if s.cfg.PushState {
@@ -99,8 +99,8 @@ func (s setup) startScript(cl string) string {
 			fmt.Sprintf(`ln -s %q "$run/root/modules"`, filepath.Join(s.server, "usr", "lib", "apache2", "modules")),
 			fmt.Sprintf(`ln -s %q "$run/root/conf/mime.types"`, filepath.Join(s.server, "etc", "mime.types")),
 			fmt.Sprintf(`export SERVER_ROOT="$run/root" APP_ROOT=%q`, s.app))
-		run = fmt.Sprintf(`%q -d "$SERVER_ROOT" -C "DefaultRuntimeDir $run" -C "PidFile $run/httpd.pid" -C "ErrorLog /dev/stderr" -f %q -DFOREGROUND`,
-			filepath.Join(s.server, "usr", "sbin", "apache2"), filepath.Join(s.app, s.site.UserConf))
+		run = fmt.Sprintf(`%q -d "$SERVER_ROOT" -C "DefaultRuntimeDir $run" -C "PidFile $run/httpd.pid" -C "ErrorLog /dev/stderr" -f "$run/%s" -DFOREGROUND`,
+			filepath.Join(s.server, "usr", "sbin", "apache2"), s.confName())
 	default:
 		run = fmt.Sprintf(`%q -d %q -f "$run/%s" -DFOREGROUND`, filepath.Join(s.server, "usr", "sbin", "apache2"),
 			filepath.Join(s.server, "usr", "lib", "apache2"), s.confName())
@@ -214,7 +214,7 @@ func check(ctx context.Context, bc sdk.BuildContext, s setup, cl *sdk.Layer) err
 			os.Symlink(filepath.Join(s.server, "etc", "mime.types"), filepath.Join(root, "conf", "mime.types"))
 			env = append(env, "SERVER_ROOT="+root, "APP_ROOT="+s.app)
 			args = []string{"-t", "-d", root, "-C", "DefaultRuntimeDir " + run, "-C", "PidFile " + run + "/httpd.pid",
-				"-C", "ErrorLog /dev/stderr", "-f", filepath.Join(s.app, s.site.UserConf)}
+				"-C", "ErrorLog /dev/stderr", "-f", filepath.Join(run, s.confName())}
 		} else {
 			args = []string{"-t", "-d", filepath.Join(s.server, "usr", "lib", "apache2"), "-f", filepath.Join(run, s.confName())}
 		}
@@ -242,8 +242,8 @@ func check(ctx context.Context, bc sdk.BuildContext, s setup, cl *sdk.Layer) err
 				unset = append(unset, n)
 			}
 		}
-		if len(unset) > 0 {
-			bc.Log.Warnf("%s -t rejects %s, which reads %s, unset at build; it is checked again at launch:\n%s",
+		if len(unset) > 0 && failedOnLines(string(out), filepath.Join(run, s.confName()), envLines(s.user.Template, unset)) {
+			bc.Log.Warnf("%s -t rejects %s on a line reading %s, unset at build; the server checks it again at launch:\n%s",
 				filepath.Base(bin), what, strings.Join(unset, ", "), strings.TrimSpace(string(out)))
 			return nil
 		}

@@ -2,6 +2,7 @@ package webserver
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -341,5 +342,34 @@ func TestPrune(t *testing.T) {
 		if !exists(filepath.Join(app, p)) {
 			t.Errorf("%s removed", p)
 		}
+	}
+}
+
+func TestPrepareHTTPD(t *testing.T) {
+	src := "ServerRoot \"${SERVER_ROOT}\"\nLoadModule mpm_event_module modules/mod_mpm_event.so\n  LoadModule log_config_module modules/mod_log_config.so\nLoadModule unixd_module modules/mod_unixd.so\n"
+	got, builtin := prepareHTTPD(src)
+	if !reflect.DeepEqual(builtin, []string{"log_config_module", "unixd_module"}) {
+		t.Errorf("builtin %v", builtin)
+	}
+	for _, want := range []string{"\nLoadModule mpm_event_module", "\n  # built into Debian's apache2 (slipway/web-server): LoadModule log_config_module", "ServerRoot \"${SERVER_ROOT}\""} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// A failing nginx -t is a warning only when nginx blames a line that reads an {{env}}
+// variable unset at build.
+func TestFailedOnEnvLines(t *testing.T) {
+	tmpl := "http {\n  add_header X \"{{env \"GREETING\"}}\";\n  bogus on;\n}\n"
+	lines := envLines(tmpl, []string{"GREETING"})
+	if !lines[2] || len(lines) != 1 {
+		t.Fatalf("lines %v", lines)
+	}
+	out := func(n int) string {
+		return fmt.Sprintf("nginx: [emerg] unknown directive \"bogus\" in /tmp/x/nginx.conf:%d\nnginx: configuration file /tmp/x/nginx.conf test failed\n", n)
+	}
+	if !failedOnLines(out(2), "/tmp/x/nginx.conf", lines) || failedOnLines(out(3), "/tmp/x/nginx.conf", lines) {
+		t.Errorf("blame not mapped to lines")
 	}
 }

@@ -13,6 +13,7 @@ import (
 // nginx's access log on the container's output; editing a page rebuilds with only the
 // app layer changed.
 func TestStaticSiteNginx(t *testing.T) {
+	t.Parallel()
 	e := e2ekit.DefaultStackEnv(t)
 	app := filepath.Join(t.TempDir(), "site")
 	e2ekit.WriteFile(t, filepath.Join(app, "public", "index.html"), "<h1>hello from a folder of HTML</h1>\n")

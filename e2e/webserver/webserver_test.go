@@ -108,29 +108,35 @@ type response struct {
 	body   string
 }
 
-// do sends r to c without following redirects or decompressing.
+// do sends r to c without following redirects or decompressing, retrying until the
+// server answers (up to 60 s).
 func do(t *testing.T, c *e2ekit.Container, r request) response {
 	t.Helper()
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableCompression: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	c.GetPath("/.slipway-wait") // waits until the server answers at all
-	req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", c.Port, r.path), nil)
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", c.Port, r.path), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range r.header {
+			req.Header.Set(k, v)
+		}
+		if u, p, ok := strings.Cut(r.user, ":"); ok {
+			req.SetBasicAuth(u, p)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v\ncontainer output:\n%s", r.path, err, c.Logs())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	for k, v := range r.header {
-		req.Header.Set(k, v)
-	}
-	if u, p, ok := strings.Cut(r.user, ":"); ok {
-		req.SetBasicAuth(u, p)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v\ncontainer output:\n%s", r.path, err, c.Logs())
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 
 // expect checks a response's status and body.
