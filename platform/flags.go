@@ -223,8 +223,8 @@ func ParseInputs(phase Phase, args []string, env Env, stderr io.Writer) (*Inputs
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, ErrHelp
 		}
-		if strings.Contains(err.Error(), "provided but not defined") {
-			err = fmt.Errorf("%w (not a %s input for Platform API %s; CNB_PLATFORM_API=%s)", err, phase, p.Version, orDefault(requested, "unset"))
+		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+			err = fmt.Errorf("%w (%s; CNB_PLATFORM_API=%s)", err, undefinedFlag(phase, strings.TrimPrefix(name, "-"), p.Version), orDefault(requested, "unset"))
 		}
 		return nil, NewError(CodeUsage, err)
 	}
@@ -236,6 +236,34 @@ func ParseInputs(phase Phase, args []string, env Env, stderr io.Writer) (*Inputs
 		return nil, err
 	}
 	return in, nil
+}
+
+// undefinedFlag says why phase has no flag name at Platform API v: which APIs define it for
+// this phase, or that none does.
+func undefinedFlag(phase Phase, name string, v api.Version) string {
+	for _, f := range flagTable {
+		if f.name != name {
+			continue
+		}
+		since, ok := f.since[phase]
+		switch {
+		case !ok:
+			return fmt.Sprintf("-%s is not %s input at any Platform API", name, article(phase))
+		case f.until != "" && v.AtLeast(api.MustParse(f.until)):
+			return fmt.Sprintf("-%s is %s input only before Platform API %s, and this is %s", name, article(phase), f.until, v)
+		default:
+			return fmt.Sprintf("-%s is %s input from Platform API %s, and this is %s", name, article(phase), since, v)
+		}
+	}
+	return fmt.Sprintf("-%s is not %s input at any Platform API", name, article(phase))
+}
+
+// article is "an analyzer", "a builder", …
+func article(phase Phase) string {
+	if strings.ContainsRune("aeiou", rune(phase[0])) {
+		return "an " + string(phase)
+	}
+	return "a " + string(phase)
 }
 
 func orDefault(s, def string) string {

@@ -21,12 +21,12 @@ func TestParseInputsFlagsPerPlatformAPI(t *testing.T) {
 		code  int // 0: accepted
 		want  string
 	}{
-		{"exporter -run before 0.12", Exporter, "0.11", []string{"-run", "/cnb/run.toml", "img"}, CodeUsage, "flag provided but not defined: -run (not a exporter input for Platform API 0.11"},
+		{"exporter -run before 0.12", Exporter, "0.11", []string{"-run", "/cnb/run.toml", "img"}, CodeUsage, "flag provided but not defined: -run (-run is an exporter input from Platform API 0.12, and this is 0.11; CNB_PLATFORM_API=0.11)"},
 		{"exporter -run from 0.12", Exporter, "0.12", []string{"-run", "/cnb/run.toml", "img"}, 0, ""},
 		{"analyzer -launch-cache before 0.9", Analyzer, "0.8", []string{"-launch-cache", "/lc", "img"}, CodeUsage, "-launch-cache"},
 		{"analyzer -launch-cache from 0.9", Analyzer, "0.9", []string{"-launch-cache", "/lc", "img"}, 0, ""},
 		{"analyzer -stack before 0.12", Analyzer, "0.11", []string{"-stack", "/cnb/stack.toml", "img"}, 0, ""},
-		{"analyzer -stack from 0.12", Analyzer, "0.12", []string{"-stack", "/cnb/stack.toml", "img"}, CodeUsage, "-stack"},
+		{"analyzer -stack from 0.12", Analyzer, "0.12", []string{"-stack", "/cnb/stack.toml", "img"}, CodeUsage, "-stack is an analyzer input only before Platform API 0.12, and this is 0.12"},
 		{"analyzer -cache-dir (gone since 0.7)", Analyzer, "0.15", []string{"-cache-dir", "/c", "img"}, CodeUsage, "-cache-dir"},
 		{"restorer -daemon before 0.12", Restorer, "0.11", []string{"-daemon"}, CodeUsage, "-daemon"},
 		{"restorer -daemon from 0.12", Restorer, "0.12", []string{"-daemon"}, 0, ""},
@@ -40,7 +40,8 @@ func TestParseInputsFlagsPerPlatformAPI(t *testing.T) {
 		{"rebaser -previous-image before 0.11", Rebaser, "0.10", []string{"-previous-image", "p", "img"}, CodeUsage, "-previous-image"},
 		{"rebaser -force from 0.12", Rebaser, "0.12", []string{"-force", "img"}, 0, ""},
 		{"creator -skip-restore", Creator, "0.7", []string{"-skip-restore", "img"}, 0, ""},
-		{"creator has no -group", Creator, "0.15", []string{"-group", "/g", "img"}, CodeUsage, "-group"},
+		{"creator has no -group", Creator, "0.15", []string{"-group", "/g", "img"}, CodeUsage, "-group is not a creator input at any Platform API"},
+		{"unknown flag", Builder, "0.15", []string{"-nope"}, CodeUsage, "flag provided but not defined: -nope (-nope is not a builder input at any Platform API; CNB_PLATFORM_API=0.15)"},
 		{"-log-level and -no-color everywhere", Rebaser, "0.7", []string{"-log-level", "debug", "-no-color", "img"}, 0, ""},
 		{"bad log level", Detector, "0.15", []string{"-log-level", "loud"}, CodeInvalidArgs, `-log-level "loud"`},
 		{"unsupported API", Detector, "0.6", nil, CodeIncompatiblePlatform, "platform API 0.6 is not supported"},
