@@ -343,10 +343,10 @@ func run(ctx context.Context, bin string, inv *invocation, root, trailing []stri
 	if ctx.Err() != nil {
 		return fmt.Errorf("run sandbox %q: %w", s.Args[0], ctx.Err())
 	}
+	if netErr != nil {
+		return netErr // the process was killed before it started
+	}
 	if st.exitCode != nil {
-		if netErr != nil {
-			return netErr // the process was killed before it started
-		}
 		if *st.exitCode == 0 {
 			return nil
 		}
@@ -354,11 +354,8 @@ func run(ctx context.Context, bin string, inv *invocation, root, trailing []stri
 	}
 	// No exit status from bwrap: the sandbox never started the process.
 	msg := strings.TrimSpace(tail.String())
-	if waitErr == nil && netErr == nil {
+	if waitErr == nil {
 		return nil
-	}
-	if netErr != nil && msg == "" {
-		return netErr
 	}
 	err = fmt.Errorf("set up sandbox for %q: %v: %s", s.Args[0], waitErr, msg)
 	if strings.Contains(msg, transientLoopback) {

@@ -40,6 +40,11 @@ func (n *privateNet) start(ctx context.Context, pid int, id HostIdentity) error 
 	if err != nil {
 		return fmt.Errorf("private build network: find slirp4netns: %w; install it (apt-get install slirp4netns) or pass --network host", err)
 	}
+	if !id.Privileged {
+		if err := tunUsable(); err != nil {
+			return err
+		}
+	}
 	if err := waitLoopback(ctx, pid); err != nil {
 		return err
 	}
@@ -107,6 +112,25 @@ func (n *privateNet) start(ctx context.Context, pid int, id HostIdentity) error 
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// tunDevice is the device slirp4netns opens inside the sandbox's network namespace.
+const tunDevice = "/dev/net/tun"
+
+// tunUsable tells a rootless run up front when slirp4netns cannot open the tun device
+// (some hosts make it root-only), instead of slirp4netns' "open(/dev/net/tun): Permission denied".
+func tunUsable() error {
+	f, err := os.OpenFile(tunDevice, os.O_RDWR, 0)
+	if err == nil {
+		f.Close()
+		return nil
+	}
+	mode := ""
+	if fi, serr := os.Stat(tunDevice); serr == nil {
+		mode = fmt.Sprintf(" (mode %v)", fi.Mode().Perm())
+	}
+	return fmt.Errorf("private build network: %s%s cannot be opened by uid %d: %v; a rootless build's private network needs it: "+
+		"ask the host's admin to make it 0666 (most distributions' default), or pass --network host", tunDevice, mode, os.Getuid(), err)
 }
 
 func (n *privateNet) reason() string {

@@ -26,7 +26,7 @@ import (
 func attackBuilder(e *e2ekit.Env, buildImage string) string {
 	t := e.T
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "builder.toml")
+	p := filepath.Join(e.TempDir(), "builder.toml")
 	e2ekit.WriteFile(t, p, fmt.Sprintf(`
 [[buildpacks]]
   uri = %q
@@ -154,10 +154,6 @@ func ownerIDs(t *testing.T, p string) (int, int) {
 // reach, and tries the core_pattern escape and a setuid-root file; each observation is
 // asserted, and so is the host afterwards. Then the same with --network host.
 func TestSandboxReport(t *testing.T) {
-	e := e2ekit.NewEnv(t)
-	builder := attackBuilder(e, e2ekit.BuildImageName)
-	port := loopbackService(t)
-	host := snapshotHost(t)
 	want, err := sandbox.HostUser()
 	if err != nil {
 		t.Fatal(err)
@@ -165,6 +161,30 @@ func TestSandboxReport(t *testing.T) {
 	if want.UID == 0 || want.GID == 0 {
 		t.Fatalf("HostUser = %+v under root; the sandbox user must not be host root", want)
 	}
+	sandboxReport(t, e2ekit.NewEnv(t), want.UID, want.GID)
+}
+
+// The same report with slipway run by an unprivileged user: the CNB user maps to that
+// user. Where /dev/net/tun is root-only, the private network cannot start; the build
+// stops first with an error naming the device and the way out.
+func TestSandboxReportRootless(t *testing.T) {
+	e := e2ekit.NewEnv(t).AsUser(e2ekit.Unprivileged, e2ekit.Unprivileged)
+	setTunMode(t, 0o600)
+	out, code := e.Slipway("build", "tunless", "--path", e2ekit.App("hello"), "--builder", attackBuilder(e, e2ekit.BuildImageName))
+	assertFailedWith(t, out, code, "/dev/net/tun", "--network host", "uid 65534")
+	if strings.Contains(out, "report: ") {
+		t.Errorf("the buildpack ran without its private network:\n%s", out)
+	}
+	setTunMode(t, 0o666)
+	sandboxReport(t, e, e2ekit.Unprivileged, e2ekit.Unprivileged)
+}
+
+// sandboxReport builds with the attack buildpack in e and checks its report, with
+// wantUID:wantGID the host ids files written by buildpacks must have.
+func sandboxReport(t *testing.T, e *e2ekit.Env, wantUID, wantGID int) {
+	builder := attackBuilder(e, e2ekit.BuildImageName)
+	port := loopbackService(t)
+	host := snapshotHost(t)
 	args := []string{"build", "attacked", "--path", e2ekit.App("hello"), "--builder", builder,
 		"--env", "HOST_PORT=" + port, "--env", "CANARY=" + host.canary, "--env", "INTERNET_HOST=deb.debian.org"}
 	out := e.MustSlipway(args...)
@@ -202,13 +222,13 @@ func TestSandboxReport(t *testing.T) {
 	}
 	// As the host sees it: what the buildpack wrote belongs to the unprivileged id.
 	probe := findFile(t, filepath.Join(e.Work, "slipway", "apps"), ".sandbox-probe")
-	if uid, gid := ownerIDs(t, probe); uid != want.UID || gid != want.GID {
-		t.Errorf("%s is owned by %d:%d on the host, want the sandbox id %d:%d", probe, uid, gid, want.UID, want.GID)
+	if uid, gid := ownerIDs(t, probe); uid != wantUID || gid != wantGID {
+		t.Errorf("%s is owned by %d:%d on the host, want the sandbox id %d:%d", probe, uid, gid, wantUID, wantGID)
 	}
 	apps := filepath.Join(e.Work, "slipway", "apps") // the per-build dirs, not the unpacked build image
 	suid := findFile(t, apps, "sh")
-	if uid, _ := ownerIDs(t, suid); uid != want.UID {
-		t.Errorf("the setuid shell %s is owned by uid %d on the host, want %d", suid, uid, want.UID)
+	if uid, _ := ownerIDs(t, suid); uid != wantUID {
+		t.Errorf("the setuid shell %s is owned by uid %d on the host, want %d", suid, uid, wantUID)
 	}
 	host.check(t)
 	// Built twice: the cached layer is restored by the host side, still no setuid-root file.
@@ -239,8 +259,9 @@ func reportLines(out string) string {
 
 // --sandbox host keeps the host's filesystem, but not its secrets: /etc/shadow is neither
 // readable (the sandbox user is not root) nor there (masked); the other attacks fail too.
-func TestSandboxHostExecutorHidesSecrets(t *testing.T) {
-	e := e2ekit.NewEnv(t)
+func TestSandboxHostExecutorHidesSecrets(t *testing.T) { asEachUser(t, hostExecutorHidesSecrets) }
+
+func hostExecutorHidesSecrets(t *testing.T, e *e2ekit.Env) {
 	host := snapshotHost(t)
 	out := e.MustSlipway("build", "attacked-host", "--path", e2ekit.App("hello"), "--builder", attackBuilder(e, e2ekit.BuildImageName),
 		"--sandbox", "host", "--env", "HOST_PORT="+loopbackService(t), "--env", "CANARY="+host.canary)
@@ -260,9 +281,10 @@ func TestSandboxHostExecutorHidesSecrets(t *testing.T) {
 // Finding 4: the CNB user's home in the build image's /etc/passwd is a path inside the
 // image. A home climbing out with "..", or a symlink in the image to a host path, fails
 // the build with an error naming the image and the value, and creates nothing on the host.
-func TestSandboxPasswdHomeCannotEscape(t *testing.T) {
-	e := e2ekit.NewEnv(t)
-	victim := t.TempDir() // a host directory the image names
+func TestSandboxPasswdHomeCannotEscape(t *testing.T) { asEachUser(t, passwdHomeCannotEscape) }
+
+func passwdHomeCannotEscape(t *testing.T, e *e2ekit.Env) {
+	victim := e.TempDir() // a host directory the image names (writable by a rootless slipway)
 	cases := []struct {
 		name, home, link, wantErr string
 	}{
@@ -273,6 +295,7 @@ func TestSandboxPasswdHomeCannotEscape(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			image := "slipway-test/evil-home-" + tc.name + ":1"
 			evilBuildImage(t, e.Store, image, tc.home, tc.link)
+			e.Reown()
 			out, code := e.Slipway("build", "evil-"+tc.name, "--path", e2ekit.App("hello"), "--builder", attackBuilder(e, image))
 			if code == 0 || !strings.Contains(out, tc.wantErr) || !strings.Contains(out, image) {
 				t.Errorf("exit %d; want an error naming %s and %q:\n%s", code, image, tc.wantErr, out)

@@ -28,9 +28,10 @@ import (
 // the attack for real and asserts a clear error and an unchanged host.
 
 // evilBuildpack writes a buildpack (api 0.10) whose bin/build runs script.
-func evilBuildpack(t *testing.T, id, version, script string) string {
+func evilBuildpack(e *e2ekit.Env, id, version, script string) string {
+	t := e.T
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "bp")
+	dir := filepath.Join(e.TempDir(), "bp")
 	e2ekit.WriteFile(t, filepath.Join(dir, "buildpack.toml"), fmt.Sprintf("api = \"0.10\"\n[buildpack]\nid = %q\nversion = %q\n[[stacks]]\nid = \"*\"\n", id, version))
 	e2ekit.WriteFile(t, filepath.Join(dir, "bin", "detect"), "#!/usr/bin/env bash\nexit 0\n")
 	e2ekit.WriteFile(t, filepath.Join(dir, "bin", "build"), "#!/usr/bin/env bash\nset -euo pipefail\n"+script)
@@ -43,11 +44,13 @@ func evilBuildpack(t *testing.T, id, version, script string) string {
 }
 
 // canary is a host directory with a file whose content must survive the attack.
-func canary(t *testing.T) (dir, file string) {
+func canary(e *e2ekit.Env) (dir, file string) {
+	t := e.T
 	t.Helper()
-	dir = filepath.Join(t.TempDir(), "victim")
+	dir = filepath.Join(e.TempDir(), "victim")
 	file = filepath.Join(dir, "canary.txt")
 	e2ekit.WriteFile(t, file, "untouched")
+	e.Reown()
 	return dir, file
 }
 
@@ -76,11 +79,12 @@ func assertFailedWith(t *testing.T, out string, code int, want ...string) {
 
 // Finding 2: a version that climbs out of the buildpacks directory replaced or deleted any
 // host directory.
-func TestSecurityVersionPathTraversal(t *testing.T) {
-	e := e2ekit.NewEnv(t)
-	victim, file := canary(t)
+func TestSecurityVersionPathTraversal(t *testing.T) { asEachUser(t, versionPathTraversal) }
+
+func versionPathTraversal(t *testing.T, e *e2ekit.Env) {
+	victim, file := canary(e)
 	version := "1.0.0-/../../../../../../../../../../../.." + victim
-	bp := evilBuildpack(t, "evil/version", version, "exit 0\n")
+	bp := evilBuildpack(e, "evil/version", version, "exit 0\n")
 	out, code := e.Slipway("build", "evil-version", "--path", e2ekit.App("hello"), "--builder", e.Builder, "--buildpack", bp)
 	assertFailedWith(t, out, code, "evil/version", "not a semantic version", bp)
 	assertCanary(t, file)
@@ -92,10 +96,11 @@ func TestSecurityVersionPathTraversal(t *testing.T) {
 
 // Findings 7 and 8: process type ".." and a layer named ".." are refused, naming the
 // buildpack and the value.
-func TestSecurityDotDotProcessTypeAndLayer(t *testing.T) {
-	e := e2ekit.NewEnv(t)
+func TestSecurityDotDotProcessTypeAndLayer(t *testing.T) { asEachUser(t, dotDotProcessTypeAndLayer) }
+
+func dotDotProcessTypeAndLayer(t *testing.T, e *e2ekit.Env) {
 	t.Run("process type", func(t *testing.T) {
-		bp := evilBuildpack(t, "evil/process", "1.0.0", `cat > "$CNB_LAYERS_DIR/launch.toml" <<'TOML'
+		bp := evilBuildpack(e, "evil/process", "1.0.0", `cat > "$CNB_LAYERS_DIR/launch.toml" <<'TOML'
 [[processes]]
   type = ".."
   command = ["true"]
@@ -107,7 +112,7 @@ TOML
 	})
 	t.Run("layer", func(t *testing.T) {
 		// Another buildpack's build-only layer must not end up in the image through "..".
-		bp := evilBuildpack(t, "evil/layer", "1.0.0", `mkdir -p "$CNB_LAYERS_DIR/secret"
+		bp := evilBuildpack(e, "evil/layer", "1.0.0", `mkdir -p "$CNB_LAYERS_DIR/secret"
 echo build-only > "$CNB_LAYERS_DIR/secret/data"
 printf '[types]\nbuild = true\n' > "$CNB_LAYERS_DIR/secret.toml"
 printf '[types]\nlaunch = true\n' > "$CNB_LAYERS_DIR/...toml"
@@ -132,11 +137,12 @@ TOML
 
 // Finding 5: a buildpack's store.toml symlinked to a host TOML file; the exporter (on the
 // host) must not read it into the image's labels.
-func TestSecurityStoreTomlSymlinkToHost(t *testing.T) {
-	e := e2ekit.NewEnv(t)
-	hostTOML := filepath.Join(t.TempDir(), "host.toml")
+func TestSecurityStoreTomlSymlinkToHost(t *testing.T) { asEachUser(t, storeTomlSymlinkToHost) }
+
+func storeTomlSymlinkToHost(t *testing.T, e *e2ekit.Env) {
+	hostTOML := filepath.Join(e.TempDir(), "host.toml") // readable by a rootless slipway
 	e2ekit.WriteFile(t, hostTOML, "[metadata]\nsecret = \"host-secret-6d1f\"\n")
-	bp := evilBuildpack(t, "evil/store", "1.0.0", fmt.Sprintf(`ln -sf %q "$CNB_LAYERS_DIR/store.toml"
+	bp := evilBuildpack(e, "evil/store", "1.0.0", fmt.Sprintf(`ln -sf %q "$CNB_LAYERS_DIR/store.toml"
 cat > "$CNB_LAYERS_DIR/launch.toml" <<'TOML'
 [[processes]]
   type = "web"
@@ -164,9 +170,13 @@ TOML
 // Finding 3: a build image whose /cnb/build-config/env is a symlink to a host directory
 // must not expose that directory's files to buildpacks.
 func TestSecurityBuildConfigEnvSymlinkToHost(t *testing.T) {
-	e := e2ekit.NewEnv(t)
-	hostDir := t.TempDir()
+	asEachUser(t, buildConfigEnvSymlinkToHost)
+}
+
+func buildConfigEnvSymlinkToHost(t *testing.T, e *e2ekit.Env) {
+	hostDir := e.TempDir()
 	e2ekit.WriteFile(t, filepath.Join(hostDir, "REGISTRY_AUTH"), "host-secret-83ac")
+	e.Reown()
 	build, _ := testimages.BuildAndRun(t)
 	evil := appendLayer(t, build, []tarEntry{
 		{name: "cnb/", typ: tar.TypeDir},
@@ -174,7 +184,7 @@ func TestSecurityBuildConfigEnvSymlinkToHost(t *testing.T) {
 		{name: "cnb/build-config/env", typ: tar.TypeSymlink, link: hostDir},
 	})
 	writeBuilder(e, t, evil, "slipway-test/evil-build-config:1")
-	bp := evilBuildpack(t, "evil/peek", "1.0.0", `echo "peek: ${REGISTRY_AUTH:-unset}"
+	bp := evilBuildpack(e, "evil/peek", "1.0.0", `echo "peek: ${REGISTRY_AUTH:-unset}"
 cat /cnb/build-config/env/* 2>/dev/null || true
 echo
 cat > "$CNB_LAYERS_DIR/launch.toml" <<'TOML'
@@ -198,12 +208,13 @@ TOML
 
 // Finding 6: a few hundred bytes claiming a 1 GiB sparse file. A buildpack archive is
 // refused; a build-image layer is written with holes and counted against the budget.
-func TestSecuritySparseArchiveAndLayer(t *testing.T) {
-	e := e2ekit.NewEnv(t)
+func TestSecuritySparseArchiveAndLayer(t *testing.T) { asEachUser(t, sparseArchiveAndLayer) }
+
+func sparseArchiveAndLayer(t *testing.T, e *e2ekit.Env) {
 	t.Run("buildpack archive", func(t *testing.T) {
 		toml := "api = \"0.10\"\n[buildpack]\nid = \"evil/sparse\"\nversion = \"1.0.0\"\n"
 		tgz := untartest.Gzip(untartest.SparseTar("bin/build", 1<<30, map[string]string{"buildpack.toml": toml}))
-		archive := filepath.Join(t.TempDir(), "evil.tgz")
+		archive := filepath.Join(e.TempDir(), "evil.tgz")
 		if err := os.WriteFile(archive, tgz, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -295,6 +306,7 @@ func writeBuilder(e *e2ekit.Env, t *testing.T, build v1.Image, name string) {
 		t.Fatal(err)
 	}
 	e2ekit.WriteFile(t, e.Builder, strings.Replace(string(b), e2ekit.BuildImageName, name, 1))
+	e.Reown()
 }
 
 func uncompressedSize(t *testing.T, img v1.Image) int64 {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,7 +25,12 @@ type Env struct {
 	Work  string
 	// Builder is a builder.toml naming the fixture buildpacks and the test images.
 	Builder string
+	// uid and gid run slipway as that host user when uid is not 0 (AsUser).
+	uid, gid int
 }
+
+// Unprivileged is the host user rootless runs use: nobody/nogroup.
+const Unprivileged = 65534
 
 // The test build and run images every NewEnv store holds.
 const (
@@ -95,6 +102,10 @@ func (e *Env) Slipway(args ...string) (string, int) {
 	cmd := exec.CommandContext(ctx, SlipwayBin, args...)
 	cmd.Env = append(os.Environ(), "SLIPWAY_STORE="+e.Store, "XDG_CACHE_HOME="+e.Work,
 		"SLIPWAY_CONFIG="+filepath.Join(e.Work, "config.toml"))
+	if e.uid != 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(e.uid), Gid: uint32(e.gid)}}
+		cmd.Env = append(cmd.Env, "HOME="+e.Work, "USER=nobody")
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -115,6 +126,65 @@ func (e *Env) MustSlipway(args ...string) string {
 		e.T.Fatalf("slipway %s: exit %d\n%s", strings.Join(args, " "), code, out)
 	}
 	return out
+}
+
+// AsUser is this env with slipway run rootless, as the host user uid:gid: the store and
+// work dir (with what the test wrote there as root) become that user's, and HOME is the
+// work dir.
+func (e *Env) AsUser(uid, gid int) *Env {
+	e.T.Helper()
+	u := *e
+	u.uid, u.gid = uid, gid
+	u.Reown()
+	return &u
+}
+
+// Rootless reports whether slipway runs as a non-root user in this env.
+func (e *Env) Rootless() bool { return e.uid != 0 }
+
+// Reown gives the store and work dir back to a rootless env's user after the test wrote
+// there as root (images written through OpenStore, fixtures).
+func (e *Env) Reown() {
+	e.T.Helper()
+	for _, dir := range []string{e.Store, e.Work} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			e.T.Fatal(err)
+		}
+		e.handOver(dir)
+	}
+}
+
+// TempDir is a fresh t.TempDir of the env's test that belongs to the env's user: for
+// files slipway must read or write in a rootless run (buildpacks, builder.toml, apps).
+func (e *Env) TempDir() string {
+	e.T.Helper()
+	d := e.T.TempDir()
+	e.handOver(d)
+	return d
+}
+
+// handOver chowns dir's tree to a rootless env's user and makes the directories above it
+// that t.TempDir created 0700 traversable.
+func (e *Env) handOver(dir string) {
+	t := e.T
+	t.Helper()
+	if e.uid == 0 {
+		return
+	}
+	for p := filepath.Dir(dir); p != filepath.Clean(os.TempDir()) && p != "/" && p != "."; p = filepath.Dir(p) {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, e.uid, e.gid)
+	})
+	if err != nil {
+		t.Fatalf("hand %s to uid %d: %v", dir, e.uid, err)
+	}
 }
 
 // OpenStore opens this env's image store.
