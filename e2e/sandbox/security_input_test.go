@@ -43,6 +43,15 @@ func evilBuildpack(e *e2ekit.Env, id, version, script string) string {
 	return dir
 }
 
+// webProcess ends a build script: it declares the image's web process.
+const webProcess = `cat > "$CNB_LAYERS_DIR/launch.toml" <<'TOML'
+[[processes]]
+  type = "web"
+  command = ["true"]
+  default = true
+TOML
+`
+
 // canary is a host directory with a file whose content must survive the attack.
 func canary(e *e2ekit.Env) (dir, file string) {
 	t := e.T
@@ -116,13 +125,7 @@ TOML
 echo build-only > "$CNB_LAYERS_DIR/secret/data"
 printf '[types]\nbuild = true\n' > "$CNB_LAYERS_DIR/secret.toml"
 printf '[types]\nlaunch = true\n' > "$CNB_LAYERS_DIR/...toml"
-cat > "$CNB_LAYERS_DIR/launch.toml" <<'TOML'
-[[processes]]
-  type = "web"
-  command = ["true"]
-  default = true
-TOML
-`)
+`+webProcess)
 		out, code := e.Slipway("build", "evil-layer", "--path", e2ekit.App("hello"), "--builder", e.Builder, "--buildpack", bp)
 		assertFailedWith(t, out, code, "evil/layer", `layer name ".."`)
 		s, err := imagestore.Open(e.Store)
@@ -143,13 +146,7 @@ func storeTomlSymlinkToHost(t *testing.T, e *e2ekit.Env) {
 	hostTOML := filepath.Join(e.TempDir(), "host.toml") // readable by a rootless slipway
 	e2ekit.WriteFile(t, hostTOML, "[metadata]\nsecret = \"host-secret-6d1f\"\n")
 	bp := evilBuildpack(e, "evil/store", "1.0.0", fmt.Sprintf(`ln -sf %q "$CNB_LAYERS_DIR/store.toml"
-cat > "$CNB_LAYERS_DIR/launch.toml" <<'TOML'
-[[processes]]
-  type = "web"
-  command = ["true"]
-  default = true
-TOML
-`, hostTOML))
+`, hostTOML)+webProcess)
 	out, code := e.Slipway("build", "evil-store", "--path", e2ekit.App("hello"), "--builder", e.Builder, "--buildpack", bp)
 	assertFailedWith(t, out, code, "evil/store", "store.toml", "symbolic link")
 	if strings.Contains(out, "host-secret-6d1f") {
@@ -187,13 +184,7 @@ func buildConfigEnvSymlinkToHost(t *testing.T, e *e2ekit.Env) {
 	bp := evilBuildpack(e, "evil/peek", "1.0.0", `echo "peek: ${REGISTRY_AUTH:-unset}"
 cat /cnb/build-config/env/* 2>/dev/null || true
 echo
-cat > "$CNB_LAYERS_DIR/launch.toml" <<'TOML'
-[[processes]]
-  type = "web"
-  command = ["true"]
-  default = true
-TOML
-`)
+`+webProcess)
 	out, code := e.Slipway("build", "evil-build-config", "--path", e2ekit.App("hello"), "--builder", e.Builder, "--buildpack", bp)
 	if code != 0 {
 		t.Fatalf("build failed (exit %d):\n%s", code, out)
