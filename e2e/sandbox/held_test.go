@@ -30,7 +30,7 @@ func TestSecretsStayOutOfImagesAndSandbox(t *testing.T) {
 if env | grep -q %[1]s; then echo "auth-env: visible"; else echo "auth-env: hidden"; fi
 if grep -rqs "$(cat /platform/env/API_TOKEN)" /platform /cnb /etc; then echo "control: found"; fi
 # The needle is assembled at run time: this script itself (under /cnb) must not match.
-needle=%[2]q; needle="$needle%[3]s"
+needle=%[2]q; needle="${needle}%[3]s"
 if grep -rqs "$needle" /platform /cnb /etc /workspace /layers /home /tmp /proc/self/environ /proc/1/environ; then echo "auth-files: found"; else echo "auth-files: none"; fi
 mkdir -p "$CNB_LAYERS_DIR/app"
 echo app > "$CNB_LAYERS_DIR/app/file"
