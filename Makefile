@@ -33,7 +33,8 @@ FUZZ_TARGETS = \
 	./project:FuzzRead \
 	./launch:FuzzAddEnvDir \
 	./buildpacks/procfile:FuzzParse \
-	./buildpacks/apt:FuzzParseAptfile
+	./buildpacks/apt:FuzzParseAptfile \
+	./buildpacks/ruby:FuzzParseLockfile
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t#*:}; \

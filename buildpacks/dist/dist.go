@@ -28,6 +28,7 @@ var All = []Buildpack{
 	{ID: "slipway/python", Version: "0.1.0", Dir: "python"},
 	{ID: "slipway/php", Version: "0.1.0", Dir: "php"},
 	{ID: "slipway/web-server", Version: "0.1.0", Dir: "webserver"},
+	{ID: "slipway/ruby", Version: "0.1.0", Dir: "ruby"},
 }
 
 // Options tune Package.

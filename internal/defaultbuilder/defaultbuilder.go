@@ -43,16 +43,17 @@ type Options struct {
 // Available reports whether this binary carries the default builder's buildpacks.
 func Available() bool { return assets() != nil }
 
-// order is the default builder's detection order: PHP apps (first: a PHP app often has a
-// package.json for its front-end assets), then front-end Node.js apps that BP_WEB_SERVER
-// asks to serve as static files (slipway/web-server requires node-static-build, which
-// only slipway/nodejs before it provides), then Node.js apps, then Go apps, then Python
+// order is the default builder's detection order: PHP apps, then Ruby apps (both first: a
+// PHP or Rails app often has a package.json for its front-end assets), then front-end
+// Node.js apps that BP_WEB_SERVER asks to serve as static files (slipway/web-server
+// requires node-static-build, which only slipway/nodejs before it provides), then Node.js apps, then Go apps, then Python
 // apps, then static sites (last: an index.html or nginx.conf of an app a language
 // buildpack claims is that app's), each with an optional Procfile on top, else any app
 // with a Procfile. An Aptfile's packages come first in every group (optional), so the
 // language buildpacks can use them.
 var order = buildpack.Order{
 	{Group: []buildpack.GroupElement{{ID: "slipway/apt", Optional: true}, {ID: "slipway/php"}, {ID: "slipway/procfile", Optional: true}}},
+	{Group: []buildpack.GroupElement{{ID: "slipway/apt", Optional: true}, {ID: "slipway/ruby"}, {ID: "slipway/procfile", Optional: true}}},
 	{Group: []buildpack.GroupElement{{ID: "slipway/apt", Optional: true}, {ID: "slipway/nodejs"}, {ID: "slipway/web-server"}, {ID: "slipway/procfile", Optional: true}}},
 	{Group: []buildpack.GroupElement{{ID: "slipway/apt", Optional: true}, {ID: "slipway/nodejs"}, {ID: "slipway/procfile", Optional: true}}},
 	{Group: []buildpack.GroupElement{{ID: "slipway/apt", Optional: true}, {ID: "slipway/go"}, {ID: "slipway/procfile", Optional: true}}},
@@ -108,7 +109,7 @@ func Ensure(ctx context.Context, o Options) (string, error) {
 		return "", err
 	}
 	cfg := &builder.Config{
-		Description: "Slipway's default builder: PHP, Node.js, Go, Python, web server (static sites), Procfile and Apt buildpacks on Debian 12 (bookworm)",
+		Description: "Slipway's default builder: PHP, Ruby, Node.js, Go, Python, web server (static sites), Procfile and Apt buildpacks on Debian 12 (bookworm)",
 		Order:       order,
 		Build:       builder.BuildConfig{Image: def.Build.Image},
 		Run:         builder.RunConfig{Images: []platform.RunImage{{Image: def.Run.Image}}},

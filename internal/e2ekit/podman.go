@@ -127,6 +127,18 @@ func (c *Container) GetPath(path string) string {
 	}
 }
 
+// Launch runs cmd in the running container through the image's launcher (so the
+// buildpacks' launch env applies), without loading the image a second time.
+func (c *Container) Launch(cmd ...string) string {
+	c.t.Helper()
+	args := append(append([]string{}, c.base...), append([]string{"exec", c.name, "/cnb/lifecycle/launcher", "--"}, cmd...)...)
+	out, err := exec.Command("podman", args...).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
 // Logs is the container's output so far.
 func (c *Container) Logs() string {
 	out, _ := exec.Command("podman", append(c.base, "logs", c.name)...).CombinedOutput()

@@ -1,0 +1,96 @@
+package gemsource
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slipway/slipway/debian"
+)
+
+// FromDebian rebuilds the gem a Debian ruby-* package installed as a .gem: its files
+// under /usr/share/rubygems-integration/all/gems/NAME-VERSION/ (lib/, bin/), or, for the
+// older layout, /usr/lib/ruby/vendor_ruby as lib/. Debian's gemspecs are Ruby code, so
+// the dependencies are given, as Bundler would lock them.
+func FromDebian(t testing.TB, deb, name, version string, deps ...Dep) Gem {
+	t.Helper()
+	g, err := GemFromDeb(deb, t.TempDir(), name, version, deps...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// GemFromDeb is FromDebian for programs; tmp is scratch space.
+func GemFromDeb(deb, tmp, name, version string, deps ...Dep) (Gem, error) {
+	dir, err := os.MkdirTemp(tmp, "deb-")
+	if err != nil {
+		return Gem{}, err
+	}
+	defer os.RemoveAll(dir)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return Gem{}, err
+	}
+	f, err := os.Open(deb)
+	if err != nil {
+		root.Close()
+		return Gem{}, err
+	}
+	_, err = debian.Extract(context.Background(), bufio.NewReader(f), root, deb, debian.ExtractOptions{})
+	f.Close()
+	root.Close()
+	if err != nil {
+		return Gem{}, err
+	}
+	g := Gem{Name: name, Version: version, Deps: deps, Files: map[string]string{}}
+	add := func(base, prefix string, only func(rel string) bool) error {
+		return filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if os.IsNotExist(err) {
+					return nil
+				}
+				return err
+			}
+			if d.IsDir() || d.Type()&fs.ModeSymlink != 0 {
+				return nil
+			}
+			rel, _ := filepath.Rel(base, p)
+			rel = filepath.ToSlash(rel)
+			if only != nil && !only(rel) {
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			g.Files[prefix+rel] = string(b)
+			if strings.HasPrefix(prefix+rel, "bin/") && !strings.Contains(rel, "/") {
+				g.Executables = append(g.Executables, rel)
+			}
+			return nil
+		})
+	}
+	gemDir := filepath.Join(dir, "usr/share/rubygems-integration/all/gems", name+"-"+version)
+	if _, err := os.Stat(gemDir); err == nil {
+		if err := add(filepath.Join(gemDir, "lib"), "lib/", nil); err != nil {
+			return Gem{}, err
+		}
+		if err := add(filepath.Join(gemDir, "bin"), "bin/", nil); err != nil {
+			return Gem{}, err
+		}
+	} else {
+		if err := add(filepath.Join(dir, "usr/lib/ruby/vendor_ruby"), "lib/", nil); err != nil {
+			return Gem{}, err
+		}
+	}
+	if len(g.Files) == 0 {
+		return Gem{}, fmt.Errorf("%s: no files of gem %s %s", filepath.Base(deb), name, version)
+	}
+	return g, nil
+}
