@@ -14,10 +14,7 @@ import (
 // behind a TLS-terminating proxy, and basic authentication from a binding of type
 // htpasswd whose file is read at launch, never copied into the image. A binding without
 // .htpasswd fails the build; a container started without the binding says what to mount.
-func TestHttpdPushStateHTTPSBasicAuth(t *testing.T) {
-	t.Parallel()
-	e := e2ekit.DefaultStackEnv(t)
-	builder := webBuilder(t)
+func testHttpdPushStateHTTPSBasicAuth(t *testing.T, e *e2ekit.Env, builder string) {
 	app := filepath.Join(t.TempDir(), "app")
 	e2ekit.WriteFile(t, filepath.Join(app, "public", "index.html"), "<div id=root>spa shell</div>\n")
 	binding := filepath.Join(t.TempDir(), "auth")

@@ -29,10 +29,7 @@ http {
 
 // The app's own nginx.conf is used with {{port}} and {{env "NAME"}} filled in at launch;
 // one nginx rejects fails the build with nginx -t's words.
-func TestOwnNginxConf(t *testing.T) {
-	t.Parallel()
-	e := e2ekit.DefaultStackEnv(t)
-	builder := webBuilder(t)
+func testOwnNginxConf(t *testing.T, e *e2ekit.Env, builder string) {
 	app := filepath.Join(t.TempDir(), "app")
 	e2ekit.WriteFile(t, filepath.Join(app, "nginx.conf"), userNginxConf)
 	e2ekit.WriteFile(t, filepath.Join(app, "site", "index.html"), "<p>my own nginx</p>\n")
@@ -60,9 +57,7 @@ func TestOwnNginxConf(t *testing.T) {
 
 // The app's own httpd.conf, written as for Paketo's httpd buildpack: httpd fills in
 // ${PORT}, ${APP_ROOT} and ${SERVER_ROOT}, whose modules/, conf/mime.types and logs/ work.
-func TestOwnHttpdConf(t *testing.T) {
-	t.Parallel()
-	e := e2ekit.DefaultStackEnv(t)
+func testOwnHttpdConf(t *testing.T, e *e2ekit.Env, builder string) {
 	app := filepath.Join(t.TempDir(), "app")
 	e2ekit.WriteFile(t, filepath.Join(app, "httpd.conf"), `ServerRoot "${SERVER_ROOT}"
 Listen "${PORT}"
@@ -89,7 +84,7 @@ Header set X-Served-By "my httpd.conf"
 </Directory>
 `)
 	e2ekit.WriteFile(t, filepath.Join(app, "htdocs", "index.html"), "<p>my own httpd</p>\n")
-	out := e.MustSlipway(buildArgs("own-httpd", app, webBuilder(t))...)
+	out := e.MustSlipway(buildArgs("own-httpd", app, builder)...)
 	e2ekit.MustContain(t, out, "Server: httpd (the app's httpd.conf)", "Installed httpd into layer httpd", "Configuration test passed (apache2 -t)")
 	c := serve(t, e, "own-httpd")
 	got := expect(t, c, request{path: "/"}, 200, "my own httpd")

@@ -64,9 +64,7 @@ func imageFiles(t *testing.T, e *e2ekit.Env, image string, subs ...string) []str
 // build/ is built by slipway/nodejs and served by nginx with push-state routing; the image
 // holds the built files only — no node_modules, no Node.js, no sources. Editing a source
 // file rebuilds with only the app layer changed.
-func TestNodeBuildServedByNginx(t *testing.T) {
-	t.Parallel()
-	e := e2ekit.DefaultStackEnv(t)
+func testNodeBuildServedByNginx(t *testing.T, e *e2ekit.Env, builder string) {
 	reg := npmmirror.Start(t)
 	app := filepath.Join(t.TempDir(), "spa")
 	e2ekit.WriteFile(t, filepath.Join(app, "package.json"), `{"name": "spa", "version": "1.0.0", "private": true,
@@ -75,7 +73,7 @@ func TestNodeBuildServedByNginx(t *testing.T) {
 	e2ekit.WriteFile(t, filepath.Join(app, "scripts", "build.js"), spaBuild)
 	e2ekit.WriteFile(t, filepath.Join(app, "src", "App.js"), "document.title = 'hello from the React-style app';\n")
 	e2ekit.WriteFile(t, filepath.Join(app, "public", "index.html"), "<!doctype html><div id=\"root\">spa shell</div>%SCRIPT%\n")
-	args := buildArgs("spa", app, webBuilder(t), "BP_WEB_SERVER=nginx", "BP_WEB_SERVER_ENABLE_PUSH_STATE=true",
+	args := buildArgs("spa", app, builder, "BP_WEB_SERVER=nginx", "BP_WEB_SERVER_ENABLE_PUSH_STATE=true",
 		"BP_NODE_SOURCE=npm", "BP_NPM_REGISTRY="+reg)
 	start := time.Now()
 	out := e.MustSlipway(args...)

@@ -12,14 +12,12 @@ import (
 // A folder of HTML with no setting at all is served by nginx on $PORT, gzipped, with
 // nginx's access log on the container's output; editing a page rebuilds with only the
 // app layer changed.
-func TestStaticSiteNginx(t *testing.T) {
-	t.Parallel()
-	e := e2ekit.DefaultStackEnv(t)
+func testStaticSiteNginx(t *testing.T, e *e2ekit.Env, builder string) {
 	app := filepath.Join(t.TempDir(), "site")
 	e2ekit.WriteFile(t, filepath.Join(app, "public", "index.html"), "<h1>hello from a folder of HTML</h1>\n")
 	e2ekit.WriteFile(t, filepath.Join(app, "public", "style.css"), "body { color: #333; }\n"+strings.Repeat("p { margin: 0 auto; }\n", 40))
 	e2ekit.WriteFile(t, filepath.Join(app, "README.md"), "not served\n")
-	args := buildArgs("site", app, webBuilder(t))
+	args := buildArgs("site", app, builder)
 	start := time.Now()
 	out := e.MustSlipway(args...)
 	t.Logf("cold build: %s", time.Since(start).Round(time.Millisecond))

@@ -9,11 +9,45 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/slipway/slipway/internal/e2ekit"
 )
+
+// TestWebServer runs the package's scenarios in parallel on one store holding the default
+// stack and one builder, made once (making it is the slowest step of a first build).
+func TestWebServer(t *testing.T) {
+	e := e2ekit.DefaultStackEnv(t)
+	start := time.Now()
+	e.MustSlipway("builder", "create", "web-builder", "--config", webBuilder(t))
+	t.Logf("builder: %s", time.Since(start).Round(time.Millisecond))
+	var wg sync.WaitGroup
+	for _, tc := range []struct {
+		name string
+		test func(*testing.T, *e2ekit.Env, string)
+	}{
+		{"StaticSiteNginx", testStaticSiteNginx},
+		{"OwnNginxConf", testOwnNginxConf},
+		{"OwnHttpdConf", testOwnHttpdConf},
+		{"HttpdPushStateHTTPSBasicAuth", testHttpdPushStateHTTPSBasicAuth},
+		{"NodeBuildServedByNginx", testNodeBuildServedByNginx},
+	} {
+		// Concurrently whatever -parallel says: the scenarios mostly wait (on the Debian
+		// mirror, podman load, the server), and the package's time is the slowest one's.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.Run(tc.name, func(t *testing.T) {
+				se := *e
+				se.T = t
+				tc.test(t, &se, "web-builder")
+			})
+		}()
+	}
+	wg.Wait()
+}
 
 // webBuilder is the default builder's two web-server groups on the default stack: a
 // Node.js build served statically, a Node.js app, then a static site.
