@@ -3,6 +3,7 @@ package pypiindex
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -47,15 +48,13 @@ func DebianPackages(t testing.TB, names ...string) map[string]string {
 // cacheDir by SHA256.
 func FetchDebian(ctx context.Context, cacheDir string, names ...string) (map[string]string, error) {
 	client := &debian.Client{CacheDir: cacheDir}
-	debIndex.once.Do(func() {
-		debIndex.idx, debIndex.err = client.Index(ctx, debian.Source{URL: DebianMirror, Suite: DebianSuite, Components: []string{"main"}, Architecture: "amd64", Keyring: DebianKeyring}, nil)
-	})
-	if debIndex.err != nil {
-		return nil, debIndex.err
+	idx, err := debianIndex(ctx, client)
+	if err != nil {
+		return nil, err
 	}
 	var pkgs []*debian.Package
 	for _, n := range names {
-		p, ok := debIndex.idx.Lookup(n)
+		p, ok := idx.Lookup(n)
 		if !ok {
 			return nil, fmt.Errorf("Debian %s has no package %s", DebianSuite, n)
 		}
@@ -70,6 +69,14 @@ func FetchDebian(ctx context.Context, cacheDir string, names ...string) (map[str
 		out[p.Name] = paths[i]
 	}
 	return out, nil
+}
+
+// debianIndex reads bookworm's main index once per process.
+func debianIndex(ctx context.Context, client *debian.Client) (*debian.Index, error) {
+	debIndex.once.Do(func() {
+		debIndex.idx, debIndex.err = client.Index(ctx, debian.Source{URL: DebianMirror, Suite: DebianSuite, Components: []string{"main"}, Architecture: "amd64", Keyring: DebianKeyring}, nil)
+	})
+	return debIndex.idx, debIndex.err
 }
 
 // FromDebian rebuilds the Python distribution a Debian python3-* package installed (its
@@ -123,8 +130,16 @@ func WheelFromDeb(deb, tmp string, requires ...string) (Wheel, error) {
 	return w, nil
 }
 
+// ErrNotADistribution is a Debian package that installs no Python distribution: a part of
+// the standard library Debian splits out (python3-distutils, python3-lib2to3) or files
+// without metadata (python3-pkg-resources).
+var ErrNotADistribution = errors.New("not a Python distribution")
+
 func wheelFromSitePackages(site string, requires []string) (Wheel, error) {
 	ents, err := os.ReadDir(site)
+	if os.IsNotExist(err) {
+		return Wheel{}, fmt.Errorf("%w: nothing in %s", ErrNotADistribution, site)
+	}
 	if err != nil {
 		return Wheel{}, err
 	}
@@ -135,7 +150,7 @@ func wheelFromSitePackages(site string, requires []string) (Wheel, error) {
 		}
 	}
 	if info == "" {
-		return Wheel{}, fmt.Errorf("no .dist-info or .egg-info in %s", site)
+		return Wheel{}, fmt.Errorf("%w: no .dist-info or .egg-info in %s", ErrNotADistribution, site)
 	}
 	infoPath := filepath.Join(site, info)
 	read := func(name string) string {

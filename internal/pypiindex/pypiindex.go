@@ -38,6 +38,8 @@ type Index struct {
 	projects map[string][]Wheel // normalized name → files
 	requests atomic.Int64
 	status   atomic.Int64 // when not 0, every request answers this status
+	auth     atomic.Pointer[[2]string]
+	authed   atomic.Int64
 	srv      *httptest.Server
 }
 
@@ -65,6 +67,13 @@ func (idx *Index) Requests() int64 { return idx.requests.Load() }
 // FailWith makes every request answer status (0 restores normal service).
 func (idx *Index) FailWith(status int) { idx.status.Store(int64(status)) }
 
+// RequireAuth makes the index answer 401 to every request without these HTTP basic-auth
+// credentials, as a private index does.
+func (idx *Index) RequireAuth(user, password string) { idx.auth.Store(&[2]string{user, password}) }
+
+// Authorized is the number of requests that carried the required credentials.
+func (idx *Index) Authorized() int64 { return idx.authed.Load() }
+
 // Host is host:port of the index.
 func (idx *Index) Host() string { return strings.TrimPrefix(idx.srv.URL, "http://") }
 
@@ -88,6 +97,14 @@ func (idx *Index) serve(w http.ResponseWriter, r *http.Request) {
 	if s := idx.status.Load(); s != 0 {
 		http.Error(w, "index failure injected by the test", int(s))
 		return
+	}
+	if a := idx.auth.Load(); a != nil {
+		if u, p, ok := r.BasicAuth(); !ok || u != a[0] || p != a[1] {
+			w.Header().Set("WWW-Authenticate", `Basic realm="slipway test index"`)
+			http.Error(w, "credentials required", http.StatusUnauthorized)
+			return
+		}
+		idx.authed.Add(1)
 	}
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
