@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -185,6 +186,26 @@ func (e *Env) handOver(dir string) {
 	if err != nil {
 		t.Fatalf("hand %s to uid %d: %v", dir, e.uid, err)
 	}
+}
+
+// sharedWork is the work dir ShareWork gives the tests of one package.
+var sharedWork struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// ShareWork makes e use a work dir shared by the package's tests (removed when they end)
+// and returns e. The build image is then unpacked once for all of them instead of once per
+// test. App caches live there by image name, so tests sharing it must use distinct names.
+func (e *Env) ShareWork() *Env {
+	e.T.Helper()
+	sharedWork.once.Do(func() { sharedWork.dir, sharedWork.err = os.MkdirTemp("", "slipway-e2e-work-") })
+	if sharedWork.err != nil {
+		e.T.Fatal(sharedWork.err)
+	}
+	e.Work = sharedWork.dir
+	return e
 }
 
 // OpenStore opens this env's image store.

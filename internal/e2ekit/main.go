@@ -33,7 +33,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if sharedWork.dir != "" {
+		os.RemoveAll(sharedWork.dir)
+	}
+	return code
 }
 
 // buildSlipway builds into a directory keyed by the worktree, under a lock: e2e packages
