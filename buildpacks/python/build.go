@@ -372,6 +372,12 @@ func runTool(ctx context.Context, in installer, tool *Tool, bin, venv string) er
 		}
 	case "poetry":
 		in.env = append(in.env, "POETRY_VIRTUALENVS_CREATE=false", "POETRY_NO_INTERACTION=1")
+		if bc.Env.Get("PYTHON_KEYRING_BACKEND") == "" {
+			// Poetry asks the system keyring for index credentials; a build has none, and
+			// a Secret Service backend can wait on D-Bus. Credentials come from Poetry's
+			// own POETRY_HTTP_BASIC_* variables.
+			in.env = append(in.env, "PYTHON_KEYRING_BACKEND=keyring.backends.null.Keyring")
+		}
 		if err := in.run(ctx, bc.AppDir, bin, "install", "--only", "main", "--no-root", "--no-interaction"); err != nil {
 			return fmt.Errorf("poetry could not install the dependencies (see its message above): %w", err)
 		}
