@@ -87,8 +87,10 @@ cat >"$T/papp/Dockerfile" <<'DOCKERFILE'
 FROM localhost/slipway/run:bookworm AS base
 USER root
 COPY --from=python . /usr/local/
-ENV LD_LIBRARY_PATH=/usr/local/lib PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
-RUN python3 /usr/local/share/pip-*.whl/pip install --no-index --quiet /usr/local/share/pip-*.whl
+# Debian's CPython installs packages under PREFIX/local (its posix_local scheme), so
+# their scripts (pip, gunicorn) land in /usr/local/local/bin.
+ENV LD_LIBRARY_PATH=/usr/local/lib PATH=/usr/local/local/bin:/usr/local/bin:/usr/bin:/bin PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+RUN set -- /usr/local/share/pip-*.whl && python3 "$1/pip" install --no-index --quiet "$1"
 
 FROM base
 ARG PIP_INDEX_URL
@@ -116,7 +118,8 @@ run() { # name command [hyperfine options...]
   jq -r '.results[0].median' "$T/$name.json"
 }
 declare -A M
-echo "== timing ($RUNS runs per case)"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== timing ($RUNS runs per case; load average $LOAD_BEFORE)"
 M[slipway-cold]=$(run slipway-cold "$SBUILD" --prepare "sh -c '$SW rmi bench-py >/dev/null 2>&1; rm -rf $T/cache/slipway/apps'")
 M[podman-cold]=$(run podman-cold "$P build -q --no-cache --network host --build-context python=$T/python --build-arg PIP_INDEX_URL=$IDX -t bench-py $T/papp" \
   --prepare "sh -c '$P rmi -f bench-py >/dev/null 2>&1; $P image prune -f >/dev/null 2>&1; true'")
@@ -135,6 +138,7 @@ SSIZE=$($P image inspect --format '{{.Size}}' localhost/bench-py:latest)
 
 echo
 echo "== results (medians of $RUNS runs; $(nproc) cores; podman storage: $DRIVER; Debian CPython 3.11, Flask + gunicorn)"
+echo "   load average (1/5/15 min) before timing: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-10s %12s %12s %16s\n' case slipway podman slipway/podman
 for c in cold warm onefile; do
   s=${M[slipway-$c]} p=${M[podman-$c]}
