@@ -12,23 +12,24 @@ import (
 	"github.com/slipway/slipway/atomicfile"
 )
 
-// launchCache is the exporter's -launch-cache (platform.md, exporter): the uncompressed
+// LaunchCache is the exporter's -launch-cache (platform.md, exporter): the uncompressed
 // layers of the images it wrote, by diffID, so that reusing a layer of the previous image
 // reads it from disk instead of from the Docker daemon, whose only way to hand out one
 // layer is to export the whole image. Files are <dir>/committed/<diffID>.tar.
-type launchCache struct{ dir string }
+type LaunchCache struct{ dir string }
 
-func openLaunchCache(dir string) *launchCache {
+// OpenLaunchCache is the launch cache in dir; nil when dir is "".
+func OpenLaunchCache(dir string) *LaunchCache {
 	if dir == "" {
 		return nil
 	}
-	return &launchCache{dir: filepath.Join(dir, "committed")}
+	return &LaunchCache{dir: filepath.Join(dir, "committed")}
 }
 
-func (c *launchCache) path(h v1.Hash) string { return filepath.Join(c.dir, h.String()+".tar") }
+func (c *LaunchCache) path(h v1.Hash) string { return filepath.Join(c.dir, h.String()+".tar") }
 
 // layer is the cached layer of diffID h, or nil.
-func (c *launchCache) layer(h v1.Hash) v1.Layer {
+func (c *LaunchCache) layer(h v1.Hash) v1.Layer {
 	p := c.path(h)
 	if _, err := os.Stat(p); err != nil {
 		return nil
@@ -43,12 +44,12 @@ func (c *launchCache) layer(h v1.Hash) v1.Layer {
 	return l
 }
 
-// wrap answers LayerByDiffID from the cache first.
-func (c *launchCache) wrap(img v1.Image) v1.Image { return &launchCachedImage{Image: img, c: c} }
+// Wrap answers LayerByDiffID of img from the cache first.
+func (c *LaunchCache) Wrap(img v1.Image) v1.Image { return &launchCachedImage{Image: img, c: c} }
 
 type launchCachedImage struct {
 	v1.Image
-	c *launchCache
+	c *LaunchCache
 }
 
 func (i *launchCachedImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
@@ -58,9 +59,9 @@ func (i *launchCachedImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 	return i.Image.LayerByDiffID(h)
 }
 
-// save adds the layers of img above its first base layers (the run image's) that the cache
+// Save adds the layers of img above its first base layers (the run image's) that the cache
 // lacks, each written atomically; layers of other images stay (a later build may reuse them).
-func (c *launchCache) save(img v1.Image, base int) error {
+func (c *LaunchCache) Save(img v1.Image, base int) error {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return err
 	}

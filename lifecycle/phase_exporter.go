@@ -71,9 +71,9 @@ func exportImage(ctx context.Context, in *platform.Inputs, o IO) (*ExportResult,
 			return nil, fail(fmt.Errorf("previous image: %w", err))
 		}
 	}
-	lc := openLaunchCache(in.LaunchCacheDir)
+	lc := OpenLaunchCache(in.LaunchCacheDir)
 	if previous != nil && lc != nil {
-		previous = lc.wrap(previous)
+		previous = lc.Wrap(previous)
 	}
 	var project platform.ProjectMetadata
 	if _, err := os.Stat(in.ProjectMetadataPath); err == nil {
@@ -107,6 +107,7 @@ func exportImage(ctx context.Context, in *platform.Inputs, o IO) (*ExportResult,
 	if err != nil {
 		return nil, err
 	}
+	reportLayers(o, rep, previous)
 	names := in.DestinationImages()
 	ir, err := o.Images.Write(ctx, names, img)
 	if err != nil {
@@ -116,7 +117,7 @@ func exportImage(ctx context.Context, in *platform.Inputs, o IO) (*ExportResult,
 	if lc != nil {
 		base, err := runImg.Layers()
 		if err == nil {
-			err = lc.save(img, len(base))
+			err = lc.Save(img, len(base))
 		}
 		if err != nil {
 			o.warnf("update launch cache %s: %v", in.LaunchCacheDir, err)
@@ -135,6 +136,26 @@ func exportImage(ctx context.Context, in *platform.Inputs, o IO) (*ExportResult,
 		fmt.Fprintf(o.Stdout, "      %s\n", n)
 	}
 	return &ExportResult{Image: img, Report: report, Layers: rep}, nil
+}
+
+// reportLayers says, as the reference exporter does, which layers the image shares with the
+// previous image (same diffID: a registry or daemon already has them) and which are new.
+func reportLayers(o IO, rep *ExportReport, previous v1.Image) {
+	prev := map[v1.Hash]bool{}
+	if previous != nil {
+		if cf, err := previous.ConfigFile(); err == nil {
+			for _, d := range cf.RootFS.DiffIDs {
+				prev[d] = true
+			}
+		}
+	}
+	for _, l := range rep.Layers {
+		verb := "Adding"
+		if l.Reused || prev[l.DiffID] {
+			verb = "Reusing"
+		}
+		fmt.Fprintf(o.Stdout, "%s layer '%s'\n", verb, l.Name)
+	}
 }
 
 // exportUser is the owner of the exported buildpack and app layers: -uid/-gid, else

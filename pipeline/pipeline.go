@@ -24,6 +24,7 @@ import (
 	"github.com/slipway/slipway/logging"
 	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/project"
+	"github.com/slipway/slipway/publish"
 	"github.com/slipway/slipway/registry"
 	"github.com/slipway/slipway/sandbox"
 	"github.com/slipway/slipway/stack"
@@ -53,6 +54,11 @@ type Options struct {
 	DefaultProcess string
 	// Publish writes the image to its registry instead of the local store.
 	Publish bool
+	// Daemon loads the image into the Docker Engine API at DockerHost (Docker, or podman's
+	// Docker-compatible service) instead of the local store; the previous image is read from
+	// there, its layers from a launch cache in WorkDir (platform.md, exporter: -daemon, -launch-cache).
+	Daemon     bool
+	DockerHost string
 	// Tags are extra names for the same image (-t).
 	Tags []string
 	// PreviousImage is the image whose layers may be reused; default Image (platform.md, analyzer).
@@ -89,6 +95,9 @@ type Options struct {
 	// SourceDateEpoch, when non-zero, is the image creation time; default 1980-01-01T00:00:01Z.
 	SourceDateEpoch time.Time
 	Log             *logging.Logger
+
+	// daemon is the Docker Engine API of Daemon, opened before any work.
+	daemon *publish.Daemon
 }
 
 // Result describes the image a build produced.
@@ -122,6 +131,17 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	res := &Result{}
 	start := time.Now()
+	if o.Daemon {
+		if o.Publish {
+			return nil, platform.NewError(platform.CodeInvalidArgs, errors.New("--daemon and --publish exclude each other: choose the Docker daemon or the registry"))
+		}
+		d, err := publish.OpenDaemonHost(ctx, o.DockerHost)
+		if err != nil {
+			return nil, err
+		}
+		defer d.Close()
+		o.daemon = d
+	}
 	ws, err := prepare(ctx, o, res)
 	if ws != nil {
 		defer ws.unlock()
@@ -242,7 +262,10 @@ func prepare(ctx context.Context, o Options, res *Result) (*workspace, error) {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			prevSrc := imageSource{store: o.Store, reg: o.Registry, storeOnly: !o.Publish, regOnly: o.Publish}
+			var prevSrc lifecycle.ImageSource = imageSource{store: o.Store, reg: o.Registry, storeOnly: !o.Publish, regOnly: o.Publish}
+			if o.daemon != nil {
+				prevSrc = daemonPrevious{o.daemon, launchCache(o)}
+			}
 			ws.analysis, analyzeErr = lifecycle.Analyze(ctx, lifecycle.AnalyzeInputs{
 				OutputImage: o.Image, PreviousImage: o.PreviousImage, RunImage: o.RunImage, RunImages: cands,
 				Images: imageSource{store: o.Store, reg: o.Registry}, PreviousImages: prevSrc,
@@ -437,6 +460,16 @@ func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error
 			return err
 		}
 		hook(o, "export-written")
+		if o.daemon != nil {
+			// The next build reads the layers it reuses from here, not back from the daemon.
+			base, err := ws.runImg.Image.Layers()
+			if err == nil {
+				err = launchCache(o).Save(img, len(base))
+			}
+			if err != nil {
+				log.Warnf("update the launch cache: %v; the next build reads reused layers from the Docker daemon", err)
+			}
+		}
 		if err := writeExportState(dirs, o.Image, rep); err != nil {
 			log.Warnf("record layer fingerprints: %v; the next build re-creates every layer", err)
 		}
@@ -486,9 +519,15 @@ func writeImage(ctx context.Context, o Options, img v1.Image, res *Result) error
 	names := append([]string{o.Image}, o.Tags...)
 	var d v1.Hash
 	var err error
-	if o.Publish {
+	switch {
+	case o.daemon != nil:
+		d, err = img.ConfigName()
+		if err == nil {
+			_, err = o.daemon.Write(ctx, names, img)
+		}
+	case o.Publish:
 		d, err = registry.Publish(ctx, names, img, o.Registry, progressTo(o.Log))
-	} else {
+	default:
 		d, err = o.Store.WriteMany(ctx, names, img)
 	}
 	if err != nil {
@@ -497,6 +536,26 @@ func writeImage(ctx context.Context, o Options, img v1.Image, res *Result) error
 	res.Digest = d
 	res.Names = append(res.Names, names...)
 	return nil
+}
+
+// launchCache holds the layers of images loaded into a Docker daemon, by diffID, for every app.
+func launchCache(o Options) *lifecycle.LaunchCache {
+	return lifecycle.OpenLaunchCache(filepath.Join(o.WorkDir, "launch-cache"))
+}
+
+// daemonPrevious reads the previous image from the Docker daemon, its layers from the launch
+// cache when there: the daemon hands out a layer only by exporting the whole image.
+type daemonPrevious struct {
+	d  *publish.Daemon
+	lc *lifecycle.LaunchCache
+}
+
+func (s daemonPrevious) Image(ctx context.Context, ref string) (v1.Image, error) {
+	img, err := s.d.Image(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return s.lc.Wrap(img), nil
 }
 
 // writeReport writes <ReportDir>/report.toml (platform.md, Files): digest and manifest size for

@@ -2,6 +2,8 @@ package publish
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -38,7 +40,11 @@ func DaemonHost(env []string) string {
 // socket) and checks that it answers, so that a missing daemon is reported once, naming the
 // socket tried, before any work.
 func OpenDaemon(ctx context.Context, env []string) (*Daemon, error) {
-	host := DaemonHost(env)
+	return OpenDaemonHost(ctx, DaemonHost(env))
+}
+
+// OpenDaemonHost is OpenDaemon for the Docker Engine API at host (a DOCKER_HOST value).
+func OpenDaemonHost(ctx context.Context, host string) (*Daemon, error) {
 	c, err := client.New(client.WithHost(host), client.WithTLSClientConfigFromEnv())
 	if err != nil {
 		return nil, fmt.Errorf("docker daemon %s (DOCKER_HOST): %w", host, err)
@@ -99,7 +105,11 @@ func (d *Daemon) Write(ctx context.Context, names []string, img v1.Image) (platf
 		}
 		tags = append(tags, t)
 	}
-	if _, err := daemon.Write(tags[0], img, d.opts(ctx)...); err != nil {
+	resp, err := daemon.Write(tags[0], img, d.opts(ctx)...)
+	if err == nil {
+		err = loadError(resp)
+	}
+	if err != nil {
 		return platform.ImageReport{}, fmt.Errorf("load image %s into the Docker daemon at %s: %w", names[0], d.host, err)
 	}
 	for _, t := range tags[1:] {
@@ -112,6 +122,29 @@ func (d *Daemon) Write(ctx context.Context, names []string, img v1.Image) (platf
 		return platform.ImageReport{}, err
 	}
 	return platform.ImageReport{ImageID: id.String()}, nil
+}
+
+// loadError is the error a `docker load` response reports: the Engine API answers 200 and
+// streams JSON messages, one of which carries the failure.
+func loadError(resp string) error {
+	dec := json.NewDecoder(strings.NewReader(resp))
+	for {
+		var m struct {
+			Error       string `json:"error"`
+			ErrorDetail struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if err := dec.Decode(&m); err != nil {
+			return nil // the end, or not JSON: nothing reported
+		}
+		if m.ErrorDetail.Message != "" {
+			return errors.New(m.ErrorDetail.Message)
+		}
+		if m.Error != "" {
+			return errors.New(m.Error)
+		}
+	}
 }
 
 // daemonRef parses ref for the daemon, keeping the name as written (the daemon resolves

@@ -12,6 +12,7 @@ import (
 
 	"github.com/slipway/slipway/pipeline"
 	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/publish"
 	"github.com/slipway/slipway/sandbox"
 )
 
@@ -29,9 +30,10 @@ func newBuildCmd(g *globals) *cobra.Command {
 		Short: "Build an image from source with buildpacks",
 		Long: `Detects which buildpacks apply to the app, runs them in a sandbox made from the builder's build
 image, and exports an OCI image based on the run image. The image is written to the local store,
-or pushed to its registry with --publish.`,
+pushed to its registry with --publish, or loaded into Docker or podman with --daemon.`,
 		Example: `  slipway build myapp --path ./app --builder ./builder.toml
   slipway build 127.0.0.1:5000/myapp --path ./app --builder ./builder.toml --publish --insecure-registry 127.0.0.1:5000
+  DOCKER_HOST=unix:///run/user/1000/podman/podman.sock slipway build localhost/myapp --path ./app --daemon
   slipway build myapp --path ./app --builder ./builder.toml --buildpack ./my-buildpack --env NODE_ENV=production`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,6 +53,7 @@ or pushed to its registry with --publish.`,
 				return err
 			}
 			o.WorkDir = workDir
+			o.DockerHost = publish.DaemonHost(os.Environ())
 			o.Log = g.logger()
 			if o.LifecycleBinary, err = os.Executable(); err != nil {
 				return fmt.Errorf("find the slipway binary: %w", err)
@@ -110,6 +113,7 @@ or pushed to its registry with --publish.`,
 	f.StringArrayVarP(&o.Env, "env", "e", nil, "build-time environment variable KEY=VALUE, or KEY to take it from the current environment (repeatable)")
 	f.StringVarP(&o.DefaultProcess, "default-process", "D", "", "process type the image runs by default")
 	f.BoolVar(&o.Publish, "publish", false, "push the image to its registry instead of the local store")
+	f.BoolVar(&o.Daemon, "daemon", false, "load the image into the Docker daemon at DOCKER_HOST (Docker, or podman's Docker-compatible service) instead of the local store")
 	f.StringArrayVarP(&o.Tags, "tag", "t", nil, "additional name for the image (repeatable)")
 	f.StringVar(&o.PreviousImage, "previous-image", "", "image whose layers this build may reuse (default: IMAGE)")
 	f.StringVar(&o.CacheDir, "cache-dir", "", "volume build cache directory (default: a per-image cache in --work-dir)")
