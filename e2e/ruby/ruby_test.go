@@ -162,6 +162,7 @@ run lambda { |env|
 // version the repositories lack fail with clear messages, and the app becomes a Sinatra
 // app that answers HTTP.
 func TestRubyRack(t *testing.T) {
+	t.Parallel()
 	e := e2ekit.DefaultStackEnv(t)
 	src := startSource(t)
 	dir := app(t, src, `ruby "~> 3.1.0"`, []string{"rack", "slipway_hello", "webrick"}, map[string]string{"config.ru": configRU})
@@ -273,6 +274,7 @@ end
 // the file and the position at fault. (The unknown gem and the missing Ruby version are
 // cases of TestRubyRack, on its cache.)
 func TestRubyBadInput(t *testing.T) {
+	t.Parallel()
 	e := e2ekit.DefaultStackEnv(t)
 	src := startSource(t)
 	builder := rubyBuilder(t)
