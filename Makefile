@@ -34,7 +34,9 @@ FUZZ_TARGETS = \
 	./launch:FuzzAddEnvDir \
 	./buildpacks/procfile:FuzzParse \
 	./buildpacks/apt:FuzzParseAptfile \
-	./buildpacks/ruby:FuzzParseLockfile
+	./buildpacks/ruby:FuzzParseLockfile \
+	./buildpacks/java:FuzzParseManifest \
+	./buildpacks/java:FuzzReadLayersIndex
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t#*:}; \

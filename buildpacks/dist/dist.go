@@ -29,6 +29,7 @@ var All = []Buildpack{
 	{ID: "slipway/php", Version: "0.1.0", Dir: "php"},
 	{ID: "slipway/web-server", Version: "0.1.0", Dir: "webserver"},
 	{ID: "slipway/ruby", Version: "0.1.0", Dir: "ruby"},
+	{ID: "slipway/java", Version: "0.1.0", Dir: "java"},
 }
 
 // Options tune Package.

@@ -44,7 +44,8 @@ type Options struct {
 func Available() bool { return assets() != nil }
 
 // order is the default builder's detection order: PHP apps, then Ruby apps (both first: a
-// PHP or Rails app often has a package.json for its front-end assets), then front-end
+// PHP or Rails app often has a package.json for its front-end assets), then Java apps (a
+// Spring Boot app may have one too), then front-end
 // Node.js apps that BP_WEB_SERVER asks to serve as static files (slipway/web-server
 // requires node-static-build, which only slipway/nodejs before it provides), then Node.js apps, then Go apps, then Python
 // apps, then static sites (last: an index.html or nginx.conf of an app a language
@@ -54,6 +55,7 @@ func Available() bool { return assets() != nil }
 var order = buildpack.Order{
 	{Group: []buildpack.GroupElement{{ID: "slipway/apt", Optional: true}, {ID: "slipway/php"}, {ID: "slipway/procfile", Optional: true}}},
 	{Group: []buildpack.GroupElement{{ID: "slipway/apt", Optional: true}, {ID: "slipway/ruby"}, {ID: "slipway/procfile", Optional: true}}},
+	{Group: []buildpack.GroupElement{{ID: "slipway/apt", Optional: true}, {ID: "slipway/java"}, {ID: "slipway/procfile", Optional: true}}},
 	{Group: []buildpack.GroupElement{{ID: "slipway/apt", Optional: true}, {ID: "slipway/nodejs"}, {ID: "slipway/web-server"}, {ID: "slipway/procfile", Optional: true}}},
 	{Group: []buildpack.GroupElement{{ID: "slipway/apt", Optional: true}, {ID: "slipway/nodejs"}, {ID: "slipway/procfile", Optional: true}}},
 	{Group: []buildpack.GroupElement{{ID: "slipway/apt", Optional: true}, {ID: "slipway/go"}, {ID: "slipway/procfile", Optional: true}}},

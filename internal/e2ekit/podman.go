@@ -2,6 +2,7 @@ package e2ekit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -63,6 +64,23 @@ func PodmanExec(t *testing.T, archive, image, entrypoint string, args ...string)
 // an entrypoint ("" for the image's own), without network.
 func PodmanRunFlags(t *testing.T, archive, entrypoint, image string, flags []string, args ...string) string {
 	t.Helper()
+	out, code, cmd := podmanRunCode(t, archive, entrypoint, image, flags, args...)
+	if code != 0 {
+		t.Fatalf("podman %s: exit %d\n%s", cmd, code, out)
+	}
+	return out
+}
+
+// PodmanRunCode is PodmanRunFlags for a container expected to fail: it returns the
+// output and the exit code instead of failing the test.
+func PodmanRunCode(t *testing.T, archive, entrypoint, image string, flags []string, args ...string) (string, int) {
+	t.Helper()
+	out, code, _ := podmanRunCode(t, archive, entrypoint, image, flags, args...)
+	return out, code
+}
+
+func podmanRunCode(t *testing.T, archive, entrypoint, image string, flags []string, args ...string) (string, int, string) {
+	t.Helper()
 	base := podmanStorage(t)
 	podmanLoad(t, base, archive)
 	runArgs := append(base, "run", "--rm", "--network", "none")
@@ -75,10 +93,14 @@ func PodmanRunFlags(t *testing.T, archive, entrypoint, image string, flags []str
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "podman", runArgs...).CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode(), strings.Join(runArgs, " ")
+	}
 	if err != nil {
 		t.Fatalf("podman %s: %v\n%s", strings.Join(runArgs, " "), err, out)
 	}
-	return string(out)
+	return string(out), 0, strings.Join(runArgs, " ")
 }
 
 // Container is an image running detached in a throwaway podman storage, on the host
