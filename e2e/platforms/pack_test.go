@@ -1,137 +1,28 @@
 package platforms
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/slipway/slipway/internal/e2ekit"
-	"github.com/slipway/slipway/internal/testimages"
+	"github.com/slipway/slipway/lifecycle"
+	"github.com/slipway/slipway/registry"
 )
-
-// packVersion is the pack release the interoperability tests build from source.
-const packVersion = "v0.40.6"
-
-// packBinary returns pack built from its module source at packVersion (the Go module proxy
-// serves it and its dependencies), built once per machine and cached.
-func packBinary(t *testing.T) string {
-	t.Helper()
-	cache := filepath.Join(testimages.CacheDir(t), "pack-src")
-	bin := filepath.Join(cache, "pack-"+packVersion+".bin")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	lock, err := os.OpenFile(filepath.Join(cache, "pack.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	var dl bytes.Buffer
-	cmd := exec.Command("go", "mod", "download", "-json", "github.com/buildpacks/pack@"+packVersion)
-	cmd.Dir = os.TempDir()
-	cmd.Stdout = &dl
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go mod download pack: %v\n%s", err, dl.String())
-	}
-	var mod struct{ Dir string }
-	if err := json.Unmarshal(dl.Bytes(), &mod); err != nil || mod.Dir == "" {
-		t.Fatalf("go mod download pack: no module dir in %s", dl.String())
-	}
-	// The module cache is read-only: build in a writable copy.
-	src := filepath.Join(cache, packVersion+".tmp")
-	os.RemoveAll(src)
-	if out, err := exec.Command("cp", "-a", mod.Dir, src).CombinedOutput(); err != nil {
-		t.Fatalf("copy pack source: %v\n%s", err, out)
-	}
-	exec.Command("chmod", "-R", "u+w", src).Run()
-	tmp := bin + ".tmp"
-	build := exec.Command("go", "build", "-trimpath", "-o", tmp, ".")
-	build.Dir = src
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build pack %s: %v\n%s", packVersion, err, out)
-	}
-	if err := os.Rename(tmp, bin); err != nil {
-		t.Fatal(err)
-	}
-	os.RemoveAll(src)
-	return bin
-}
-
-// podmanService starts podman's Docker-compatible API on a unix socket, how pack users
-// without Docker run pack, and returns the DOCKER_HOST value.
-func podmanService(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("podman"); err != nil {
-		t.Skip("podman not installed")
-	}
-	root, err := os.MkdirTemp("", "pods")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	sock := filepath.Join(root, "docker.sock")
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "podman", "--root", filepath.Join(root, "storage"), "--runroot", filepath.Join(root, "run"),
-		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", "runc",
-		"system", "service", "--time=0", "unix://"+sock)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	for i := 0; i < 100; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			return "unix://" + sock
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("podman system service did not create %s:\n%s", sock, logs.String())
-	return ""
-}
 
 // Issue 10, Proof: pack reads what slipway wrote — `pack builder inspect` a slipway builder
 // image and `pack inspect` a slipway-built app image, both in a registry on 127.0.0.1, with
 // pack talking to podman's Docker-compatible socket.
 func TestPackInspectsSlipwayImages(t *testing.T) {
+	r := sharedRig(t)
 	e := e2ekit.NewEnv(t)
-	pack := packBinary(t)
-	reg := e2ekit.StartRegistry(t)
-	builderRef := reg + "/slipway-builder"
-	appRef := reg + "/app"
-	e.MustSlipway("builder", "create", builderRef, "--config", e.Builder, "--publish")
+	appRef := r.reg + "/inspected/app"
 	e.MustSlipway("build", appRef, "--path", e2ekit.App("hello"), "--builder", e.Builder, "--publish")
 
-	packEnv := append(os.Environ(), "DOCKER_HOST="+podmanService(t), "PACK_HOME="+t.TempDir())
-	runPack := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(pack, args...)
-		cmd.Env = packEnv
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("pack %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	out := runPack("builder", "inspect", builderRef)
+	home := t.TempDir()
+	out := r.mustPack(t, home, "builder", "inspect", r.builder)
 	remote := out
 	if i := strings.Index(out, "REMOTE:"); i >= 0 {
 		remote = out[i:]
@@ -139,10 +30,97 @@ func TestPackInspectsSlipwayImages(t *testing.T) {
 	if i := strings.Index(remote, "LOCAL:"); i >= 0 {
 		remote = remote[:i]
 	}
-	e2ekit.MustContain(t, remote, "test/hello", "test/procfile", "Run Images:", e2ekit.RunImageName)
+	e2ekit.MustContain(t, remote, "test/hello", "test/layers", "Run Images:", r.runImage)
 	if strings.Contains(remote, "not present") || strings.Contains(strings.ToLower(remote), "error") {
 		t.Errorf("pack could not read the slipway builder:\n%s", out)
 	}
-	out = runPack("inspect", appRef)
+	out = r.mustPack(t, home, "inspect", appRef)
 	e2ekit.MustContain(t, out, "REMOTE:", "test/hello", "web", "greet")
+}
+
+// packBuildFlags are the flags every `pack build` of these tests passes: the builder is
+// trusted (slipway publishes no separate lifecycle image, which pack's untrusted flow needs),
+// the phase containers use the host network (the registry listens on 127.0.0.1 only) and
+// reach the podman socket pack itself uses.
+func (r *rig) packBuildFlags(app string) []string {
+	return []string{"--builder", r.builder, "--trust-builder", "--path", app, "--network", "host",
+		"--docker-host", "inherit", "--pull-policy", "if-not-present"}
+}
+
+// Issue 10, Proof: `pack build --publish` with a slipway builder image. pack runs the
+// phases one by one, each a container of the builder image through podman's Docker API,
+// passing them the Platform API flags of the newest version both speak (-run, -cache-dir,
+// -launch-cache …); the image lands in the registry, valid, and runs.
+func TestPackBuildPublish(t *testing.T) {
+	r := sharedRig(t)
+	home := t.TempDir()
+	app := helloApp(t, "Pack", "one")
+	image := r.reg + "/pack/published:1"
+	out := r.mustPack(t, home, append([]string{"build", image, "--publish", "--tag", r.reg + "/pack/published:latest"}, r.packBuildFlags(app)...)...)
+	e2ekit.MustContain(t, out, "===> ANALYZING", "===> DETECTING", "===> RESTORING", "===> BUILDING", "===> EXPORTING",
+		"test/hello 1.0.0", "building greeter for Pack", "Successfully built image")
+
+	img, err := registry.Image(context.Background(), image, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("validate.Image: %v", err)
+	}
+	d, _ := img.Digest()
+	latest, err := registry.Image(context.Background(), r.reg+"/pack/published:latest", registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ld, _ := latest.Digest(); ld != d {
+		t.Errorf("--tag latest is %s, the image %s", ld, d)
+	}
+	md, err := lifecycle.ReadLayersMetadata(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.RunImage.Image != r.runImage || !strings.HasPrefix(md.RunImage.Reference, r.reg+"/slipway-test/run@sha256:") {
+		t.Errorf("runImage metadata %+v, want image %s by digest", md.RunImage, r.runImage)
+	}
+	r.podmanCmd(t, "pull", "-q", image)
+	if got := r.podmanCmd(t, "run", "--rm", "--network", "none", image); !strings.Contains(got, "Hello, Pack! args: default-arg") {
+		t.Errorf("the image printed %q", got)
+	}
+
+	// The second build restores the cache=true layers from pack's cache volume and finds
+	// the first image, as the reference lifecycle would.
+	out = r.mustPack(t, home, append([]string{"build", image, "--publish"}, r.packBuildFlags(app)...)...)
+	e2ekit.MustContain(t, out, "Previous image "+r.reg+"/pack/published@"+d.String(),
+		"seen l-TTT toml=yes meta=yes content=yes", "seen l-FFT toml=yes meta=yes content=no")
+	again, err := registry.Image(context.Background(), image, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ad, _ := again.Digest(); ad != d {
+		t.Errorf("an unchanged rebuild gave %s, the first build %s", ad, d)
+	}
+}
+
+// Issue 10, Proof: pack's default mode, no --publish. The analyzer, restorer and exporter get
+// -daemon and the podman socket: the previous and run images are read from and the app
+// image is loaded into podman's storage, with -launch-cache so the rebuild reads no layer
+// back from the daemon. An unchanged rebuild is the same image, its layers reused.
+func TestPackBuildDaemon(t *testing.T) {
+	r := sharedRig(t)
+	home := t.TempDir()
+	app := helloApp(t, "Daemon", "one")
+	image := "localhost/pack/daemon:1"
+	out := r.mustPack(t, home, append([]string{"build", image}, r.packBuildFlags(app)...)...)
+	e2ekit.MustContain(t, out, "No previous image", "building greeter for Daemon", "Successfully built image")
+	id := strings.TrimSpace(r.podmanCmd(t, "image", "inspect", "--format", "{{.Id}}", image))
+	if got := r.podmanCmd(t, "run", "--rm", "--network", "none", image); !strings.Contains(got, "Hello, Daemon! args: default-arg") {
+		t.Errorf("the image printed %q", got)
+	}
+
+	out = r.mustPack(t, home, append([]string{"build", image}, r.packBuildFlags(app)...)...)
+	e2ekit.MustContain(t, out, "Previous image sha256:"+id, "seen l-TTT toml=yes meta=yes content=yes",
+		"Reusing layer 'test/layers:l-FFT'")
+	if again := strings.TrimSpace(r.podmanCmd(t, "image", "inspect", "--format", "{{.Id}}", image)); again != id {
+		t.Errorf("an unchanged rebuild gave image %s, the first build %s", again, id)
+	}
 }

@@ -26,6 +26,14 @@ func Main(m *testing.M) {
 	os.Exit(run(m))
 }
 
+// MainWith is Main that runs cleanup after the package's tests: for servers the tests of a
+// package share (started once, by whichever test needs them first).
+func MainWith(m *testing.M, cleanup func()) {
+	code := run(m)
+	cleanup()
+	os.Exit(code)
+}
+
 func run(m *testing.M) int {
 	_, file, _, _ := runtime.Caller(0)
 	RepoRoot = filepath.Dir(filepath.Dir(filepath.Dir(file)))
