@@ -193,11 +193,11 @@ func (r *rig) podmanService(sock string) (string, func(), error) {
 		return "", nil, err
 	}
 	stop := func() { cancel(); cmd.Wait() }
-	for i := 0; i < 100; i++ {
+	// A loaded machine can take tens of seconds to start it.
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if _, err := os.Stat(sock); err == nil {
 			return "unix://" + sock, stop, nil
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	stop()
 	return "", nil, fmt.Errorf("podman system service did not create %s:\n%s", sock, logs.String())
