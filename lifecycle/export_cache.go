@@ -28,6 +28,11 @@ type CacheExportInputs struct {
 	Restored []RestoredLayer
 	UID, GID int
 	Created  time.Time
+	// Proceed, when set, is called once every changed layer is tarred, before the commit; an
+	// error abandons the commit and is returned. It lets a platform tar the cache while it
+	// exports the image and commit only once the image is written (platform.md, exporter:
+	// the cache is written after the image).
+	Proceed func() error
 }
 
 // CachedLayer reports one cache layer.
@@ -120,7 +125,13 @@ func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport,
 			if ok {
 				j.reason = "rebuilt (contents changed)"
 			}
-			j.l, j.err = layer.FromDir(ctx, j.dir, j.imagePath, opts)
+			if j.l, j.err = layer.FromDir(ctx, j.dir, j.imagePath, opts); j.err == nil {
+				// Flushed here, beside the image export, rather than in the commit after it.
+				if j.err = syncPath(j.l.Path()); j.err != nil {
+					j.l.Remove()
+					j.l = nil
+				}
+			}
 		}()
 	}
 	wg.Wait()
@@ -144,6 +155,14 @@ func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport,
 		bm.Layers[j.name] = lm
 		rep.Layers = append(rep.Layers, CachedLayer{Name: j.bp + ":" + j.name, DiffID: lm.SHA, Reason: j.reason})
 	}
+	if in.Proceed != nil {
+		if err := in.Proceed(); err != nil {
+			for _, l := range add {
+				l.Remove()
+			}
+			return rep, err
+		}
+	}
 	if err := in.Cache.Commit(ctx, meta, add); err != nil {
 		for _, l := range add {
 			l.Remove()
@@ -151,4 +170,16 @@ func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport,
 		return rep, err
 	}
 	return rep, nil
+}
+
+func syncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", p, err)
+	}
+	return nil
 }

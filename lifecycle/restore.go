@@ -10,7 +10,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -39,6 +41,10 @@ type RestoreInputs struct {
 	// fingerprints line up (CacheLayerOptions).
 	UID, GID int
 	Created  time.Time
+	// Fingerprints are fingerprints of layer directories taken before the restore, keyed
+	// "<escaped buildpack id>/<layer name>" (FingerprintKeptLayers); a directory without one
+	// is fingerprinted here.
+	Fingerprints map[string]string
 	// Warn receives warnings (a corrupt cache entry is discarded with one, platform.md, Layer Restoration).
 	Warn func(format string, args ...any)
 }
@@ -132,7 +138,11 @@ func restoreBuildpack(ctx context.Context, in RestoreInputs, bp buildpack.GroupE
 		name := e.Name()
 		if e.IsDir() && cached != nil {
 			if lm, ok := cached.Layers[name]; ok && lm.Cache && lm.Fingerprint != "" {
-				fp, err := layer.FingerprintDir(ctx, filepath.Join(bpDir, name), layerImagePath(esc, name), opts)
+				fp, ok := in.Fingerprints[esc+"/"+name]
+				var err error
+				if !ok {
+					fp, err = layer.FingerprintDir(ctx, filepath.Join(bpDir, name), layerImagePath(esc, name), opts)
+				}
 				if err == nil && fp == lm.Fingerprint {
 					kept[name] = fp
 					continue
@@ -216,6 +226,58 @@ func restoreBuildpack(ctx context.Context, in RestoreInputs, bp buildpack.GroupE
 		}
 	}
 	return nil
+}
+
+// FingerprintKeptLayers fingerprints, concurrently, the directory of every cache=true layer
+// that the last build left in layersDir, for RestoreInputs.Fingerprints. A platform runs it
+// while the detector runs, which writes no layer (buildpack.md, Detection), so a restore of
+// large unchanged layers (a toolchain) waits for no walk of them. Layers it cannot read are
+// left out; Restore fingerprints those itself.
+func FingerprintKeptLayers(ctx context.Context, layersDir string, uid, gid int, created time.Time) map[string]string {
+	opts := CacheLayerOptions(uid, gid, created)
+	type job struct{ key, dir, imagePath, fp string }
+	var jobs []*job
+	bps, _ := os.ReadDir(layersDir)
+	for _, bp := range bps {
+		if !bp.IsDir() {
+			continue
+		}
+		esc := bp.Name()
+		names, err := layerNames(layersDir, esc)
+		if err != nil {
+			continue
+		}
+		for _, name := range names {
+			var lt layerTOML
+			if err := tomlfile.ReadIn(layersDir, esc+"/"+name+".toml", &lt); err != nil || !lt.Types.Cache {
+				continue
+			}
+			dir := filepath.Join(layersDir, esc, name)
+			if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+				continue
+			}
+			jobs = append(jobs, &job{key: esc + "/" + name, dir: dir, imagePath: layerImagePath(esc, name)})
+		}
+	}
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			j.fp, _ = layer.FingerprintDir(ctx, j.dir, j.imagePath, opts)
+		}()
+	}
+	wg.Wait()
+	out := map[string]string{}
+	for _, j := range jobs {
+		if j.fp != "" {
+			out[j.key] = j.fp
+		}
+	}
+	return out
 }
 
 func layerImagePath(escapedID, name string) string {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slipway/slipway/buildpack"
 	"github.com/slipway/slipway/cache"
@@ -128,5 +129,60 @@ func TestRestoreTableRows(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(layers, "example_bp", "store.toml"))
 	if err != nil || !strings.Contains(string(b), "runs = 3") {
 		t.Errorf("store.toml = %q, %v; want the previous image's store", b, err)
+	}
+}
+
+// FingerprintKeptLayers gives the fingerprints Restore would take of the cache layers a
+// build left in place (so a platform can take them while detect runs): with them the layer
+// is kept without a walk; a stale one (the directory changed afterwards) is not trusted
+// blindly, it sends the layer back to the cache's tar. A Proceed error abandons the cache
+// commit.
+func TestRestoreWithPrecomputedFingerprints(t *testing.T) {
+	ctx := context.Background()
+	group := []buildpack.GroupElement{{ID: "example/bp", Version: "1.0.0", API: "0.12"}}
+	uid, gid := os.Getuid(), os.Getgid()
+	layers := t.TempDir()
+	testkit.WriteFiles(t, filepath.Join(layers, "example_bp"), map[string]string{
+		"tool/bin/tool": "v1",
+		"tool.toml":     "[types]\ncache = true\n",
+		"app/a":         "launch only",
+		"app.toml":      "[types]\nlaunch = true\n",
+	})
+	c, err := cache.OpenDir(filepath.Join(t.TempDir(), "cache"), cache.DirOptions{})
+	testkit.NoErr(t, err)
+	defer c.Close()
+	_, err = ExportCache(ctx, CacheExportInputs{LayersDir: layers, Group: group, Cache: c, Previous: &cache.Metadata{}, UID: uid, GID: gid,
+		Proceed: func() error { return fmt.Errorf("image not written") }})
+	if err == nil || !strings.Contains(err.Error(), "image not written") {
+		t.Fatalf("ExportCache with a failing Proceed: %v", err)
+	}
+	if meta, _ := c.Metadata(ctx); meta != nil && len(meta.Buildpacks) != 0 {
+		t.Fatalf("abandoned cache export committed %+v", meta)
+	}
+	_, err = ExportCache(ctx, CacheExportInputs{LayersDir: layers, Group: group, Cache: c, Previous: &cache.Metadata{}, UID: uid, GID: gid,
+		Proceed: func() error { return nil }})
+	testkit.NoErr(t, err)
+	meta, err := c.Metadata(ctx)
+	testkit.NoErr(t, err)
+
+	fps := FingerprintKeptLayers(ctx, layers, uid, gid, time.Time{})
+	if len(fps) != 1 || fps["example_bp/tool"] != meta.Buildpacks[0].Layers["tool"].Fingerprint {
+		t.Fatalf("fingerprints %v; want only example_bp/tool = the committed %q", fps, meta.Buildpacks[0].Layers["tool"].Fingerprint)
+	}
+	rep, err := Restore(ctx, RestoreInputs{LayersDir: layers, Group: group, Cache: c, CacheMetadata: meta, UID: uid, GID: gid, Fingerprints: fps})
+	testkit.NoErr(t, err)
+	if len(rep.Layers) != 1 || rep.Layers[0].Contents != "kept (unchanged)" {
+		t.Fatalf("restore with the fingerprint: %+v; want tool kept", rep.Layers)
+	}
+
+	// A fingerprint that no longer matches the committed one: the directory is replaced
+	// by the cache's contents.
+	testkit.WriteFiles(t, filepath.Join(layers, "example_bp"), map[string]string{"tool/bin/tool": "edited"})
+	rep, err = Restore(ctx, RestoreInputs{LayersDir: layers, Group: group, Cache: c, CacheMetadata: meta, UID: uid, GID: gid,
+		Fingerprints: FingerprintKeptLayers(ctx, layers, uid, gid, time.Time{})})
+	testkit.NoErr(t, err)
+	b, _ := os.ReadFile(filepath.Join(layers, "example_bp", "tool", "bin", "tool"))
+	if len(rep.Layers) != 1 || rep.Layers[0].Contents != "untarred" || string(b) != "v1" {
+		t.Fatalf("restore after an edit: %+v, tool = %q; want untarred v1", rep.Layers, b)
 	}
 }

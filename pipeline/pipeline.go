@@ -366,6 +366,15 @@ func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error
 	if log.IsDebug() {
 		common = append(common, "-log-level", "debug")
 	}
+	created := o.SourceDateEpoch
+	if created.IsZero() {
+		created = reproducibleEpoch
+	}
+	uid, gid := ws.uid, ws.gid
+	// The cache layers the last build left in place are fingerprinted while detect runs;
+	// the restorer keeps those still equal to the committed cache without walking them.
+	kept := make(chan map[string]string, 1)
+	go func() { kept <- lifecycle.FingerprintKeptLayers(ctx, dirs.layers, uid, gid, created) }()
 	if err := res.sandboxPhase(log, "DETECTING", func() (time.Duration, error) {
 		return run("detector", append(common, "-order", platform.CNBDir+"/order.toml")...)
 	}); err != nil {
@@ -375,11 +384,6 @@ func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error
 	if err := tomlfile.ReadIn(dirs.layers, "group.toml", &group); err != nil {
 		return err
 	}
-	created := o.SourceDateEpoch
-	if created.IsZero() {
-		created = reproducibleEpoch
-	}
-	uid, gid := ws.uid, ws.gid
 	var (
 		c         cache.Cache
 		cacheMeta *cache.Metadata
@@ -391,7 +395,8 @@ func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error
 			return platform.NewError(platform.CodeRestoreError, err)
 		}
 		in := lifecycle.RestoreInputs{LayersDir: dirs.layers, Group: group.Group, Cache: c, CacheMetadata: cacheMeta,
-			Previous: ws.analysis.PreviousMetadata, UID: uid, GID: gid, Created: created, Warn: log.Warnf}
+			Previous: ws.analysis.PreviousMetadata, UID: uid, GID: gid, Created: created, Warn: log.Warnf,
+			Fingerprints: <-kept}
 		if o.ClearCache {
 			in.Cache, in.CacheMetadata = nil, nil
 			log.Infof("--clear-cache: not restoring cached layers")
@@ -419,6 +424,24 @@ func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error
 	}
 	warnUntypedRestored(dirs.layers, restored.Layers, log)
 
+	// The cache layers are fingerprinted and tarred while the image is exported (both only
+	// read the layers); the cache is committed once the image is written.
+	type cacheExport struct {
+		rep  *lifecycle.CacheExportReport
+		err  error
+		took time.Duration
+	}
+	imageWritten := make(chan error, 1)
+	cacheDone := make(chan cacheExport, 1)
+	go func() {
+		start := time.Now()
+		crep, err := lifecycle.ExportCache(ctx, lifecycle.CacheExportInputs{
+			LayersDir: dirs.layers, Group: group.Group, Cache: c, Previous: cacheMeta,
+			Restored: restored.Layers, UID: uid, GID: gid, Created: created,
+			Proceed: func() error { return <-imageWritten },
+		})
+		cacheDone <- cacheExport{crep, err, time.Since(start)}
+	}()
 	var img v1.Image
 	err = res.phase(log, "EXPORTING", func() error {
 		var rep *lifecycle.ExportReport
@@ -476,14 +499,17 @@ func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error
 		return nil
 	})
 	if err != nil {
+		imageWritten <- errors.New("the image was not written")
+		<-cacheDone
 		return err
 	}
+	imageWritten <- nil
 	// Errors while writing the cache are warnings: the image is already written (platform.md, Layer Restoration).
+	// The phase's time is what the cache export added after the image export.
 	_ = res.phase(log, "CACHING", func() error {
-		crep, err := lifecycle.ExportCache(ctx, lifecycle.CacheExportInputs{
-			LayersDir: dirs.layers, Group: group.Group, Cache: c, Previous: cacheMeta,
-			Restored: restored.Layers, UID: uid, GID: gid, Created: created,
-		})
+		done := <-cacheDone
+		crep, err := done.rep, done.err
+		log.Debugf("cache export took %s in all, overlapped with EXPORTING", round(done.took))
 		if crep != nil {
 			for _, w := range crep.Warnings {
 				log.Warnf("%s", w)
