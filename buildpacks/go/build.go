@@ -88,7 +88,11 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	}
 	g.env = append(g.env, creds.env()...)
 
-	targets, err := findTargets(ctx, bc.AppDir, cfg.Targets, g)
+	module := "app"
+	if mod != nil {
+		module = mod.Module
+	}
+	targets, err := findTargets(ctx, bc.AppDir, cfg.Targets, module, g)
 	if err != nil {
 		return sdk.BuildResult{}, err
 	}

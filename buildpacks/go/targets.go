@@ -19,8 +19,8 @@ type Target struct {
 }
 
 // findTargets resolves BP_GO_TARGETS, or by default the app root when it is package main,
-// else every ./cmd/<name> that is, to main packages.
-func findTargets(ctx context.Context, appDir string, configured []string, g goCmd) ([]Target, error) {
+// else every ./cmd/<name> that is, to main packages. module is the main module's path.
+func findTargets(ctx context.Context, appDir string, configured []string, module string, g goCmd) ([]Target, error) {
 	from := "BP_GO_TARGETS"
 	patterns := configured
 	if len(patterns) == 0 {
@@ -38,6 +38,9 @@ func findTargets(ctx context.Context, appDir string, configured []string, g goCm
 			if len(patterns) == 0 {
 				return nil, fmt.Errorf("no main package at the app root or in ./cmd/*; set BP_GO_TARGETS to the main packages to build (e.g. ./cmd/server, ':'-separated for several)")
 			}
+		}
+		if ts, ok := directTargets(appDir, module, patterns); ok {
+			return ts, nil
 		}
 	}
 	var out []Target
@@ -74,6 +77,29 @@ func findTargets(ctx context.Context, appDir string, configured []string, g goCm
 		}
 	}
 	return out, nil
+}
+
+// directTargets names the default targets without asking the go command (go list costs a
+// toolchain start and a package load on every rebuild): each directory's non-test files
+// all declare package main, so its import path is the module path plus the directory. Not
+// used for a go.work workspace, where the directory may belong to another module.
+func directTargets(appDir, module string, patterns []string) ([]Target, bool) {
+	if module == "" || exists(filepath.Join(appDir, "go.work")) {
+		return nil, false
+	}
+	var out []Target
+	for _, p := range patterns {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, "."), "/")
+		if pk := rootPackages(filepath.Join(appDir, filepath.FromSlash(rel))); len(pk) != 1 || !pk["main"] {
+			return nil, false
+		}
+		imp := module
+		if rel != "" {
+			imp = module + "/" + rel
+		}
+		out = append(out, Target{Pattern: p, ImportPath: imp, Binary: binaryName(imp)})
+	}
+	return out, true
 }
 
 // relPattern makes a directory given without "./" relative to the app ("cmd/api" is not the
