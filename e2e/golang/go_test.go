@@ -107,6 +107,14 @@ kill $pid; exit 1`
 // imagePaths lists every file path in the image's layers.
 func imagePaths(t *testing.T, store, name string) []string {
 	t.Helper()
+	paths, _ := imageFiles(t, store, name)
+	return paths
+}
+
+// imageFiles lists every file path in the image's layers and adds up the layers'
+// uncompressed sizes.
+func imageFiles(t *testing.T, store, name string) ([]string, int64) {
+	t.Helper()
 	s, err := imagestore.Open(store)
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +128,7 @@ func imagePaths(t *testing.T, store, name string) []string {
 		t.Fatal(err)
 	}
 	var out []string
+	var size int64
 	for _, l := range ls {
 		rc, err := l.Uncompressed()
 		if err != nil {
@@ -135,10 +144,11 @@ func imagePaths(t *testing.T, store, name string) []string {
 				t.Fatal(err)
 			}
 			out = append(out, strings.TrimPrefix(h.Name, "/"))
+			size += h.Size
 		}
 		rc.Close()
 	}
-	return out
+	return out, size
 }
 
 func goContains(t *testing.T, what, got string, wants ...string) {
