@@ -43,6 +43,23 @@ func TestReadConfigScriptsAndProjectPath(t *testing.T) {
 	}
 }
 
+// BP_NODE_VERSION and NODE_ENV come from the build env or <platform>/env (where project.toml's
+// build env lands); only a NODE_ENV other than production keeps dev dependencies at launch.
+func TestReadConfigVersionAndNodeEnv(t *testing.T) {
+	platform := t.TempDir()
+	os.MkdirAll(filepath.Join(platform, "env"), 0o755)
+	os.WriteFile(filepath.Join(platform, "env", "NODE_ENV"), []byte("development"), 0o644)
+	c, err := ReadConfig(sdk.Environ{"BP_NODE_VERSION": "20.x"}, platform)
+	if err != nil || c.Version != "20.x" || c.NodeEnv != "development" || !c.DevAtLaunch() {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	for _, env := range []string{"", "production"} {
+		if c, err := ReadConfig(sdk.Environ{"NODE_ENV": env}, t.TempDir()); err != nil || c.DevAtLaunch() {
+			t.Errorf("NODE_ENV=%q: DevAtLaunch = %v, %v", env, c.DevAtLaunch(), err)
+		}
+	}
+}
+
 func TestDetect(t *testing.T) {
 	cases := []struct {
 		name  string

@@ -135,20 +135,23 @@ func TestDetectPackageManager(t *testing.T) {
 
 func TestStartProcess(t *testing.T) {
 	cases := []struct {
-		name    string
-		pkg     PackageJSON
-		files   []string
-		want    string
-		present bool
+		name        string
+		pkg         PackageJSON
+		files       []string
+		launchpoint string
+		want        string
+		present     bool
 	}{
-		{"simple start", PackageJSON{Scripts: map[string]string{"start": "node app.js"}}, nil, "node app.js", true},
-		{"complex start", PackageJSON{Scripts: map[string]string{"start": "tsc && node dist/a.js"}}, nil, "npm start", true},
-		{"main", PackageJSON{Main: "lib/main.js"}, []string{"lib/main.js", "server.js"}, "node lib/main.js", true},
-		{"server.js", PackageJSON{}, []string{"server.js", "index.js"}, "node server.js", true},
-		{"app.js", PackageJSON{}, []string{"app.js", "index.js"}, "node app.js", true},
-		{"main.js", PackageJSON{}, []string{"main.js", "index.js"}, "node main.js", true},
-		{"index.js", PackageJSON{}, []string{"index.js"}, "node index.js", true},
-		{"none", PackageJSON{}, nil, "", false},
+		{"launchpoint wins", PackageJSON{Scripts: map[string]string{"start": "node app.js"}, Main: "app.js"}, []string{"app.js", "src/start.js"}, "src/start.js", "node src/start.js", true},
+		{"launchpoint without package.json", PackageJSON{}, []string{"server.js", "worker.js"}, "worker.js", "node worker.js", true},
+		{"simple start", PackageJSON{Scripts: map[string]string{"start": "node app.js"}}, nil, "", "node app.js", true},
+		{"complex start", PackageJSON{Scripts: map[string]string{"start": "tsc && node dist/a.js"}}, nil, "", "npm start", true},
+		{"main", PackageJSON{Main: "lib/main.js"}, []string{"lib/main.js", "server.js"}, "", "node lib/main.js", true},
+		{"server.js", PackageJSON{}, []string{"server.js", "index.js"}, "", "node server.js", true},
+		{"app.js", PackageJSON{}, []string{"app.js", "index.js"}, "", "node app.js", true},
+		{"main.js", PackageJSON{}, []string{"main.js", "index.js"}, "", "node main.js", true},
+		{"index.js", PackageJSON{}, []string{"index.js"}, "", "node index.js", true},
+		{"none", PackageJSON{}, nil, "", "", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,11 +160,21 @@ func TestStartProcess(t *testing.T) {
 				os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755)
 				os.WriteFile(filepath.Join(dir, f), nil, 0o644)
 			}
-			p, ok, err := startProcess(dir, &tc.pkg, "")
+			p, ok, err := startProcess(dir, &tc.pkg, tc.launchpoint)
 			if err != nil || ok != tc.present || strings.Join(p.Command, " ") != tc.want || (ok && (p.Type != "web" || !p.Default)) {
 				t.Fatalf("got %+v %v", p, ok)
 			}
 		})
+	}
+}
+
+// A BP_LAUNCHPOINT naming a file the app lacks fails the build, naming the variable and file.
+func TestStartProcessMissingLaunchpoint(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "server.js"), nil, 0o644)
+	_, _, err := startProcess(dir, &PackageJSON{}, "src/start.js")
+	if err == nil || !strings.Contains(err.Error(), "BP_LAUNCHPOINT=src/start.js") {
+		t.Fatalf("err = %v", err)
 	}
 }
 
