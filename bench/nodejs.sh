@@ -26,6 +26,18 @@
 #   machines without it (vfs copies every layer and is far slower).
 #
 # Usage: bench/nodejs.sh            (RUNS=7 bench/nodejs.sh for more runs)
+#        bench/nodejs.sh vue        (per-phase times of the Vue-CLI-style app, see below)
+#
+# `bench/nodejs.sh vue` builds the Vue-CLI-style app of e2e/nodejs (TestNodejsZeroConfigApps):
+# web/package.json whose build and start scripts run vue-cli-service from a dev dependency,
+# built with NODE_ENV=development BP_NODE_RUN_SCRIPTS=build BP_NODE_PROJECT_PATH=web from the
+# npm source. Its vue-cli-service is the tests' stand-in (slipway-test-frontend-cli, served
+# by the proxy): it writes dist/ and a node_modules/.cache entry in milliseconds, so the
+# figures are slipway's and npm's share of a front-end build, not webpack's. Cases: cold,
+# warm no-change and one-file change (a line appended to web/src/main.js), RUNS builds each
+# with `slipway build -v --timestamps`. It prints the median of each phase's
+# "<PHASE> done in" line and of the wall time, the load average before and after, and the
+# first build of each case's timed lines (phases and buildpack steps).
 # Needs: root, bwrap, podman (runc), hyperfine, jq, go, curl; the .deb cache in
 # SLIPWAY_DEB_CACHE (default /var/tmp/slipway-test-cache/debs, filled by the e2e tests or the
 # first `slipway build`) is shared, everything else lives in a temp dir removed on exit:
@@ -62,10 +74,67 @@ mkdir -p "$T/cache/slipway" "$DEBS"
 ln -s "$DEBS" "$T/cache/slipway/debs"
 
 go build -o "$T/npmproxy" ./bench/npmproxy
-"$T/npmproxy" -cache "$NPM_CACHE" -url-file "$T/registry" -lifetime 2h &
+"$T/npmproxy" -cache "$NPM_CACHE" -url-file "$T/registry" -lifetime 2h -frontend-cli &
 PROXY_PID=$!
 for _ in $(seq 50); do [ -s "$T/registry" ] && break; sleep 0.1; done
 REG=$(cat "$T/registry")
+
+if [ "${1:-}" = vue ]; then
+  V=$T/vapp
+  mkdir -p "$V/web/src"
+  echo "the app is in web/" >"$V/README.md"
+  cat >"$V/web/package.json" <<'EOF'
+{"name":"vue-style","private":true,
+  "scripts":{"serve":"vue-cli-service serve","build":"vue-cli-service build","start":"vue-cli-service serve"},
+  "devDependencies":{"slipway-test-frontend-cli":"1.0.0"}}
+EOF
+  echo "module.exports = 1" >"$V/web/src/main.js"
+  VBUILD=("$SW" build bench-vue --path "$V" --env BP_NODE_SOURCE=npm --env BP_NPM_REGISTRY="$REG"
+    --env NODE_ENV=development --env BP_NODE_RUN_SCRIPTS=build --env BP_NODE_PROJECT_PATH=web -v --timestamps)
+  echo "== untimed first build (makes the default stack and builder)"
+  "${VBUILD[@]}" >"$T/vfirst.log" 2>&1 || { cat "$T/vfirst.log"; exit 1; }
+  echo "   command: ${VBUILD[*]}"
+  LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+  vbuild() { # case run
+    case $1 in
+    cold) "$SW" rmi bench-vue >/dev/null 2>&1 || true; rm -rf "$T/cache/slipway/apps" ;;
+    onefile) echo "// edit $(date +%s%N)" >>"$V/web/src/main.js" ;;
+    esac
+    local s e
+    s=$(date +%s%N)
+    "${VBUILD[@]}" >"$T/v-$1-$2.log" 2>&1 || { cat "$T/v-$1-$2.log"; exit 1; }
+    e=$(date +%s%N)
+    echo "     WALL done in $(((e - s) / 1000000))ms" >>"$T/v-$1-$2.log"
+  }
+  for c in cold warm onefile; do
+    echo "== $c: $RUNS builds"
+    [ "$c" = cold ] || vbuild "$c" 0 # warmup, not counted
+    for i in $(seq "$RUNS"); do vbuild "$c" "$i"; done
+  done
+  LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+  # "<PHASE> done in 1m2.5s | 2.31s | 412.3ms | 850µs" → seconds; the median over a case's runs.
+  median() { # case phase
+    cat "$T"/v-"$1"-[1-9]*.log | sed -n "s/.* $2 done in \([0-9.a-zµ]*\).*/\1/p" | awk '
+      { d = $1; s = 0
+        if (d ~ /m[0-9]/) { split(d, a, "m"); s = a[1] * 60; d = a[2] }
+        if (d ~ /ms$/) s += d / 1000; else if (d ~ /µs$/) s += d / 1e6; else s += d + 0
+        print s }' | sort -g | awk '{ v[NR] = $1 }
+      END { if (NR == 0) print "-"; else printf "%.2f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+  }
+  echo
+  echo "== results: Vue-CLI-style app, medians of $RUNS builds in seconds ($(nproc) cores; load average $LOAD_BEFORE before, $LOAD_AFTER after)"
+  printf '%-11s %8s %8s %8s\n' phase cold warm onefile
+  for ph in PREPARING ANALYZING DETECTING RESTORING BUILDING EXPORTING CACHING WALL; do
+    printf '%-11s %8s %8s %8s\n' "$ph" "$(median cold $ph)" "$(median warm $ph)" "$(median onefile $ph)"
+  done
+  echo "(ANALYZING overlaps PREPARING, CACHING overlaps EXPORTING; WALL is the whole command)"
+  for c in cold warm onefile; do
+    echo
+    echo "== $c, build 1: phases and buildpack steps"
+    grep -E "===> |done in|in buildpack processes|own time|\[slipway/nodejs\]   |fake build|added [0-9]+ package" "$T/v-$c-1.log" || true
+  done
+  exit 0
+fi
 
 cp -a "$APP" "$T/sapp"
 SBUILD="$SW build bench-app --path $T/sapp --env BP_NODE_SOURCE=npm --env BP_NPM_REGISTRY=$REG -q"

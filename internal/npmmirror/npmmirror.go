@@ -51,7 +51,7 @@ func Start(t testing.TB, local ...Package) string {
 	}
 	h := &Handler{Cache: dir, Upstream: Upstream}
 	for _, p := range local {
-		if err := h.addLocal(p); err != nil {
+		if err := h.AddLocal(p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -75,7 +75,9 @@ type localVersion struct {
 	integrity, shasum, bin string
 }
 
-func (h *Handler) addLocal(p Package) error {
+// AddLocal makes the handler serve p itself (packument and tarball, with dist.integrity),
+// never asking the upstream for that package name.
+func (h *Handler) AddLocal(p Package) error {
 	files := map[string]string{}
 	for k, v := range p.Files {
 		files[k] = v
