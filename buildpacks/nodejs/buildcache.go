@@ -3,7 +3,6 @@ package nodejs
 import (
 	"errors"
 	"fmt"
-	"github.com/slipway/slipway/fscopy"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/slipway/slipway/buildpacks/sdk"
+	"github.com/slipway/slipway/fscopy"
 )
 
 // layerBuildCache keeps the caches front-end build tools write into the project between
