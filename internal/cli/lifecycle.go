@@ -43,6 +43,10 @@ var phases = map[string]func(context.Context, *platform.Inputs, lifecycle.IO) er
 		_, err := lifecycle.Creator(ctx, in, o)
 		return err
 	},
+	"rebaser": func(ctx context.Context, in *platform.Inputs, o lifecycle.IO) error {
+		_, err := lifecycle.Rebaser(ctx, in, o)
+		return err
+	},
 }
 
 // phaseNames lists the phases in name order (the /cnb/lifecycle links of a builder).
@@ -65,7 +69,7 @@ func (e *phaseExit) Error() string { return fmt.Sprintf("exit code %d", e.code) 
 func newLifecycleCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "lifecycle PHASE [-flags]",
-		Short: "Run one CNB lifecycle phase (analyzer, detector, restorer, builder, exporter, creator) with Platform API flags",
+		Short: "Run one CNB lifecycle phase (analyzer, detector, restorer, builder, exporter, creator, rebaser) with Platform API flags",
 		Long: `Runs one phase of the Cloud Native Buildpacks lifecycle, with the flags and CNB_* environment
 variables of the Platform API (CNB_PLATFORM_API, 0.7 to 0.15; docs/platform-api.md lists every
 flag of every phase). This is what slipway runs inside its sandbox; other platforms (pack,

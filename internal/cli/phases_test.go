@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// platform.md, analyzer; platform.md, restorer; platform.md, Operations: Build: argument errors of the analyzer, restorer and creator exit 3
+// platform.md, analyzer; platform.md, restorer; platform.md, rebaser; platform.md, Operations: Build: argument errors of the analyzer, restorer, creator and rebaser exit 3
 // before any registry or file is touched.
 func TestPlatformPhaseArgumentErrors(t *testing.T) {
 	layers := t.TempDir()
@@ -26,6 +26,9 @@ func TestPlatformPhaseArgumentErrors(t *testing.T) {
 		{"restorer stray argument", []string{"slipway", "lifecycle", "restorer", "-layers", layers, "extra"}, 3, `unexpected arguments ["extra"]`},
 		{"restorer without group", []string{"slipway", "lifecycle", "restorer", "-layers", layers}, 42, "group.toml"},
 		{"creator without image", []string{"/cnb/lifecycle/creator", "-layers", layers}, 3, "received 0 arguments, but expected 1"},
+		{"rebaser without image", []string{"/cnb/lifecycle/rebaser"}, 3, "at least one image argument is required"},
+		{"rebaser layout", []string{"/cnb/lifecycle/rebaser", "-layout", "a.example/app"}, 2, "-layout is not a rebaser input"},
+		{"rebaser daemon without a daemon", []string{"/cnb/lifecycle/rebaser", "-daemon", "a.example/app"}, 1, "no Docker daemon answers at unix://" + filepath.Join(layers, "none.sock")},
 	}
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(layers, "none.sock"))
 	for _, tc := range cases {
