@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slipway/slipway/internal/mountpoint"
 )
 
 // podmanStorage is a throwaway podman storage for one test; it returns podman's global
@@ -28,9 +30,18 @@ func podmanStorage(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(root) })
+	t.Cleanup(func() {
+		// A podman killed mid-run (a test timeout) leaves its overlay mounts behind.
+		if err := mountpoint.DetachUnder(root); err != nil {
+			t.Logf("podman storage %s: %v", root, err)
+		}
+		os.RemoveAll(root)
+	})
+	// overlay (what podman users have), not vfs: vfs copies the whole file system once per
+	// image layer and again for the container, which made loading and removing the
+	// storage most of a podman test's time.
 	return []string{"--root", filepath.Join(root, "storage"), "--runroot", filepath.Join(root, "run"),
-		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", "runc"}
+		"--storage-driver", "overlay", "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", "runc"}
 }
 
 func podmanLoad(t *testing.T, base []string, archive string) {

@@ -3,12 +3,9 @@ package testimages
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -16,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/slipway/slipway/internal/mountpoint"
 	"github.com/slipway/slipway/stack"
 )
 
@@ -84,7 +82,7 @@ func Rootfs(t testing.TB) string {
 	tmp := filepath.Join(cache, "rootfs.tmp")
 	// A debootstrap killed midway (a test run interrupted) leaves its /proc and /sys
 	// mounted in the target.
-	if err := unmountUnder(tmp); err != nil {
+	if err := mountpoint.DetachUnder(tmp); err != nil {
 		t.Fatalf("clean up stale %s: %v", tmp, err)
 	}
 	if err := os.RemoveAll(tmp); err != nil {
@@ -106,28 +104,6 @@ func Rootfs(t testing.TB) string {
 	}
 	os.Remove(tmp)
 	return dest
-}
-
-// unmountUnder detaches every mount at or below dir, deepest first.
-func unmountUnder(dir string) error {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return err
-	}
-	var points []string
-	for _, line := range strings.Split(string(b), "\n") {
-		// mountinfo: ID parentID major:minor root mountpoint options ...
-		if f := strings.Fields(line); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			points = append(points, f[4])
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(points)))
-	for _, p := range points {
-		if err := syscall.Unmount(p, syscall.MNT_DETACH); err != nil {
-			return fmt.Errorf("unmount %s: %w", p, err)
-		}
-	}
-	return nil
 }
 
 // BuildAndRun returns a build image (CNB user cnb 1000:1000, CNB_USER_ID/CNB_GROUP_ID in
