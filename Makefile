@@ -16,9 +16,12 @@ build:
 # short fuzzing run of every parser of untrusted input. The e2e tests are one package per
 # area (e2e/<area>); TESTP of them run at once: much of an e2e test's time is spent waiting
 # (downloads, podman, registry round trips), so more packages than cores keep both busy.
+# go test starts packages in the order given: the longest e2e packages first, so that no
+# long one starts last and runs alone (the rest of ./... follows, deduplicated).
 TESTP ?= 4
+E2E_LONGEST_FIRST = ./e2e/python ./e2e/platforms ./e2e/golang ./e2e/java ./e2e/build ./e2e/classic ./e2e/nodejs
 test: build
-	$(GO) test -count=1 -p $(TESTP) -timeout 60m ./...
+	$(GO) test -count=1 -p $(TESTP) -timeout 60m $(E2E_LONGEST_FIRST) ./...
 	$(MAKE) fuzz
 
 # Each fuzz target runs FUZZTIME (go test runs one target at a time); longer runs:
