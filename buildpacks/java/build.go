@@ -90,7 +90,7 @@ func (b *builder) build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResu
 		if err := installTruststore(bc.Env, bc.PlatformDir, b.aptRoot, home, log); err != nil {
 			return res, err
 		}
-		t := &tool{bc: bc, cfg: cfg, javaHome: home, apt: apt}
+		t := &tool{bc: bc, cfg: cfg, javaHome: home, apt: apt, http: b.http}
 		var artifact string
 		if kind == KindMaven {
 			artifact, err = t.maven(ctx)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ type tool struct {
 	cfg      config
 	javaHome string
 	apt      *sdk.Apt
+	http     *http.Client // nil: http.DefaultClient
 }
 
 // BuildToolError is a failed Maven or Gradle run: its exit code and the last lines of
@@ -30,10 +32,25 @@ type BuildToolError struct {
 	Command []string
 	Code    int
 	Tail    string
+	// Hint says what to do about a failure the buildpack recognises in the output.
+	Hint string
 }
 
 func (e *BuildToolError) Error() string {
-	return fmt.Sprintf("%s failed with exit code %d: %s\nlast lines of its output:\n%s", e.Tool, e.Code, strings.Join(e.Command, " "), e.Tail)
+	msg := fmt.Sprintf("%s failed with exit code %d: %s\nlast lines of its output:\n%s", e.Tool, e.Code, strings.Join(e.Command, " "), e.Tail)
+	if e.Hint != "" {
+		msg += "\n" + e.Hint
+	}
+	return msg
+}
+
+// hint recognises a failure whose cause is outside the project in a tool's output.
+func hint(tail string) string {
+	if strings.Contains(tail, "PKIX path building failed") || strings.Contains(tail, "unable to find valid certification path") {
+		return "The JVM does not trust a server's TLS certificate (PKIX). The JVM's truststore holds the build image's CA bundle: " +
+			"give the server's CA to the build with `slipway build --ca-certificates FILE` (or a binding of type ca-certificates)."
+	}
+	return ""
 }
 
 // maven runs ./mvnw, else Maven from Debian packages, with ~/.m2/repository in a cache
@@ -41,12 +58,23 @@ func (e *BuildToolError) Error() string {
 func (t *tool) maven(ctx context.Context) (string, error) {
 	bc, log := t.bc, t.bc.Log
 	var mvn string
-	if wrapper := filepath.Join(bc.AppDir, "mvnw"); exists(wrapper) {
-		if err := os.Chmod(wrapper, 0o755); err != nil {
+	wrapper, err := readMavenWrapper(bc.AppDir, bc.Env)
+	if err != nil {
+		return "", err
+	}
+	if script := filepath.Join(bc.AppDir, "mvnw"); wrapper != nil {
+		var reused bool
+		if mvn, reused, err = t.wrapperMaven(ctx, wrapper); err != nil {
+			return "", err
+		}
+		log.Step("%s Maven from the wrapper's distributionUrl %s in layer %s", reusedText(reused), wrapper.URL, layerMaven)
+	} else if exists(script) {
+		// A wrapper without its properties file: only the script knows what it runs.
+		if err := os.Chmod(script, 0o755); err != nil {
 			return "", fmt.Errorf("make mvnw executable: %w", err)
 		}
-		mvn = wrapper
-		log.Step("Maven: ./mvnw (its distributionUrl from .mvn/wrapper/maven-wrapper.properties)")
+		mvn = script
+		log.Step("Maven: ./mvnw (no %s)", wrapperProperties)
 	} else {
 		lay, err := bc.Layers.Get(layerMaven)
 		if err != nil {
@@ -137,7 +165,7 @@ func (t *tool) run(ctx context.Context, name, bin string, args, env []string) er
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return &BuildToolError{Tool: name, Command: append([]string{filepath.Base(bin)}, args...), Code: ee.ExitCode(), Tail: tail.String()}
+		return &BuildToolError{Tool: name, Command: append([]string{filepath.Base(bin)}, args...), Code: ee.ExitCode(), Tail: tail.String(), Hint: hint(tail.String())}
 	}
 	if err != nil {
 		return fmt.Errorf("run %s: %w", bin, err)
