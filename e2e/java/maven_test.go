@@ -11,33 +11,7 @@ import (
 	"github.com/slipway/slipway/internal/mavenrepo"
 )
 
-// mavenPOM is a jar project with one dependency, shaded into an executable jar, its
-// plugins pinned to what Debian packages (mavenrepo.Plugins).
-func mavenPOM(deps string) string {
-	return `<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>com.example</groupId>
-  <artifactId>hello</artifactId>
-  <version>1.0</version>
-  <properties>
-    <maven.compiler.release>17</maven.compiler.release>
-    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
-  </properties>
-  <dependencies>` + deps + `</dependencies>
-  <build>
-    <plugins>
-      ` + mavenrepo.Plugins + `
-      ` + mavenrepo.Shade + `
-    </plugins>
-    <pluginManagement><plugins><plugin><artifactId>maven-jar-plugin</artifactId>
-      <configuration><archive><manifest><mainClass>hello.Main</mainClass></manifest></archive></configuration>
-    </plugin></plugins></pluginManagement>
-  </build>
-</project>
-`
-}
-
-const lang3 = `<dependency><groupId>org.apache.commons</groupId><artifactId>commons-lang3</artifactId><version>3.12.0</version></dependency>`
+const lang3 = mavenrepo.Lang3
 
 const lang3Greeting = `package hello;
 
@@ -51,29 +25,35 @@ public class Greeting {
 func mavenApp(t *testing.T, greeting string) string {
 	t.Helper()
 	app := filepath.Join(t.TempDir(), "app")
-	e2ekit.WriteFile(t, filepath.Join(app, "pom.xml"), mavenPOM(lang3))
+	e2ekit.WriteFile(t, filepath.Join(app, "pom.xml"), mavenrepo.POM(lang3))
 	e2ekit.WriteFile(t, filepath.Join(app, "src/main/java/hello/Main.java"), mainJava)
 	e2ekit.WriteFile(t, filepath.Join(app, "src/main/java/hello/Greeting.java"), fmt.Sprintf(lang3Greeting, greeting))
 	return app
 }
 
-func mavenBinding(t *testing.T, repo *mavenrepo.Repo) string {
+func mavenBinding(t *testing.T, url string) string {
 	t.Helper()
 	b := filepath.Join(t.TempDir(), "maven-settings")
 	e2ekit.WriteFile(t, filepath.Join(b, "type"), "maven")
-	e2ekit.WriteFile(t, filepath.Join(b, "settings.xml"), repo.Settings())
+	e2ekit.WriteFile(t, filepath.Join(b, "settings.xml"), mavenrepo.SettingsAt(url))
 	return b
 }
 
 // A Maven project built from source with Maven from Debian packages against the test
-// repository (a settings.xml binding): the shaded jar answers HTTP; a source edit
-// rebuilds from the cached JDK, Maven and ~/.m2 layers without asking the repository
-// for anything, and the settings.xml is not in the image.
+// repository (a settings.xml binding) served over HTTPS by a private CA given with
+// --ca-certificates, which Maven trusts through the truststore the buildpack writes: the
+// shaded jar answers HTTP; a source edit rebuilds from the cached JDK, Maven and ~/.m2
+// layers without asking the repository for anything, and the settings.xml is not in the
+// image. Then, on the warm cache: the failures (compile error, missing dependency, the
+// repository's CA not given), and the Maven Wrapper (mavenWrapper).
 func TestJavaMaven(t *testing.T) {
 	e := e2ekit.DefaultStackEnv(t)
 	repo := mavenrepo.Start(t, mavenrepo.PluginPackages...)
+	caFile, cert := e2ekit.TestCA(t)
+	tlsRepo := e2ekit.StartTLS(t, repo.Handler(), cert)
 	app := mavenApp(t, "hello from maven")
-	args := buildArgs("java-maven", app, javaBuilder(t), "--binding", "maven-settings="+mavenBinding(t, repo))
+	noCA := buildArgs("java-maven", app, javaBuilder(t), "--binding", "maven-settings="+mavenBinding(t, tlsRepo.URL))
+	args := append(append([]string(nil), noCA...), "--ca-certificates", caFile)
 
 	start := time.Now()
 	out := e.MustSlipway(args...)
@@ -113,10 +93,20 @@ func TestJavaMaven(t *testing.T) {
 	}
 	e2ekit.MustContain(t, out, "Maven failed with exit code 1: mvn --batch-mode", "last lines of its output:", "COMPILATION ERROR", "Greeting.java")
 	e2ekit.WriteFile(t, filepath.Join(app, "src/main/java/hello/Greeting.java"), fmt.Sprintf(lang3Greeting, "x"))
-	e2ekit.WriteFile(t, filepath.Join(app, "pom.xml"), mavenPOM(lang3+`<dependency><groupId>com.acme</groupId><artifactId>missing</artifactId><version>1.0</version></dependency>`))
+	e2ekit.WriteFile(t, filepath.Join(app, "pom.xml"), mavenrepo.POM(lang3+`<dependency><groupId>com.acme</groupId><artifactId>missing</artifactId><version>1.0</version></dependency>`))
 	out, code = e.Slipway(args...)
 	if code == 0 {
 		t.Fatalf("a missing dependency built:\n%s", out)
 	}
-	e2ekit.MustContain(t, out, "Maven failed with exit code 1", "com.acme:missing:jar:1.0", repo.URL)
+	e2ekit.MustContain(t, out, "Maven failed with exit code 1", "com.acme:missing:jar:1.0", tlsRepo.URL)
+	// Without the CA the truststore does not trust the repository.
+	out, code = e.Slipway(noCA...)
+	if code == 0 {
+		t.Fatalf("a build reached an untrusted repository:\n%s", out)
+	}
+	e2ekit.MustContain(t, out, "Maven failed with exit code 1", "PKIX path building failed", tlsRepo.URL,
+		"The JVM does not trust a server's TLS certificate", "--ca-certificates FILE")
+
+	e2ekit.WriteFile(t, filepath.Join(app, "pom.xml"), mavenrepo.POM(lang3))
+	mavenWrapper(t, e, app, args, repo, cert)
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/slipway/slipway/debian"
 	"github.com/slipway/slipway/internal/pypiindex"
+	"github.com/slipway/slipway/internal/testimages"
 )
 
 // PluginPackages are the Debian packages whose repository tree lets Maven 3.8 build a
@@ -58,6 +59,36 @@ const Plugins = `<plugin><artifactId>maven-resources-plugin</artifactId><version
 const Shade = `<plugin><artifactId>maven-shade-plugin</artifactId><version>3.4.1</version>
         <executions><execution><phase>package</phase><goals><goal>shade</goal></goals></execution></executions></plugin>`
 
+// POM is the pom.xml of a jar project (com.example:hello:1.0, Java 17, main class
+// hello.Main) with the given <dependency> elements, shaded into an executable jar, its
+// plugins pinned to what PluginPackages carry.
+func POM(deps string) string {
+	return `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>com.example</groupId>
+  <artifactId>hello</artifactId>
+  <version>1.0</version>
+  <properties>
+    <maven.compiler.release>17</maven.compiler.release>
+    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
+  </properties>
+  <dependencies>` + deps + `</dependencies>
+  <build>
+    <plugins>
+      ` + Plugins + `
+      ` + Shade + `
+    </plugins>
+    <pluginManagement><plugins><plugin><artifactId>maven-jar-plugin</artifactId>
+      <configuration><archive><manifest><mainClass>hello.Main</mainClass></manifest></archive></configuration>
+    </plugin></plugins></pluginManagement>
+  </build>
+</project>
+`
+}
+
+// Lang3 is the dependency on commons-lang3 that libcommons-lang3-java carries.
+const Lang3 = `<dependency><groupId>org.apache.commons</groupId><artifactId>commons-lang3</artifactId><version>3.12.0</version></dependency>`
+
 // Repo is a running repository.
 type Repo struct {
 	URL      string
@@ -72,22 +103,40 @@ type Repo struct {
 // verified through the test cache) and serves them; the server stops with the test.
 func Start(t testing.TB, packages ...string) *Repo {
 	t.Helper()
-	debs := pypiindex.DebianPackages(t, packages...)
-	root := t.TempDir()
+	if _, err := os.Stat(pypiindex.DebianKeyring); err != nil {
+		t.Skip("Debian's archive keyring is not installed (apt-get install debian-archive-keyring)")
+	}
+	r, err := Serve(context.Background(), filepath.Join(testimages.CacheDir(t), "debs"), t.TempDir(), packages...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// Serve is Start for programs (the benchmark): the .debs are kept in debCache by SHA256
+// and extracted into dir; the caller closes the repository.
+func Serve(ctx context.Context, debCache, dir string, packages ...string) (*Repo, error) {
+	debs, err := pypiindex.FetchDebian(ctx, debCache, packages...)
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range packages {
-		if err := extractRepo(debs[name], root); err != nil {
-			t.Fatalf("%s: %v", name, err)
+		if err := extractRepo(debs[name], dir); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	r := &Repo{root: filepath.Join(root, "usr/share/maven-repo")}
+	r := &Repo{root: filepath.Join(dir, "usr/share/maven-repo")}
 	if err := os.MkdirAll(r.root, 0o755); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	r.URL = r.srv.URL
-	t.Cleanup(r.srv.Close)
-	return r
+	return r, nil
 }
+
+// Close stops the server.
+func (r *Repo) Close() { r.srv.Close() }
 
 func extractRepo(deb, root string) error {
 	f, err := os.Open(deb)
@@ -119,14 +168,21 @@ func (r *Repo) Add(t testing.TB, p string, data []byte) {
 // Requests is the number of requests served so far.
 func (r *Repo) Requests() int64 { return r.requests.Load() }
 
+// Handler serves the repository, for a second server (HTTPS) in front of the same files;
+// its requests count too.
+func (r *Repo) Handler() http.Handler { return http.HandlerFunc(r.serve) }
+
 // Settings is a Maven settings.xml that sends every repository request here.
-func (r *Repo) Settings() string {
+func (r *Repo) Settings() string { return SettingsAt(r.URL) }
+
+// SettingsAt is a Maven settings.xml that sends every repository request to url.
+func SettingsAt(url string) string {
 	return fmt.Sprintf(`<settings>
   <mirrors>
     <mirror><id>test-repo</id><mirrorOf>*</mirrorOf><url>%s</url></mirror>
   </mirrors>
 </settings>
-`, r.URL)
+`, url)
 }
 
 // resolve reads a repository file, following Debian's absolute symlinks (into
