@@ -95,7 +95,7 @@ func (b *builder) build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResu
 		}
 	}
 	phpLay.Metadata["version"] = version.String()
-	phpLay.Metadata["apt-repositories"], phpLay.Metadata["apt-versions"] = rt.repoKey, rt.versions
+	rt.offered.Remember(phpLay)
 	phpLay.Types = sdk.LayerTypes{Launch: true, Build: true, Cache: true}
 	if err := phpLay.Write(); err != nil {
 		return res, err

@@ -8,9 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/slipway/slipway/buildpacks/sdk"
@@ -28,63 +26,16 @@ type runtime struct {
 	apt *sdk.Apt
 	lay *sdk.Layer
 	log *sdk.Logger
-	// repoKey and versions are what the php layer keeps for the next build: the
-	// versions the repositories offer under their RepositoryKey, so a rebuild does not
-	// read the indexes to list them.
-	repoKey, versions string
+	// offered is what Versions found, kept in the php layer so a rebuild does not read
+	// the indexes to list them.
+	offered sdk.Releases
 }
-
-var debianUpstream = regexp.MustCompile(`^(?:\d+:)?(\d+)\.(\d+)\.(\d+)`)
 
 // Versions lists the PHP versions the repositories offer (a phpX.Y-cli package each).
 func (r *runtime) Versions(ctx context.Context) ([]Version, error) {
-	key, err := r.apt.RepositoryKey(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r.repoKey = key
-	if r.lay.Metadata["apt-repositories"] == key {
-		if list, ok := r.lay.Metadata["apt-versions"].(string); ok && list != "" {
-			r.versions = list
-			return parseVersionList(list), nil
-		}
-	}
-	idx, err := r.apt.Index(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []Version
-	var list []string
-	for major := 5; major <= 9; major++ {
-		for minor := 0; minor <= 9; minor++ {
-			p, ok := idx.Lookup(fmt.Sprintf("php%d.%d-cli", major, minor))
-			if !ok {
-				continue
-			}
-			if m := debianUpstream.FindStringSubmatch(p.Version); m != nil {
-				v := Version{atoi(m[1]), atoi(m[2]), atoi(m[3])}
-				out = append(out, v)
-				list = append(list, v.String())
-			}
-		}
-	}
-	r.versions = strings.Join(list, " ")
-	return out, nil
-}
-
-func parseVersionList(list string) []Version {
-	var out []Version
-	for _, f := range strings.Fields(list) {
-		if m := debianUpstream.FindStringSubmatch(f); m != nil {
-			out = append(out, Version{atoi(m[1]), atoi(m[2]), atoi(m[3])})
-		}
-	}
-	return out
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
+	rel, err := r.apt.Releases(ctx, r.lay, func(major, minor int) string { return fmt.Sprintf("php%d.%d-cli", major, minor) }, 5, 7, 8, 9)
+	r.offered = rel
+	return rel.Versions, err
 }
 
 // VersionError says no repository has a PHP the constraint allows, listing what they have.

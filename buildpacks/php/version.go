@@ -3,30 +3,14 @@ package php
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/slipway/slipway/buildpacks/sdk"
 )
 
 // Version is a PHP release, major.minor.patch.
-type Version [3]int
-
-func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2]) }
-
-// Minor is "8.2", the part Debian's package names carry (php8.2-cli).
-func (v Version) Minor() string { return fmt.Sprintf("%d.%d", v[0], v[1]) }
-
-func compare(a, b Version) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
-}
+type Version = sdk.Version
 
 var versionRE = regexp.MustCompile(`^[vV]?(\d+)(?:\.(\d+|\*|x|X))?(?:\.(\d+|\*|x|X))?(?:\.(\d+|\*|x|X))?(?:[-+._]?[A-Za-z].*)?$`)
 
@@ -77,7 +61,7 @@ type bound struct {
 }
 
 func (b bound) ok(v Version) bool {
-	c := compare(v, b.v)
+	c := v.Compare(b.v)
 	switch b.op {
 	case ">=":
 		return c >= 0
@@ -220,14 +204,7 @@ func (c Constraint) Allows(v Version) bool {
 
 // Newest is the newest of vs the constraint allows.
 func (c Constraint) Newest(vs []Version) (Version, bool) {
-	sorted := append([]Version(nil), vs...)
-	sort.Slice(sorted, func(i, j int) bool { return compare(sorted[i], sorted[j]) > 0 })
-	for _, v := range sorted {
-		if c.Allows(v) {
-			return v, true
-		}
-	}
-	return Version{}, false
+	return sdk.Newest(vs, c.Allows)
 }
 
 // versionRequirement is the constraint the build honours: BP_PHP_VERSION ("8.2" means

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -13,24 +12,10 @@ import (
 )
 
 // Version is a CPython release, major.minor.patch.
-type Version [3]int
+type Version = sdk.Version
 
-func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2]) }
-
-// Minor is "3.11".
-func (v Version) Minor() string { return fmt.Sprintf("%d.%d", v[0], v[1]) }
-
-func compare(a, b Version) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
-}
+// compare orders versions (runtime.go sorts with it).
+func compare(a, b Version) int { return a.Compare(b) }
 
 // ParseVersion parses "3.11.9" (a missing part is 0; a pre-release suffix is refused).
 func ParseVersion(s string) (Version, int, error) {
@@ -129,7 +114,7 @@ func (r Requirement) Matches(v Version) bool {
 			}
 			continue
 		}
-		d := compare(v, c.v)
+		d := v.Compare(c.v)
 		ok := map[string]bool{"==": d == 0, "!=": d != 0, ">=": d >= 0, "<=": d <= 0, ">": d > 0, "<": d < 0}[c.op]
 		if !ok {
 			return false
@@ -140,14 +125,7 @@ func (r Requirement) Matches(v Version) bool {
 
 // Newest returns the newest of vs that r allows.
 func (r Requirement) Newest(vs []Version) (Version, bool) {
-	sorted := append([]Version(nil), vs...)
-	sort.Slice(sorted, func(i, j int) bool { return compare(sorted[i], sorted[j]) > 0 })
-	for _, v := range sorted {
-		if r.Matches(v) {
-			return v, true
-		}
-	}
-	return Version{}, false
+	return sdk.Newest(vs, r.Matches)
 }
 
 // FindRequirement reads the Python version the app asks for, first found wins:

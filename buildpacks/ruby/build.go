@@ -98,7 +98,7 @@ func (b *builder) build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResu
 		}
 	}
 	rubyLay.Metadata["version"] = version.String()
-	rubyLay.Metadata["apt-repositories"], rubyLay.Metadata["apt-versions"] = rt.repoKey, rt.versions
+	rt.offered.Remember(rubyLay)
 	rubyLay.Types = sdk.LayerTypes{Launch: true, Build: true, Cache: true}
 	if err := rubyLay.Write(); err != nil {
 		return res, err

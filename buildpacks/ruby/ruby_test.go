@@ -111,14 +111,6 @@ func TestVersionRequirement(t *testing.T) {
 	}
 }
 
-func TestUpstream(t *testing.T) {
-	for in, want := range map[string]string{"3.1.7+really3.1.2-0+deb12u1": "3.1.2", "3.1.2-7+deb12u1": "3.1.2", "1:3.3.4-1": "3.3.4"} {
-		if v, ok := upstream(in); !ok || v.String() != want {
-			t.Errorf("upstream(%q) = %v, want %s", in, v, want)
-		}
-	}
-}
-
 const goodLock = `GEM
   remote: https://rubygems.org/
   specs:

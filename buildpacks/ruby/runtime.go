@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/slipway/slipway/buildpacks/sdk"
@@ -25,77 +24,15 @@ var notInstalled = []string{"rake", "ruby-webrick", "ruby-xmlrpc", "ruby-net-tel
 type runtime struct {
 	apt *sdk.Apt
 	lay *sdk.Layer
-	// repoKey and versions are what the ruby layer keeps for the next build: the
-	// versions the repositories offer under their RepositoryKey.
-	repoKey, versions string
-}
-
-var (
-	debianUpstream = regexp.MustCompile(`^(?:\d+:)?(\d+)\.(\d+)\.(\d+)`)
-	// really is Debian's way to go back to an older upstream: 3.1.7+really3.1.2 is 3.1.2.
-	really = regexp.MustCompile(`\+really(\d+)\.(\d+)\.(\d+)`)
-)
-
-// upstream is the Ruby release a Debian version of rubyX.Y packages.
-func upstream(debVersion string) (Version, bool) {
-	m := really.FindStringSubmatch(debVersion)
-	if m == nil {
-		m = debianUpstream.FindStringSubmatch(debVersion)
-	}
-	if m == nil {
-		return Version{}, false
-	}
-	return Version{atoi(m[1]), atoi(m[2]), atoi(m[3])}, true
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
+	// offered is what Versions found, kept in the ruby layer for the next build.
+	offered sdk.Releases
 }
 
 // Versions lists the Ruby versions the repositories offer (a rubyX.Y package each).
 func (r *runtime) Versions(ctx context.Context) ([]Version, error) {
-	key, err := r.apt.RepositoryKey(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r.repoKey = key
-	if r.lay.Metadata["apt-repositories"] == key {
-		if list, ok := r.lay.Metadata["apt-versions"].(string); ok && list != "" {
-			r.versions = list
-			return parseVersionList(list), nil
-		}
-	}
-	idx, err := r.apt.Index(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []Version
-	var list []string
-	for major := 2; major <= 4; major++ {
-		for minor := 0; minor <= 9; minor++ {
-			p, ok := idx.Lookup(fmt.Sprintf("ruby%d.%d", major, minor))
-			if !ok {
-				continue
-			}
-			if v, ok := upstream(p.Version); ok {
-				out = append(out, v)
-				list = append(list, v.String())
-			}
-		}
-	}
-	r.versions = strings.Join(list, " ")
-	return out, nil
-}
-
-func parseVersionList(list string) []Version {
-	var out []Version
-	for _, f := range strings.Fields(list) {
-		if v, ok := upstream(f); ok {
-			out = append(out, v)
-		}
-	}
-	return out
+	rel, err := r.apt.Releases(ctx, r.lay, func(major, minor int) string { return fmt.Sprintf("ruby%d.%d", major, minor) }, 2, 3, 4)
+	r.offered = rel
+	return rel.Versions, err
 }
 
 // VersionError says no repository has a Ruby the requirement allows, listing what they have.

@@ -9,27 +9,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/slipway/slipway/buildpacks/sdk"
 )
 
 // Version is a Ruby release, major.minor.patch.
-type Version [3]int
-
-func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2]) }
-
-// Minor is "3.1", the part Debian's package names carry (ruby3.1).
-func (v Version) Minor() string { return fmt.Sprintf("%d.%d", v[0], v[1]) }
-
-func compare(a, b Version) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
-}
+type Version = sdk.Version
 
 var versionRE = regexp.MustCompile(`^(?:ruby-)?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:[.-]?p\d+)?$`)
 
@@ -75,7 +60,7 @@ func (r Requirement) Any() bool { return len(r.Clauses) == 0 }
 
 func (r Requirement) allows(v Version) bool {
 	for _, c := range r.Clauses {
-		cmp := compare(v, c.p.v)
+		cmp := v.Compare(c.p.v)
 		ok := false
 		switch c.op {
 		case "=":
@@ -99,7 +84,7 @@ func (r Requirement) allows(v Version) bool {
 			default:
 				upper = Version{c.p.v[0], c.p.v[1] + 1, 0}
 			}
-			ok = cmp >= 0 && compare(v, upper) < 0
+			ok = cmp >= 0 && v.Compare(upper) < 0
 		case "prefix":
 			ok = true
 			for i := 0; i < c.p.n; i++ {
@@ -115,14 +100,7 @@ func (r Requirement) allows(v Version) bool {
 
 // Newest is the newest offered version the requirement allows.
 func (r Requirement) Newest(offered []Version) (Version, bool) {
-	var best Version
-	found := false
-	for _, v := range offered {
-		if r.allows(v) && (!found || compare(v, best) > 0) {
-			best, found = v, true
-		}
-	}
-	return best, found
+	return sdk.Newest(offered, r.allows)
 }
 
 var clauseRE = regexp.MustCompile(`^(=|!=|>=|<=|>|<|~>)?\s*(.+)$`)
