@@ -104,6 +104,16 @@ func (b *builder) build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResu
 		return res, err
 	}
 
+	home, err := os.MkdirTemp("", "slipway-bundler-home-")
+	if err != nil {
+		return res, fmt.Errorf("create a Bundler home: %w", err)
+	}
+	defer os.RemoveAll(home)
+	settings, mirrors, values, err := bundlerSettings(bc, home)
+	if err != nil {
+		return res, err
+	}
+
 	debianBundler := bundlerVersion(rubyLay.Path)
 	switch {
 	case lock == nil || lock.BundledWith == "":
@@ -111,23 +121,23 @@ func (b *builder) build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResu
 	case lock.BundledWith == debianBundler:
 		log.Step("Bundler %s (Gemfile.lock BUNDLED WITH)", debianBundler)
 	default:
-		// Bundler itself switches to the version the lockfile names: it installs that
-		// Bundler from the gem source into BUNDLE_PATH and runs it, at build and launch.
-		log.Step("Bundler %s (Gemfile.lock BUNDLED WITH): Debian's Bundler %s installs it from the gem source and hands over", lock.BundledWith, debianBundler)
-	}
-
-	home, err := os.MkdirTemp("", "slipway-bundler-home-")
-	if err != nil {
-		return res, fmt.Errorf("create a Bundler home: %w", err)
-	}
-	defer os.RemoveAll(home)
-	settings, mirrors, err := bundlerSettings(bc, home)
-	if err != nil {
-		return res, err
+		// The Bundler the lockfile names, from the gem source Bundler would use, as
+		// Bundler's own version switch would (but failing clearly where it only warns).
+		log.Step("Bundler %s (Gemfile.lock BUNDLED WITH; Debian's is %s)", lock.BundledWith, debianBundler)
+		add, err := lockedBundler(ctx, bc, filepath.Join(rubyLay.Path, "usr", "bin", "gem"), env, lock.BundledWith, lockedSource(lock, values))
+		if err != nil {
+			return res, err
+		}
+		env = sdk.NewEnviron(env).List(add...)
 	}
 	brun := &bundlerRun{bc: bc, bundle: filepath.Join(rubyLay.Path, "usr", "bin", "bundle"), sources: describeSources(lock, mirrors),
 		env: append(append(env, "BUNDLE_USER_HOME="+home, "BUNDLE_SILENCE_ROOT_WARNING=1", "BUNDLE_IGNORE_MESSAGES=true",
 			"MAKEFLAGS=-j2"), settings...)}
+	if lock != nil && lock.BundledWith != "" && lock.BundledWith != debianBundler {
+		if err := checkBundler(ctx, brun, lock.BundledWith); err != nil {
+			return res, err
+		}
+	}
 	gems, err := bc.Layers.Get(layerGems)
 	if err != nil {
 		return res, err

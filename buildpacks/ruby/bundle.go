@@ -40,13 +40,16 @@ func (b *bundlerRun) run(ctx context.Context, args ...string) error {
 // file (Bundler's YAML config, BUNDLE_USER_CONFIG) and/or one file per setting named as
 // its environment variable (BUNDLE_MIRROR__ALL, BUNDLE_GEMS__EXAMPLE__COM); BUNDLE_*
 // variables of the build's environment (e.g. --env BUNDLE_MIRROR__ALL=…) work as with
-// any Bundler. It returns the environment additions and a description of the mirrors.
-func bundlerSettings(bc sdk.BuildContext, home string) ([]string, []string, error) {
+// any Bundler. It returns the environment additions, a description of the mirrors, and
+// every BUNDLE_* setting by name (the build's environment over the bindings), with which
+// the buildpack fetches a locked Bundler from the same source Bundler would use.
+func bundlerSettings(bc sdk.BuildContext, home string) ([]string, []string, map[string]string, error) {
 	var env, mirrors []string
+	values := map[string]string{}
 	for _, b := range bc.Env.Bindings(bc.PlatformDir, "bundler") {
 		ents, err := os.ReadDir(b.Path)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read binding %s: %w", b.Name, err)
+			return nil, nil, nil, fmt.Errorf("read binding %s: %w", b.Name, err)
 		}
 		for _, e := range ents {
 			name := e.Name()
@@ -54,20 +57,24 @@ func bundlerSettings(bc sdk.BuildContext, home string) ([]string, []string, erro
 			case name == "config":
 				data, err := os.ReadFile(filepath.Join(b.Path, name))
 				if err != nil {
-					return nil, nil, err
+					return nil, nil, nil, err
 				}
 				cfg := filepath.Join(home, "config")
 				if err := os.WriteFile(cfg, data, 0o600); err != nil {
-					return nil, nil, err
+					return nil, nil, nil, err
 				}
 				env = append(env, "BUNDLE_USER_CONFIG="+cfg)
-				for _, m := range configMirror.FindAllStringSubmatch(string(data), -1) {
-					mirrors = append(mirrors, describeMirror(m[1], m[2]))
+				for _, m := range configSetting.FindAllStringSubmatch(string(data), -1) {
+					values[m[1]] = m[2]
+					if strings.HasPrefix(m[1], "BUNDLE_MIRROR__") {
+						mirrors = append(mirrors, describeMirror(m[1], m[2]))
+					}
 				}
 				bc.Log.Step("Using Bundler's config from binding %s", b.Name)
 			case strings.HasPrefix(name, "BUNDLE_"):
 				v := b.Entry(name)
 				env = append(env, name+"="+v)
+				values[name] = v
 				if strings.HasPrefix(name, "BUNDLE_MIRROR__") {
 					mirrors = append(mirrors, describeMirror(name, v))
 				}
@@ -76,7 +83,10 @@ func bundlerSettings(bc sdk.BuildContext, home string) ([]string, []string, erro
 		}
 	}
 	var names []string
-	for k := range bc.Env {
+	for k, v := range bc.Env {
+		if strings.HasPrefix(k, "BUNDLE_") {
+			values[k] = v
+		}
 		if strings.HasPrefix(k, "BUNDLE_MIRROR__") {
 			names = append(names, k)
 		}
@@ -85,10 +95,12 @@ func bundlerSettings(bc sdk.BuildContext, home string) ([]string, []string, erro
 	for _, k := range names {
 		mirrors = append(mirrors, describeMirror(k, bc.Env[k]))
 	}
-	return env, mirrors, nil
+	return env, mirrors, values, nil
 }
 
-var configMirror = regexp.MustCompile(`(?m)^\s*["']?(BUNDLE_MIRROR__[^"':]+(?::[^"':]*)*?/?)["']?\s*:\s*["']?([^"'\s]+)["']?\s*$`)
+// configSetting is a "KEY: value" line of Bundler's YAML config; keys of mirrors and
+// credentials may hold a URL ("BUNDLE_MIRROR__HTTPS://RUBYGEMS__ORG/").
+var configSetting = regexp.MustCompile(`(?m)^\s*["']?(BUNDLE_[^"':]+(?::[^"':]*)*?/?)["']?\s*:\s*["']?([^"'\s]+)["']?\s*$`)
 
 // describeMirror is "https://rubygems.org/ → http://mirror" from a setting's name.
 func describeMirror(key, value string) string {

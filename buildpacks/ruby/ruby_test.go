@@ -217,7 +217,11 @@ func TestRelocateRuby(t *testing.T) {
 		"usr/lib/ruby/vendor_ruby/rubygems/defaults/operating_system.rb": "class << Gem\nend\n",
 		"usr/lib/x86_64-linux-gnu/ruby/3.1.0/rbconfig.rb":                "",
 	})
+	write(t, lay.Path, map[string]string{"env/GEM_PATH.override": "/an/older/build"})
 	if err := relocateRuby(lay, "3.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeGemPath(lay, "3.1"); err != nil {
 		t.Fatal(err)
 	}
 	read := func(rel string) string {
@@ -242,8 +246,11 @@ func TestRelocateRuby(t *testing.T) {
 	if got := read("env/RUBYLIB.prepend"); got != wantLib {
 		t.Errorf("RUBYLIB %q, want %q", got, wantLib)
 	}
-	if got := read("env/GEM_PATH.override"); !strings.Contains(got, usr+"/share/rubygems-integration/all") {
+	if got := read("env/GEM_PATH.append"); got != usr+"/lib/ruby/gems/3.1.0:"+usr+"/share/rubygems-integration/all" {
 		t.Errorf("GEM_PATH %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(lay.Path, "env/GEM_PATH.override")); err == nil {
+		t.Error("GEM_PATH.override left in place: it would hide the bundler layer's GEM_PATH")
 	}
 	if got := read("usr/lib/ruby/vendor_ruby/rubygems/defaults/operating_system.rb"); !strings.HasPrefix(got, "class << Gem\nend\n") || !strings.Contains(got, "slipway_prefix = %q("+lay.Path+")") {
 		t.Errorf("operating_system.rb:\n%s", got)
@@ -261,7 +268,7 @@ func TestBundlerSettings(t *testing.T) {
 	})
 	home := t.TempDir()
 	bc := sdk.BuildContext{PlatformDir: platform, Env: sdk.Environ{"BUNDLE_MIRROR__ALL": "http://m.example/"}, Log: sdk.NewLogger(nil)}
-	env, mirrors, err := bundlerSettings(bc, home)
+	env, mirrors, values, err := bundlerSettings(bc, home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,5 +280,10 @@ func TestBundlerSettings(t *testing.T) {
 	}
 	if got := strings.Join(mirrors, "; "); got != "https://rubygems.org/ → http://127.0.0.1:9/; every source → http://m.example/" {
 		t.Errorf("mirrors %q", got)
+	}
+	for k, v := range map[string]string{"BUNDLE_MIRROR__HTTPS://RUBYGEMS__ORG/": "http://127.0.0.1:9/", "BUNDLE_GEMS__EXAMPLE__COM": "user:secret", "BUNDLE_MIRROR__ALL": "http://m.example/"} {
+		if values[k] != v {
+			t.Errorf("setting %s = %q, want %q", k, values[k], v)
+		}
 	}
 }

@@ -69,6 +69,10 @@ func (r *runtime) Install(ctx context.Context, v Version) (string, bool, error) 
 			return "", false, fmt.Errorf("relocate Ruby in layer %s: %w", r.lay.Name, err)
 		}
 	}
+	// Written on a reused layer too, which an older build may have left with an override.
+	if err := writeGemPath(r.lay, minor); err != nil {
+		return "", false, err
+	}
 	return ruby, res.Reused, nil
 }
 
@@ -113,12 +117,7 @@ func relocateRuby(lay *sdk.Layer, minor string) error {
 	if len(rubylib) == 0 {
 		return fmt.Errorf("no Ruby standard library under %s", usr)
 	}
-	gemPath := []string{filepath.Join(usr, "lib/ruby/gems", minor+".0"), filepath.Join(usr, "share/rubygems-integration/all")}
-	env := lay.SharedEnv()
-	if err := env.Prepend("RUBYLIB", strings.Join(rubylib, ":"), ":"); err != nil {
-		return err
-	}
-	if err := env.Override("GEM_PATH", strings.Join(gemPath, ":")); err != nil {
+	if err := lay.SharedEnv().Prepend("RUBYLIB", strings.Join(rubylib, ":"), ":"); err != nil {
 		return err
 	}
 	if err := patchOperatingSystem(usr); err != nil {
@@ -157,6 +156,23 @@ begin
 rescue StandardError
 end
 `
+
+// gemPath is where RubyGems finds the layer's default gems and Debian's gems (Bundler).
+func gemPath(layer, minor string) string {
+	usr := filepath.Join(layer, "usr")
+	return filepath.Join(usr, "lib/ruby/gems", minor+".0") + ":" + filepath.Join(usr, "share/rubygems-integration/all")
+}
+
+// writeGemPath appends the layer's gem directories to GEM_PATH rather than overriding it:
+// the bundler layer, applied before this one (layers apply in alphabetical order,
+// buildpack.md, Environment Variable Modification Rules), puts the Bundler Gemfile.lock
+// names ahead of Debian's.
+func writeGemPath(lay *sdk.Layer, minor string) error {
+	if err := os.Remove(filepath.Join(lay.SharedEnv().Path, "GEM_PATH.override")); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return lay.SharedEnv().Append("GEM_PATH", gemPath(lay.Path, minor), ":")
+}
 
 func patchOperatingSystem(usr string) error {
 	p := filepath.Join(usr, "lib/ruby/vendor_ruby/rubygems/defaults/operating_system.rb")
@@ -234,6 +250,6 @@ func (r *runtime) env(base sdk.Environ, minor string) []string {
 		"LD_LIBRARY_PATH="+join(libs, base.Get("LD_LIBRARY_PATH")),
 		"LIBRARY_PATH="+join(libs, base.Get("LIBRARY_PATH")),
 		"RUBYLIB="+join(strings.Join(rubylib, ":"), base.Get("RUBYLIB")),
-		"GEM_PATH="+filepath.Join(usr, "lib/ruby/gems", minor+".0")+":"+filepath.Join(usr, "share/rubygems-integration/all"),
+		"GEM_PATH="+gemPath(r.lay.Path, minor),
 	)
 }

@@ -16,6 +16,11 @@ import (
 // bundler is the Bundler of Debian bookworm, the one the lockfiles name.
 const bundler = "2.3.15"
 
+// lockedBundler is the version of the Bundler the gem source serves besides: Debian's
+// ruby-bundler 2.3.15, its files unchanged but for Bundler::VERSION, rebuilt as a .gem
+// numbered 2.3.15.1 (a version Debian does not have, so the buildpack must fetch it).
+const lockedBundler = "2.3.15.1"
+
 // hello is a gem with a C extension, compiled by RubyGems at install against the ruby
 // layer's headers.
 var hello = gemsource.Gem{
@@ -49,7 +54,7 @@ var debianGems struct {
 func gemsFromDebian(t *testing.T) map[string]gemsource.Gem {
 	t.Helper()
 	debianGems.once.Do(func() {
-		debs := pypiindex.DebianPackages(t, "ruby-rack", "ruby-webrick", "ruby-sinatra", "ruby-rack-protection", "ruby-mustermann", "ruby-tilt", "ruby-ruby2-keywords")
+		debs := pypiindex.DebianPackages(t, "ruby-rack", "ruby-webrick", "ruby-sinatra", "ruby-rack-protection", "ruby-mustermann", "ruby-tilt", "ruby-ruby2-keywords", "ruby-bundler")
 		tmp := t.TempDir()
 		out := map[string]gemsource.Gem{}
 		for _, g := range []struct {
@@ -70,6 +75,17 @@ func gemsFromDebian(t *testing.T) map[string]gemsource.Gem {
 			}
 			out[g.name] = gem
 		}
+		b, err := gemsource.GemFromDeb(debs["ruby-bundler"], tmp, "bundler", bundler)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const versionRB = "lib/bundler/version.rb"
+		if !strings.Contains(b.Files[versionRB], `VERSION = "`+bundler+`"`) {
+			t.Fatalf("ruby-bundler's %s does not set VERSION = %q:\n%s", versionRB, bundler, b.Files[versionRB])
+		}
+		b.Version = lockedBundler
+		b.Files[versionRB] = strings.Replace(b.Files[versionRB], `VERSION = "`+bundler+`"`, `VERSION = "`+lockedBundler+`"`, 1)
+		out["bundler"] = b
 		debianGems.gems = out
 	})
 	if debianGems.gems == nil {
@@ -82,7 +98,7 @@ func dep(name, req string) gemsource.Dep { return gemsource.Dep{Name: name, Req:
 
 func startSource(t *testing.T) *gemsource.Source {
 	g := gemsFromDebian(t)
-	return gemsource.Start(t, g["rack"], g["webrick"], g["sinatra"], g["rack-protection"], g["mustermann"], g["tilt"], g["ruby2_keywords"], hello)
+	return gemsource.Start(t, g["rack"], g["webrick"], g["sinatra"], g["rack-protection"], g["mustermann"], g["tilt"], g["ruby2_keywords"], hello, g["bundler"])
 }
 
 // rubyBuilder is the default builder's Ruby group on the default stack.
@@ -238,23 +254,38 @@ func TestRubyRack(t *testing.T) {
 	}
 	e2ekit.MustContain(t, out, `no Ruby matches "3.3.0" (Gemfile ruby); the apt repositories offer 3.1.2 (ruby3.1)`)
 
+	// A lockfile BUNDLED WITH a Bundler the gem source does not have: the version, the
+	// source (through its mirror) and what it has, before any gem is installed.
+	e2ekit.WriteFile(t, filepath.Join(dir, "Gemfile"), "source \"https://rubygems.org\"\nruby \"~> 3.1.0\"\ngem \"rack\"\n")
+	e2ekit.WriteFile(t, filepath.Join(dir, "Gemfile.lock"), src.Lockfile("https://rubygems.org/", "2.9.0", "rack"))
+	out, code = e.Slipway(args...)
+	if code == 0 {
+		t.Fatalf("a build BUNDLED WITH 2.9.0 succeeded:\n%s", out)
+	}
+	e2ekit.MustContain(t, out, "Gemfile.lock is BUNDLED WITH 2.9.0, but the gem source https://rubygems.org/ (mirror "+src.URL+"/) has no bundler 2.9.0 (it has bundler "+lockedBundler+")")
+	if strings.Contains(out, "Installing gems with Bundler") {
+		t.Errorf("gems were installed before the Bundler check failed:\n%s", out)
+	}
+
 	sinatraApp(t, e, src, dir, args)
 }
 
 // sinatraApp turns the app of TestRubyRack into a Sinatra-shaped app (a modular
 // Sinatra::Base app run from config.ru, its Ruby from .ruby-version) with gems rebuilt
-// from Debian's ruby-sinatra and its dependencies, and builds it as the same image: the
-// ruby layer is reused, and Bundler installs the new gems into the gems layer and
-// removes the one no longer locked.
+// from Debian's ruby-sinatra and its dependencies, its Gemfile.lock BUNDLED WITH a
+// Bundler Debian does not have, and builds it as the same image: the ruby layer is
+// reused, the locked Bundler is installed from the gem source (through the mirror) into
+// a layer of its own and is the one that installs the new gems into the gems layer,
+// removes the one no longer locked, and runs the app.
 func sinatraApp(t *testing.T, e *e2ekit.Env, src *gemsource.Source, dir string, args []string) {
 	e2ekit.WriteFile(t, filepath.Join(dir, "Gemfile"), "source \"https://rubygems.org\"\n\ngem \"sinatra\"\ngem \"webrick\"\n")
-	e2ekit.WriteFile(t, filepath.Join(dir, "Gemfile.lock"), src.Lockfile("https://rubygems.org/", bundler, "sinatra", "webrick"))
+	e2ekit.WriteFile(t, filepath.Join(dir, "Gemfile.lock"), src.Lockfile("https://rubygems.org/", lockedBundler, "sinatra", "webrick"))
 	e2ekit.WriteFile(t, filepath.Join(dir, ".ruby-version"), "3.1.2\n")
 	e2ekit.WriteFile(t, filepath.Join(dir, "app.rb"), `require "sinatra/base"
 
 class App < Sinatra::Base
   get "/hello/:name" do
-    "sinatra says hello to #{params[:name]} on #{RUBY_VERSION}\n"
+    "sinatra says hello to #{params[:name]} on #{RUBY_VERSION} with Bundler #{Bundler::VERSION}\n"
   end
 end
 `)
@@ -262,12 +293,16 @@ end
 	start := time.Now()
 	out := e.MustSlipway(args...)
 	t.Logf("Sinatra build on the Rack app's cache: %s", time.Since(start).Round(time.Millisecond))
-	e2ekit.MustContain(t, out, `Ruby 3.1.2 (from .ruby-version "3.1.2")`, "Reusing Ruby 3.1.2 layer", "Installing sinatra 3.0.5",
-		"Removing slipway_hello", "Process web: exec bundle exec rackup")
+	e2ekit.MustContain(t, out, `Ruby 3.1.2 (from .ruby-version "3.1.2")`, "Reusing Ruby 3.1.2 layer",
+		"Bundler "+lockedBundler+" (Gemfile.lock BUNDLED WITH; Debian's is "+bundler+")",
+		"Installed Bundler "+lockedBundler+" from https://rubygems.org/ (mirror "+src.URL+"/) into layer bundler",
+		"Installing sinatra 3.0.5", "Removing slipway_hello", "Process web: exec bundle exec rackup")
 	archive := filepath.Join(t.TempDir(), "ruby-sinatra.tar")
 	e.MustSlipway("save", "ruby-rack", "-o", archive)
 	c := e2ekit.PodmanServe(t, archive, "localhost/ruby-rack")
-	get(t, c, "/hello/slipway", "sinatra says hello to slipway on 3.1.2")
+	get(t, c, "/hello/slipway", "sinatra says hello to slipway on 3.1.2 with Bundler "+lockedBundler)
+	got := c.Launch("bash", "-c", "bundle --version && gem list bundler")
+	e2ekit.MustContain(t, got, "Bundler version "+lockedBundler, "bundler ("+lockedBundler)
 }
 
 // A Gemfile.lock Bundler cannot read fails the build before anything is installed, with

@@ -14,7 +14,8 @@ import (
 )
 
 // FromDebian rebuilds the gem a Debian ruby-* package installed as a .gem: its files
-// under /usr/share/rubygems-integration/all/gems/NAME-VERSION/ (lib/, bin/), or, for the
+// under /usr/share/rubygems-integration/all/gems/NAME-VERSION/ (lib/, and bin/ or exe/
+// with the executables), or, for the
 // older layout, /usr/lib/ruby/vendor_ruby as lib/. Debian's gemspecs are Ruby code, so
 // the dependencies are given, as Bundler would lock them.
 func FromDebian(t testing.TB, deb, name, version string, deps ...Dep) Gem {
@@ -70,7 +71,7 @@ func GemFromDeb(deb, tmp, name, version string, deps ...Dep) (Gem, error) {
 				return err
 			}
 			g.Files[prefix+rel] = string(b)
-			if strings.HasPrefix(prefix+rel, "bin/") && !strings.Contains(rel, "/") {
+			if prefix == g.bindir()+"/" && !strings.Contains(rel, "/") {
 				g.Executables = append(g.Executables, rel)
 			}
 			return nil
@@ -81,7 +82,10 @@ func GemFromDeb(deb, tmp, name, version string, deps ...Dep) (Gem, error) {
 		if err := add(filepath.Join(gemDir, "lib"), "lib/", nil); err != nil {
 			return Gem{}, err
 		}
-		if err := add(filepath.Join(gemDir, "bin"), "bin/", nil); err != nil {
+		if _, err := os.Stat(filepath.Join(gemDir, "exe")); err == nil {
+			g.BinDir = "exe" // Bundler's layout
+		}
+		if err := add(filepath.Join(gemDir, g.bindir()), g.bindir()+"/", nil); err != nil {
 			return Gem{}, err
 		}
 	} else {

@@ -33,10 +33,19 @@ type Gem struct {
 	Deps          []Dep
 	// Files are the gem's files by path (lib/x.rb, ext/x/extconf.rb, bin/tool).
 	Files map[string]string
-	// Executables are names under bin/ that RubyGems makes binstubs for.
+	// Executables are names under BinDir that RubyGems makes binstubs for.
 	Executables []string
+	// BinDir is where the executables are ("bin" when empty; Bundler's is "exe").
+	BinDir string
 	// Extensions are extconf.rb paths RubyGems builds at install.
 	Extensions []string
+}
+
+func (g Gem) bindir() string {
+	if g.BinDir == "" {
+		return "bin"
+	}
+	return g.BinDir
 }
 
 // File is the gem's file name, NAME-VERSION.gem.
@@ -242,7 +251,7 @@ func Build(g Gem) ([]byte, error) {
 	sort.Strings(names)
 	exec := map[string]bool{}
 	for _, e := range g.Executables {
-		exec["bin/"+e] = true
+		exec[g.bindir()+"/"+e] = true
 	}
 	var data bytes.Buffer
 	gz := gzip.NewWriter(&data)
@@ -325,7 +334,8 @@ func specYAML(g Gem, files []string) string {
 	var b strings.Builder
 	b.WriteString("--- !ruby/object:Gem::Specification\n")
 	fmt.Fprintf(&b, "name: %s\nversion: !ruby/object:Gem::Version\n  version: %s\nplatform: ruby\n", q(g.Name), q(g.Version))
-	b.WriteString("authors:\n- 'Slipway tests'\nautorequire:\nbindir: bin\ncert_chain: []\ndate: 2024-01-01 00:00:00.000000000 Z\n")
+	b.WriteString("authors:\n- 'Slipway tests'\nautorequire:\n")
+	fmt.Fprintf(&b, "bindir: %s\ncert_chain: []\ndate: 2024-01-01 00:00:00.000000000 Z\n", q(g.bindir()))
 	if len(g.Deps) == 0 {
 		b.WriteString("dependencies: []\n")
 	} else {
