@@ -78,6 +78,19 @@ func GemFromDeb(deb, tmp, name, version string, deps ...Dep) (Gem, error) {
 		})
 	}
 	gemDir := filepath.Join(dir, "usr/share/rubygems-integration/all/gems", name+"-"+version)
+	if m, _ := filepath.Glob(filepath.Join(dir, "usr/lib/*/rubygems-integration/*/gems", name+"-"+version)); len(m) == 1 {
+		// A package with a compiled extension (ruby-nokogiri): its Ruby files here, the
+		// extension RubyGems built under extensions/, which goes into lib/ beside them,
+		// where the gem's require of it finds it on the load path, as in the
+		// precompiled native gems some projects publish.
+		gemDir = m[0]
+		exts, _ := filepath.Glob(filepath.Join(dir, "usr/lib/*/rubygems-integration/*/extensions/*/*", name+"-"+version))
+		for _, e := range exts {
+			if err := add(e, "lib/", func(rel string) bool { return strings.HasSuffix(rel, ".so") }); err != nil {
+				return Gem{}, err
+			}
+		}
+	}
 	if _, err := os.Stat(gemDir); err == nil {
 		if err := add(filepath.Join(gemDir, "lib"), "lib/", nil); err != nil {
 			return Gem{}, err
