@@ -30,9 +30,14 @@ import (
 
 // ExportInputs is everything the exporter reads (platform.md, builder; platform.md, exporter).
 type ExportInputs struct {
-	LayersDir string // host dir mounted at /layers during build
-	AppDir    string // host dir mounted at /workspace during build
-	Group     []buildpack.GroupElement
+	LayersDir string // host dir holding the layers the build wrote
+	AppDir    string // host dir holding the app the build left
+	// ImageLayersDir and ImageAppDir are where the layers and the app were during the build,
+	// and so where they go in the image: the -layers and -app the platform gave the exporter
+	// (platform.md, exporter: the app image's working directory is the app directory). ""
+	// means /layers and /workspace, where slipway's own sandbox mounts them.
+	ImageLayersDir, ImageAppDir string
+	Group                       []buildpack.GroupElement
 
 	RunImage        v1.Image
 	RunImageRef     string   // digest reference or image ID, recorded as runImage.reference
@@ -149,6 +154,11 @@ func export(ctx context.Context, in ExportInputs) (v1.Image, *ExportReport, erro
 	if in.PlatformAPI == "" {
 		in.PlatformAPI = api.DefaultPlatform.String()
 	}
+	in.ImageLayersDir = imageDir(in.ImageLayersDir, platform.LayersDir)
+	in.ImageAppDir = imageDir(in.ImageAppDir, platform.AppDir)
+	if in.ImageAppDir == "/" || in.ImageLayersDir == "/" || in.ImageAppDir == in.ImageLayersDir {
+		return nil, nil, fmt.Errorf("export: app directory %q and layers directory %q must be two directories other than /", in.ImageAppDir, in.ImageLayersDir)
+	}
 	layerMT, err := layerMediaType(in.RunImage)
 	if err != nil {
 		return nil, nil, err
@@ -212,6 +222,14 @@ func export(ctx context.Context, in ExportInputs) (v1.Image, *ExportReport, erro
 		rep.Layers = append(rep.Layers, e)
 	}
 	return img, rep, nil
+}
+
+// imageDir is dir as an absolute, clean path in the image; def when dir is "".
+func imageDir(dir, def string) string {
+	if dir == "" {
+		return def
+	}
+	return path.Clean("/" + filepath.ToSlash(dir))
 }
 
 // layerMediaType follows the run image's manifest family so the image never mixes Docker and
@@ -284,7 +302,7 @@ func (p *exportPlan) planBuildpackLayers() error {
 				return fmt.Errorf("buildpack %s: layer %s is not a directory (a symlink or file); a layer must be a directory", bp.Ref(), dir)
 			}
 			if err == nil {
-				imagePath := path.Join(platform.LayersDir, buildpack.EscapedID(bp.ID), name)
+				imagePath := path.Join(p.in.ImageLayersDir, buildpack.EscapedID(bp.ID), name)
 				p.elf = append(p.elf, launchDirLayer{name: id, dir: dir, imagePath: imagePath})
 				el.build = func(ctx context.Context) (v1.Layer, error) {
 					return layer.FromDir(ctx, dir, imagePath, p.opts)
@@ -403,10 +421,10 @@ func (p *exportPlan) planSBOMLayer() {
 		name:      "sbom",
 		createdBy: "Software Bill-of-Materials",
 		build: func(ctx context.Context) (v1.Layer, error) {
-			return layer.FromDir(ctx, dir, path.Join(platform.LayersDir, "sbom", "launch"), p.opts)
+			return layer.FromDir(ctx, dir, path.Join(p.in.ImageLayersDir, "sbom", "launch"), p.opts)
 		},
 		fingerprint: func(ctx context.Context) (string, error) {
-			return layer.FingerprintDirContents(ctx, dir, path.Join(platform.LayersDir, "sbom", "launch"), p.opts)
+			return layer.FingerprintDirContents(ctx, dir, path.Join(p.in.ImageLayersDir, "sbom", "launch"), p.opts)
 		},
 		record: func(sha string) { p.meta.SBOM = &LayerSHA{SHA: sha} },
 	})
@@ -430,10 +448,10 @@ func (p *exportPlan) planLauncherLayers() {
 		name:      "config",
 		createdBy: "Buildpacks Launcher Config",
 		build: func(ctx context.Context) (v1.Layer, error) {
-			return layer.FromDir(ctx, configDir, path.Join(platform.LayersDir, "config"), p.opts)
+			return layer.FromDir(ctx, configDir, path.Join(p.in.ImageLayersDir, "config"), p.opts)
 		},
 		fingerprint: func(ctx context.Context) (string, error) {
-			return layer.FingerprintDirContents(ctx, configDir, path.Join(platform.LayersDir, "config"), p.opts)
+			return layer.FingerprintDirContents(ctx, configDir, path.Join(p.in.ImageLayersDir, "config"), p.opts)
 		},
 		record: func(sha string) { p.meta.Config.SHA = sha },
 	})

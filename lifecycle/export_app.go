@@ -12,7 +12,6 @@ import (
 
 	"github.com/slipway/slipway/launch"
 	"github.com/slipway/slipway/layer"
-	"github.com/slipway/slipway/platform"
 )
 
 // planAppLayers splits the app dir into slice layers and a final layer of the remaining files
@@ -28,10 +27,10 @@ func (p *exportPlan) planAppLayers(ctx context.Context) error {
 			name:      fmt.Sprintf("slice-%d", n),
 			createdBy: fmt.Sprintf("Application Slice: %d", n),
 			build: func(ctx context.Context) (v1.Layer, error) {
-				return layer.FromFiles(ctx, p.in.AppDir, platform.AppDir, files, p.opts)
+				return layer.FromFiles(ctx, p.in.AppDir, p.in.ImageAppDir, files, p.opts)
 			},
 			fingerprint: func(ctx context.Context) (string, error) {
-				return layer.FingerprintFiles(ctx, p.in.AppDir, platform.AppDir, files, p.opts)
+				return layer.FingerprintFiles(ctx, p.in.AppDir, p.in.ImageAppDir, files, p.opts)
 			},
 			record: func(sha string) { p.meta.App = append(p.meta.App, LayerSHA{SHA: sha}) },
 		})

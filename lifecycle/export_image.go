@@ -46,10 +46,10 @@ func exportEntrypoint(md launch.Metadata, requested string) (string, error) {
 // exportEnv sets the CNB variables and puts the process links and launcher first on PATH
 // (platform.md, exporter (Outputs), reference-lifecycle form). /cnb entries already on the run image's PATH (an app image
 // reused as a base) are dropped so they are not doubled.
-func exportEnv(base []string, platformAPI string) []string {
+func exportEnv(base []string, platformAPI, layersDir, appDir string) []string {
 	set := map[string]string{
-		"CNB_LAYERS_DIR":       platform.LayersDir,
-		"CNB_APP_DIR":          platform.AppDir,
+		"CNB_LAYERS_DIR":       layersDir,
+		"CNB_APP_DIR":          appDir,
 		"CNB_PLATFORM_API":     platformAPI,
 		"CNB_DEPRECATION_MODE": "quiet",
 	}
@@ -146,8 +146,8 @@ func (p *exportPlan) assemble(entrypoint string) (v1.Image, error) {
 	}
 	cf := cf0.DeepCopy()
 	cf.Created = created
-	cf.Config.WorkingDir = platform.AppDir
-	cf.Config.Env = exportEnv(cf.Config.Env, p.in.PlatformAPI)
+	cf.Config.WorkingDir = p.in.ImageAppDir
+	cf.Config.Env = exportEnv(cf.Config.Env, p.in.PlatformAPI, p.in.ImageLayersDir, p.in.ImageAppDir)
 	cf.Config.Entrypoint = []string{entrypoint}
 	cf.Config.Cmd = nil // Reference lifecycle: cmd is set empty (platform.md, exporter (Outputs))
 	labels, err := p.labels()

@@ -606,3 +606,48 @@ func TestExportEntrypoint(t *testing.T) {
 		})
 	}
 }
+
+// platform.md, exporter: the app and layers go in the image where the platform had them
+// (-app, -layers), the working directory is the app directory, and the launcher finds both
+// through CNB_APP_DIR and CNB_LAYERS_DIR. Tekton's tasks build at /workspace/source.
+func TestExportAtPlatformDirs(t *testing.T) {
+	f := newExportFixture(t, webWorkerMetadata)
+	in := f.inputs(t, testRunImage(t, true))
+	in.ImageAppDir, in.ImageLayersDir = "/workspace/source/", "/cnb-layers"
+	img, _, err := Export(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.Config.WorkingDir != "/workspace/source" {
+		t.Errorf("WorkingDir %q, want /workspace/source", cf.Config.WorkingDir)
+	}
+	for _, kv := range []string{"CNB_APP_DIR=/workspace/source", "CNB_LAYERS_DIR=/cnb-layers"} {
+		if !slices.Contains(cf.Config.Env, kv) {
+			t.Errorf("Env %v lacks %s", cf.Config.Env, kv)
+		}
+	}
+	var names []string
+	for _, l := range mustLayers(t, img) {
+		names = append(names, entryNames(layerEntries(t, l))...)
+	}
+	for _, want := range []string{"workspace/source/index.js", "workspace/source/static/a.css", "cnb-layers/example_node/node/bin/node",
+		"cnb-layers/config/metadata.toml", "cnb-layers/sbom/launch/example_node/sbom.cdx.json"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("no %s in the image", want)
+		}
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, "layers/") || n == "workspace/index.js" {
+			t.Errorf("%s is at the default place, not where the platform had it", n)
+		}
+	}
+
+	in.ImageAppDir, in.ImageLayersDir = "/", "/layers"
+	if _, _, err := Export(context.Background(), in); err == nil || !strings.Contains(err.Error(), `app directory "/"`) {
+		t.Errorf("app directory / gave %v, want an error naming it", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -94,8 +95,18 @@ func exportImage(ctx context.Context, in *platform.Inputs, o IO) (*ExportResult,
 		return nil, fail(err)
 	}
 	defer os.RemoveAll(scratch)
+	// The phase runs where the platform mounted the app and layers: the same paths go in the image.
+	imageLayers, err := filepath.Abs(in.LayersDir)
+	if err != nil {
+		return nil, fail(err)
+	}
+	imageApp, err := filepath.Abs(in.AppDir)
+	if err != nil {
+		return nil, fail(err)
+	}
 	img, rep, err := Export(ctx, ExportInputs{
 		LayersDir: in.LayersDir, AppDir: in.AppDir, Group: group.Group,
+		ImageLayersDir: imageLayers, ImageAppDir: imageApp,
 		RunImage: runImg, RunImageRef: analyzed.RunImage.Reference, RunImageName: firstNonEmpty(analyzed.RunImage.Image, analyzed.RunImage.Reference),
 		LauncherPath: in.LauncherPath, LauncherVersion: version.Version,
 		ProjectMetadata: project, DefaultProcessType: in.DefaultProcessType, PreviousImage: previous,
@@ -127,11 +138,7 @@ func exportImage(ctx context.Context, in *platform.Inputs, o IO) (*ExportResult,
 	if err := tomlfile.Write(in.ReportPath, report); err != nil {
 		return nil, fail(err)
 	}
-	id := firstNonEmpty(ir.Digest, ir.ImageID)
-	if len(id) > 19 {
-		id = id[7:19]
-	}
-	fmt.Fprintf(o.Stdout, "*** Images (%s):\n", id)
+	fmt.Fprintf(o.Stdout, "*** Images (%s):\n", shortID(firstNonEmpty(ir.Digest, ir.ImageID)))
 	for _, n := range names {
 		fmt.Fprintf(o.Stdout, "      %s\n", n)
 	}

@@ -1,10 +1,13 @@
 package platforms
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -192,6 +195,25 @@ func TestTektonBuildpacksPhasesTask(t *testing.T) {
 			t.Errorf("run 2 (nothing changed) gave %s, run 1 %s", d, digest)
 		}
 		digest = d
+	}
+	// platform.md, exporter: the app is where the task had it, /workspace/source, and that is
+	// the image's working directory; the layers are at /layers.
+	img, err := registry.Image(context.Background(), image, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.Config.WorkingDir != "/workspace/source" || !slices.Contains(cf.Config.Env, "CNB_APP_DIR=/workspace/source") ||
+		!slices.Contains(cf.Config.Env, "CNB_LAYERS_DIR=/layers") {
+		t.Errorf("WorkingDir %q, Env %v: want the task's -app /workspace/source and -layers /layers", cf.Config.WorkingDir, cf.Config.Env)
+	}
+	var appFile bool
+	e2ekit.WalkImage(t, img, func(h *tar.Header, _ io.Reader) { appFile = appFile || h.Name == "workspace/source/hello.txt" })
+	if !appFile {
+		t.Error("no workspace/source/hello.txt in the image")
 	}
 	r.podmanCmd(t, "pull", "-q", image)
 	if got := r.podmanCmd(t, "run", "--rm", "--network", "none", image); !strings.Contains(got, "Hello, Tekton! args: default-arg") {
