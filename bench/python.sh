@@ -13,7 +13,9 @@
 # Fairness:
 # - Same Python: Debian bookworm's CPython 3.11 (the buildpack's default source) on both
 #   sides; the Dockerfile's base stage stands in for FROM python:3.11-slim with that CPython
-#   copied under /usr/local on the same base, slipway/run:bookworm, and pip installed.
+#   copied under /usr/local on the same base, slipway/run:bookworm, with the libraries its
+#   extension modules link (ctypes, sqlite3, curses, readline, dbm: python:3.11-slim has
+#   them) and pip installed. SIZE_ONLY checks that those modules import in both images.
 # - Same packages, same index: bench/pyindex serves wheels rebuilt from Debian's
 #   python3-* packages on 127.0.0.1 (no PyPI here); both sides read it through PIP_INDEX_URL.
 # - Same work: a virtual environment / site-packages with the pinned requirements, the app
@@ -21,7 +23,10 @@
 # - podman uses overlay storage (what users have); PODMAN_STORAGE_DRIVER=vfs otherwise.
 #
 # Usage: bench/python.sh            (RUNS=7 bench/python.sh for more runs)
-# Needs: root, bwrap, podman (runc), hyperfine, jq, go. The .deb cache in SLIPWAY_DEB_CACHE
+#        SIZE_ONLY=1 bench/python.sh  (no timing: each side built once, then both sizes
+#                                      and, per layer, the paths of at least 1 MB, read
+#                                      back by bench/imagesize; MIN_BYTES changes the 1 MB)
+# Needs: root, bwrap, podman (runc), hyperfine (not for SIZE_ONLY), jq, go. The .deb cache in SLIPWAY_DEB_CACHE
 # (default /var/tmp/slipway-test-cache/debs) is shared; an e2e-built default stack under
 # /var/tmp/slipway-test-cache/default-stack-* is reused when present. Everything else lives
 # in a temp dir removed on exit.
@@ -31,7 +36,10 @@ RUNS=${RUNS:-5}
 [ "$RUNS" -ge 5 ] || { echo "RUNS must be at least 5" >&2; exit 2; }
 DRIVER=${PODMAN_STORAGE_DRIVER:-overlay}
 DEBS=${SLIPWAY_DEB_CACHE:-/var/tmp/slipway-test-cache/debs}
-for t in bwrap podman runc hyperfine jq go; do
+SIZE_ONLY=${SIZE_ONLY:-}
+TOOLS="bwrap podman runc jq go"
+[ -n "$SIZE_ONLY" ] || TOOLS="$TOOLS hyperfine"
+for t in $TOOLS; do
   command -v "$t" >/dev/null || { echo "bench/python.sh needs $t" >&2; exit 2; }
 done
 
@@ -56,6 +64,7 @@ STACK=$(ls -d /var/tmp/slipway-test-cache/default-stack-*[0-9a-f] 2>/dev/null | 
 if [ -n "$STACK" ]; then cp -al "$STACK" "$T/store"; echo "== default stack from $STACK"; fi
 
 go build -o "$T/pyindex" ./bench/pyindex
+go build -o "$T/imagesize" ./bench/imagesize
 mkdir -p "$T/sapp"
 "$T/pyindex" -cache "$DEBS" -url-file "$T/index" -requirements "$T/sapp/requirements.txt" -python-dir "$T/python" &
 IDX_PID=$!
@@ -104,6 +113,50 @@ DOCKERFILE
 PBUILD="$P build -q --network host --build-context python=$T/python --build-arg PIP_INDEX_URL=$IDX -t bench-py $T/papp"
 $PBUILD >/dev/null 2>"$T/pfirst.log" || { cat "$T/pfirst.log"; exit 1; }
 
+# STDLIB imports the standard library modules that need libraries beyond the run image's
+# basics; SIZE_ONLY runs it in both images, so neither is smaller by missing one.
+STDLIB='import ssl, sqlite3, ctypes, zlib, bz2, lzma, hashlib, uuid, decimal, json, readline, curses, dbm.ndbm, crypt, zoneinfo, xml.etree.ElementTree as ET
+ssl.create_default_context()
+print("stdlib ok: sqlite", sqlite3.connect(":memory:").execute("select sqlite_version()").fetchone()[0], "ctypes", ctypes.CDLL(None).abs(-3), "expat", ET.fromstring("<a>x</a>").text)'
+
+# sizes sets PSIZE and SSIZE (podman image inspect .Size, uncompressed) and leaves the
+# slipway image as localhost/bench-py in podman's storage; with SIZE_ONLY it also prints
+# where each image's bytes are, layer by layer, and runs STDLIB in both.
+sizes() {
+  PSIZE=$($P image inspect --format '{{.Size}}' localhost/bench-py:latest)
+  if [ -n "$SIZE_ONLY" ]; then
+    $P save -q -o "$T/papp.tar" localhost/bench-py:latest
+    echo "== Dockerfile image: layers and paths of at least ${MIN_BYTES:-1000000} bytes"
+    "$T/imagesize" -archive "$T/papp.tar" -min "${MIN_BYTES:-1000000}"
+    rm -f "$T/papp.tar"
+    echo "== Dockerfile image: $($P run --rm --network none localhost/bench-py python3 -c "$STDLIB" 2>&1 | tail -1)"
+  fi
+  "$SW" save bench-py -o "$T/sapp.tar" >/dev/null
+  if [ -n "$SIZE_ONLY" ]; then
+    echo "== slipway image: layers and paths of at least ${MIN_BYTES:-1000000} bytes"
+    "$T/imagesize" -archive "$T/sapp.tar" -min "${MIN_BYTES:-1000000}"
+  fi
+  $P load -q -i "$T/sapp.tar" >/dev/null
+  rm -f "$T/sapp.tar"
+  SSIZE=$($P image inspect --format '{{.Size}}' localhost/bench-py:latest)
+  if [ -n "$SIZE_ONLY" ]; then
+    echo "== slipway image: $($P run --rm --network none --entrypoint /cnb/lifecycle/launcher localhost/bench-py -- python -c "$STDLIB" 2>&1 | tail -1)"
+  fi
+}
+size_row() {
+  printf '%-10s %11.1fM %11.1fM %16.2f   (uncompressed, podman image inspect .Size)\n' \
+    size "$(echo "$SSIZE" | awk '{print $1 / 1e6}')" "$(echo "$PSIZE" | awk '{print $1 / 1e6}')" \
+    "$(echo "$SSIZE $PSIZE" | awk '{print $1 / $2}')"
+}
+if [ -n "$SIZE_ONLY" ]; then
+  sizes
+  echo
+  echo "== sizes (Debian CPython 3.11, Flask + gunicorn)"
+  printf '%-10s %12s %12s %16s\n' "" slipway podman slipway/podman
+  size_row
+  exit 0
+fi
+
 cat >"$T/edit.sh" <<'EOF2'
 #!/bin/sh
 echo "# edit $(date +%s%N)" >>"$1/app.py"
@@ -129,12 +182,7 @@ M[slipway-warm]=$(run slipway-warm "$SBUILD" --warmup 1)
 M[podman-warm]=$(run podman-warm "$PBUILD" --warmup 1)
 M[slipway-onefile]=$(run slipway-onefile "$SBUILD" --warmup 1 --prepare "$T/edit.sh $T/sapp")
 M[podman-onefile]=$(run podman-onefile "$PBUILD" --warmup 1 --prepare "$T/edit.sh $T/papp")
-
-PSIZE=$($P image inspect --format '{{.Size}}' localhost/bench-py:latest)
-"$SW" save bench-py -o "$T/sapp.tar" >/dev/null
-$P load -q -i "$T/sapp.tar" >/dev/null
-rm -f "$T/sapp.tar"
-SSIZE=$($P image inspect --format '{{.Size}}' localhost/bench-py:latest)
+sizes
 
 echo
 echo "== results (medians of $RUNS runs; $(nproc) cores; podman storage: $DRIVER; Debian CPython 3.11, Flask + gunicorn)"
@@ -144,6 +192,4 @@ for c in cold warm onefile; do
   s=${M[slipway-$c]} p=${M[podman-$c]}
   printf '%-10s %11.2fs %11.2fs %16.2f\n' "$c" "$s" "$p" "$(echo "$s $p" | awk '{print $1 / $2}')"
 done
-printf '%-10s %11.1fM %11.1fM %16.2f   (uncompressed, podman image inspect .Size)\n' \
-  size "$(echo "$SSIZE" | awk '{print $1 / 1e6}')" "$(echo "$PSIZE" | awk '{print $1 / 1e6}')" \
-  "$(echo "$SSIZE $PSIZE" | awk '{print $1 / $2}')"
+size_row

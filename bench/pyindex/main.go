@@ -22,7 +22,14 @@ import (
 )
 
 var flaskDebs = []string{"python3-flask", "python3-werkzeug", "python3-jinja2", "python3-markupsafe", "python3-itsdangerous", "python3-click", "python3-blinker", "python3-gunicorn", "python3-setuptools-whl"}
-var pythonDebs = []string{"python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "libexpat1", "python3-pip-whl"}
+var pythonDebs = append([]string{"python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "python3-pip-whl"}, pythonLibDebs...)
+
+// pythonLibDebs are the libraries CPython's extension modules link that the run image
+// lacks (pyexpat, _ctypes, _sqlite3, _curses, readline, _uuid, _crypt, _dbm): a
+// python:3.11-slim image has each (libdb5.3 through its Debian base), so the Dockerfile
+// side gets them too. nis, which links libnsl2 (and Kerberos through libtirpc3), is not
+// built in python:3.11-slim and is left out on both sides.
+var pythonLibDebs = []string{"libexpat1", "libffi8", "libsqlite3-0", "libncursesw6", "libreadline8", "libuuid1", "libcrypt1", "libdb5.3"}
 
 func main() {
 	cache := flag.String("cache", "/var/tmp/slipway-test-cache/debs", ".deb cache (by SHA256)")
@@ -88,7 +95,8 @@ func run(ctx context.Context, cache, urlFile, reqFile, pyDir string, lifetime ti
 }
 
 // layoutPython extracts Debian's CPython and moves /usr/bin/python3.11 and
-// /usr/lib/python3.11 under prefix, with libexpat in prefix/lib and pip's wheel at
+// /usr/lib/python3.11 under prefix, with the libraries of pythonLibDebs in prefix/lib
+// (the nis module dropped) and pip's wheel at
 // prefix/share/pip-*.whl; Debian's EXTERNALLY-MANAGED marker is dropped, as in a python
 // image.
 func layoutPython(ctx context.Context, debs map[string]string, prefix string) error {
@@ -122,8 +130,8 @@ func layoutPython(ctx context.Context, debs map[string]string, prefix string) er
 		"usr/bin/python3.11": "bin/python3.11",
 		"usr/lib/python3.11": "lib/python3.11",
 	}
-	libs, _ := filepath.Glob(filepath.Join(root, "*lib/x86_64-linux-gnu/libexpat.so.1*"))
-	libs2, _ := filepath.Glob(filepath.Join(root, "usr/lib/x86_64-linux-gnu/libexpat.so.1*"))
+	libs, _ := filepath.Glob(filepath.Join(root, "lib/x86_64-linux-gnu/*.so*"))
+	libs2, _ := filepath.Glob(filepath.Join(root, "usr/lib/x86_64-linux-gnu/*.so*"))
 	libs = append(libs, libs2...)
 	for _, l := range libs {
 		rel, _ := filepath.Rel(root, l)
@@ -141,6 +149,12 @@ func layoutPython(ctx context.Context, debs map[string]string, prefix string) er
 		}
 	}
 	os.Remove(filepath.Join(prefix, "lib/python3.11/EXTERNALLY-MANAGED"))
+	nis, _ := filepath.Glob(filepath.Join(prefix, "lib/python3.11/lib-dynload/nis.*.so"))
+	for _, f := range nis {
+		if err := os.Remove(f); err != nil {
+			return err
+		}
+	}
 	for _, l := range []string{"python3", "python"} {
 		if err := os.Symlink("python3.11", filepath.Join(prefix, "bin", l)); err != nil && !os.IsExist(err) {
 			return err
