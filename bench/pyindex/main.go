@@ -60,11 +60,11 @@ func run(ctx context.Context, cache, urlFile, reqFile, pyDir string, lifetime ti
 	defer idx.Close()
 	var reqs []string
 	for _, n := range flaskDebs {
-		var reqs []string
+		var extra []string
 		if n == "python3-gunicorn" {
-			reqs = []string{"setuptools>=3.0"} // dropped from Debian's egg-info; gunicorn 20 imports pkg_resources
+			extra = []string{"setuptools>=3.0"} // dropped from Debian's egg-info; gunicorn 20 imports pkg_resources
 		}
-		w, err := pypiindex.WheelFromDeb(debs[n], tmp, reqs...)
+		w, err := pypiindex.WheelFromDeb(debs[n], tmp, extra...)
 		if err != nil {
 			return err
 		}
