@@ -37,16 +37,21 @@ func TestNodejsZeroConfigApps(t *testing.T) {
 	e := e2ekit.NewEnv(t)
 	builder := e.NodeBuilder()
 	reg := npmmirror.Start(t, npmmirror.FrontendCLI)
-	build := func(name, app string, env ...string) (string, time.Duration) {
+	buildWith := func(flags []string, name, app string, env ...string) (string, time.Duration) {
 		t.Helper()
 		args := []string{"build", name, "--path", app, "--builder", builder, "--env", "BP_NPM_REGISTRY=" + reg,
 			"--network", "host"} // the npm mirror and the fake official site listen on 127.0.0.1
+		args = append(args, flags...)
 		for _, kv := range env {
 			args = append(args, "--env", kv)
 		}
 		start := time.Now()
 		out := e.MustSlipway(args...)
 		return out, time.Since(start)
+	}
+	build := func(name, app string, env ...string) (string, time.Duration) {
+		t.Helper()
+		return buildWith(nil, name, app, env...)
 	}
 	save := func(name string) string {
 		archive := filepath.Join(t.TempDir(), name+".tar")
@@ -98,6 +103,78 @@ func TestNodejsZeroConfigApps(t *testing.T) {
 		expect("answer", c.Get(), "ms says 1m")
 	})
 
+	// Package managers without corepack (issue item 9): pnpm named only by engines.pnpm and
+	// a yarn 1 app pinning Node.js 12, which no corepack release supports, install their tool
+	// from the registry (integrity-verified) and answer HTTP.
+	fixtureApp := func(t *testing.T, fixture, packageJSON string) string {
+		t.Helper()
+		app := t.TempDir()
+		src := filepath.Join(e2ekit.RepoRoot, "buildpacks", "testdata", "apps", fixture)
+		entries, err := os.ReadDir(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range entries {
+			b, err := os.ReadFile(filepath.Join(src, en.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e2ekit.WriteFile(t, filepath.Join(app, en.Name()), string(b))
+		}
+		e2ekit.WriteFile(t, filepath.Join(app, "package.json"), packageJSON)
+		return app
+	}
+	t.Run("pnpm without packageManager", func(t *testing.T) {
+		app := fixtureApp(t, "pnpm", `{"name":"pnpm-engines","private":true,"main":"index.js","engines":{"node":"22.x","pnpm":">=8"},"dependencies":{"ms":"2.1.3"}}`)
+		out, _ := build("pnpm-engines", app, "BP_NODE_SOURCE=npm")
+		expect("build output", out, "Installed pnpm 10.", ": pnpm install --frozen-lockfile")
+		if strings.Contains(out, "corepack") {
+			t.Errorf("pnpm went through corepack:\n%s", out)
+		}
+		c := e2ekit.PodmanServe(t, save("pnpm-engines"), "localhost/pnpm-engines")
+		expect("answer", c.Get(), "ms says 1m")
+	})
+
+	t.Run("yarn 1 on Node.js 12", func(t *testing.T) {
+		app := fixtureApp(t, "yarn-classic", `{"name":"node12","private":true,"main":"index.js","engines":{"node":"12.x"},"dependencies":{"ms":"2.1.3"}}`)
+		out, _ := build("node12", app, "BP_NODE_SOURCE=npm")
+		expect("build output", out, "Node.js 12.22.12", "Installed yarn 1.22.", ": yarn install --frozen-lockfile")
+		if strings.Contains(out, "corepack") {
+			t.Errorf("yarn went through corepack:\n%s", out)
+		}
+		c := e2ekit.PodmanServe(t, save("node12"), "localhost/node12")
+		expect("answer", c.Get(), "ms says 1m")
+	})
+
+	// A TypeScript app compiled by the real tsc in postinstall, NODE_ENV=development set in
+	// project.toml (so typescript, a dev dependency, is installed): the image runs the
+	// compiled dist/server.js.
+	t.Run("TypeScript compiled in postinstall, NODE_ENV in project.toml", func(t *testing.T) {
+		app := t.TempDir()
+		e2ekit.WriteFile(t, filepath.Join(app, "package.json"), `{"name":"ts-app","private":true,
+  "scripts":{"postinstall":"tsc","start":"node dist/server.js"},
+  "devDependencies":{"typescript":"5.6.3"}}`)
+		e2ekit.WriteFile(t, filepath.Join(app, "tsconfig.json"), `{"compilerOptions":{"outDir":"dist","target":"es2019","module":"commonjs","strict":true},"include":["src"]}`)
+		// No @types/node: the two globals the server uses are declared here.
+		e2ekit.WriteFile(t, filepath.Join(app, "src", "server.ts"), `declare const require: any;
+declare const process: any;
+const http = require('http');
+const greet = (who: string): string => 'compiled by tsc, hello ' + who;
+http.createServer((_q: unknown, s: { end(b: string): void }) => s.end(greet('typescript') + '\n')).listen(process.env.PORT);
+`)
+		e2ekit.WriteFile(t, filepath.Join(app, "project.toml"), `[_]
+schema-version = "0.2"
+
+[[io.buildpacks.build.env]]
+name = "NODE_ENV"
+value = "development"
+`)
+		out, _ := build("ts-app", app, "BP_NODE_SOURCE=npm")
+		expect("build output", out, "NODE_ENV=development at build")
+		c := e2ekit.PodmanServe(t, save("ts-app"), "localhost/ts-app")
+		expect("answer", c.Get(), "compiled by tsc, hello typescript")
+	})
+
 	// PID 1 for every language: a Procfile process without a SIGTERM handler (sleep) ends
 	// on podman stop's SIGTERM too.
 	t.Run("Procfile app stops promptly", func(t *testing.T) {
@@ -141,10 +218,14 @@ func TestNodejsZeroConfigApps(t *testing.T) {
   "scripts":{"serve":"vue-cli-service serve","build":"vue-cli-service build","start":"vue-cli-service serve"},
   "devDependencies":{"slipway-test-frontend-cli":"1.0.0"}}`)
 		env := []string{"BP_NODE_SOURCE=npm", "NODE_ENV=development", "BP_NODE_RUN_SCRIPTS=build", "BP_NODE_PROJECT_PATH=web"}
-		out, cold := build("vue", app, env...)
+		// -v --timestamps: the per-phase times, slipway's own time and the buildpack's
+		// steps, timed, go to the test log.
+		out, cold := buildWith([]string{"-v", "--timestamps"}, "vue", app, env...)
 		expect("cold build output", out, "NODE_ENV=development at build", "fake build: build number 1 (cold cache)")
+		t.Logf("Vue-style app, cold build phases:\n%s", phaseTimes(out))
 		e2ekit.WriteFile(t, filepath.Join(app, "web", "extra.js"), "module.exports = 1\n")
-		out, warm := build("vue", app, env...)
+		out, warm := buildWith([]string{"-v", "--timestamps"}, "vue", app, env...)
+		t.Logf("Vue-style app, warm build phases:\n%s", phaseTimes(out))
 		expect("warm build output", out, "Restored build cache node_modules/.cache", "fake build: build number 2 (cache restored)",
 			"Reusing node_modules in layer launch-modules", "Reusing Node.js")
 		t.Logf("Vue-style app: cold build %s, warm build (one file changed) %s", cold.Round(time.Millisecond), warm.Round(time.Millisecond))
@@ -184,4 +265,18 @@ require('http').createServer((q, s) => s.end(fs.readFileSync('dist/index.html'))
 		c := e2ekit.PodmanServe(t, archive, "localhost/react")
 		expect("answer", c.Get(), "build number 2")
 	})
+}
+
+// phaseTimes is the per-phase timing lines of a verbose build's output, with the buildpack's
+// own step lines that say where its time went (install, package manager, scripts).
+func phaseTimes(out string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "===> ") || strings.Contains(l, "[slipway/nodejs]   ") ||
+			strings.Contains(l, " done in ") || strings.Contains(l, "in buildpack processes") || strings.Contains(l, "slipway's own time") ||
+			strings.Contains(l, "cache export took") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
 }
