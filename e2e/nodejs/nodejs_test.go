@@ -15,7 +15,7 @@ import (
 // with podman and fetch a page; edit a source file, rebuild: only the app layer changes and
 // node_modules is not reinstalled.
 func TestNodejsExpressApp(t *testing.T) {
-	e := e2ekit.NewEnv(t)
+	e := e2ekit.NewEnv(t).ShareWork() // one unpacked build image for the package's tests; image names differ
 	builder := e.NodeBuilder()
 	reg := npmmirror.Start(t)
 	appDir := filepath.Join(t.TempDir(), "app")
@@ -75,7 +75,7 @@ func TestNodejsExpressApp(t *testing.T) {
 // yarn (classic and berry, through corepack) and pnpm apps build in the sandbox with the
 // package manager their lockfile names, and the images answer HTTP.
 func TestNodejsYarnAndPnpmApps(t *testing.T) {
-	e := e2ekit.NewEnv(t)
+	e := e2ekit.NewEnv(t).ShareWork() // one unpacked build image for the package's tests; image names differ
 	builder := e.NodeBuilder()
 	reg := npmmirror.Start(t)
 	cases := []struct {

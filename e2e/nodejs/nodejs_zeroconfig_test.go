@@ -34,7 +34,7 @@ func fakeOfficial(t *testing.T, down bool) string {
 // configuration beyond what its README would say, runs with podman, answers HTTP and
 // stops promptly on `podman stop` because the launcher, as PID 1, forwards SIGTERM.
 func TestNodejsZeroConfigApps(t *testing.T) {
-	e := e2ekit.NewEnv(t)
+	e := e2ekit.NewEnv(t).ShareWork() // one unpacked build image for the package's tests; image names differ
 	builder := e.NodeBuilder()
 	reg := npmmirror.Start(t, npmmirror.FrontendCLI)
 	buildWith := func(flags []string, name, app string, env ...string) (string, time.Duration) {
@@ -67,14 +67,24 @@ func TestNodejsZeroConfigApps(t *testing.T) {
 		}
 	}
 
+	// Also Paketo's launch env and label settings: BPE_DEFAULT_<NAME> reaches the process,
+	// BP_IMAGE_LABELS the image config.
 	t.Run("bare server.js, official site down", func(t *testing.T) {
 		app := t.TempDir()
 		// No SIGTERM handler: as PID 1 node would ignore podman stop.
-		e2ekit.WriteFile(t, filepath.Join(app, "server.js"), `require('http').createServer((q, s) => s.end('bare node ' + process.version + '\n')).listen(process.env.PORT)`+"\n")
-		out, _ := build("bare", app, "BP_NODE_MIRROR="+fakeOfficial(t, true))
+		e2ekit.WriteFile(t, filepath.Join(app, "server.js"), `require('http').createServer((q, s) => s.end('bare node ' + process.version + ', greeting ' + process.env.GREETING + '\n')).listen(process.env.PORT)`+"\n")
+		out, _ := build("bare", app, "BP_NODE_MIRROR="+fakeOfficial(t, true),
+			"BPE_DEFAULT_GREETING=set at build", `BP_IMAGE_LABELS=org.example.team="web ops" org.example.tier=edge`)
 		expect("build output", out, "Node.js source official skipped", "connection refused", "Node.js 24.22.3 (LTS;", "source npm", "Process web: node server.js")
+		cfg, err := e2ekit.StoredImage(t, e.Store, "bare").ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := cfg.Config.Labels; l["org.example.team"] != "web ops" || l["org.example.tier"] != "edge" {
+			t.Errorf("BP_IMAGE_LABELS not in the image's labels: %v", l)
+		}
 		c := e2ekit.PodmanServe(t, save("bare"), "localhost/bare")
-		expect("answer", c.Get(), "bare node v24.22.3")
+		expect("answer", c.Get(), "bare node v24.22.3, greeting set at build")
 		took, code := c.Stop()
 		t.Logf("podman stop of the bare node image: %s, exit code %d", took.Round(time.Millisecond), code)
 		if code != 143 {
