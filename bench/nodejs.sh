@@ -89,7 +89,7 @@ if [ "${1:-}" = vue ]; then
   "devDependencies":{"slipway-test-frontend-cli":"1.0.0"}}
 EOF
   echo "module.exports = 1" >"$V/web/src/main.js"
-  VBUILD=("$SW" build bench-vue --path "$V" --env BP_NODE_SOURCE=npm --env BP_NPM_REGISTRY="$REG"
+  VBUILD=("$SW" build bench-vue --path "$V" --network host --env BP_NODE_SOURCE=npm --env BP_NPM_REGISTRY="$REG"
     --env NODE_ENV=development --env BP_NODE_RUN_SCRIPTS=build --env BP_NODE_PROJECT_PATH=web -v --timestamps)
   echo "== untimed first build (makes the default stack and builder)"
   "${VBUILD[@]}" >"$T/vfirst.log" 2>&1 || { cat "$T/vfirst.log"; exit 1; }
