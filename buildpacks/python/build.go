@@ -15,7 +15,8 @@ import (
 const (
 	layerCPython = "cpython"   // the interpreter (launch, build, cache)
 	layerVenv    = "venv"      // the app's dependencies (launch, build, cache)
-	layerTools   = "tools"     // pipenv / poetry / uv (build, cache)
+	layerTools   = "tools"     // pip / pipenv / poetry / uv (build, cache)
+	layerPipWhl  = "pip-whl"   // Debian's pip wheel, to bootstrap pip (build, cache)
 	layerCache   = "pip-cache" // pip's, Poetry's and uv's download caches (cache)
 	layerDebs    = "debs"      // .debs of the Debian CPython (cache)
 )
@@ -67,8 +68,12 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	if err != nil {
 		return sdk.BuildResult{}, err
 	}
+	wheels, err := bc.Layers.Get(layerPipWhl)
+	if err != nil {
+		return sdk.BuildResult{}, err
+	}
 	sources := map[string]Source{
-		"debian":     &debianSource{apt: &sdk.Apt{Cache: debs, Log: log}, log: log, lay: rt},
+		"debian":     &debianSource{apt: &sdk.Apt{Cache: debs, Log: log}, log: log, lay: rt, wheels: wheels},
 		"standalone": &standaloneSource{mirror: cfg.StandaloneMirror, release: cfg.StandaloneRelease, triple: triple, fetcher: &sdk.Fetcher{}, tmp: tmp},
 	}
 	order := []string{cfg.Source}
@@ -111,19 +116,7 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	if err != nil {
 		return sdk.BuildResult{}, err
 	}
-	env := bc.Env.List(
-		"PATH="+filepath.Dir(python)+":"+bc.Env.Get("PATH"),
-		"LD_LIBRARY_PATH="+strings.Trim(runtimeLibs(rt.Path)+":"+bc.Env.Get("LD_LIBRARY_PATH"), ":"),
-		"PIP_CACHE_DIR="+filepath.Join(pipCache.Path, "pip"),
-		"PIP_DISABLE_PIP_VERSION_CHECK=1",
-		"PIP_NO_INPUT=1",
-		"PIP_PROGRESS_BAR=off",
-		"SOURCE_DATE_EPOCH="+sourceDateEpoch,
-		"POETRY_CACHE_DIR="+filepath.Join(pipCache.Path, "poetry"),
-		"UV_CACHE_DIR="+filepath.Join(pipCache.Path, "uv"),
-		"PIPENV_CACHE_DIR="+filepath.Join(pipCache.Path, "pipenv"),
-		"PYTHONPYCACHEPREFIX=",
-	)
+	env := toolEnv(bc.Env, python, rt.Path, pipCache.Path)
 	for _, b := range bc.Env.Bindings(bc.PlatformDir, "pip") {
 		// A service binding of type pip supplies pip.conf (index URLs, credentials)
 		// without putting it in the app or the image (servicebinding.io).
@@ -139,7 +132,7 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	if tool == nil {
 		log.Step("No requirements.txt, Pipfile, poetry.lock, uv.lock or pyproject.toml: no dependencies to install")
 	} else {
-		pipWheel, err := src.PipWheel(rt, version)
+		pipWheel, err := src.PipWheel(ctx, rt, version)
 		if err != nil {
 			return sdk.BuildResult{}, err
 		}
@@ -168,6 +161,31 @@ func Build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResult, error) {
 	log.Step("Process web: %s (%s)", strings.Join(p.Command, " "), why)
 	res.Launch.Processes = append(res.Launch.Processes, *p)
 	return res, nil
+}
+
+// toolEnv is the environment the build's Python runs and tools get: the user's (which
+// carries their index configuration: PIP_INDEX_URL, UV_INDEX_URL, …) with the runtime
+// first on PATH, the tools' download caches in the cache layer at pipCache, and
+// reproducible bytecode.
+func toolEnv(user sdk.Environ, python, runtime, pipCache string) []string {
+	return user.List(
+		"PATH="+filepath.Dir(python)+":"+user.Get("PATH"),
+		"LD_LIBRARY_PATH="+strings.Trim(runtimeLibs(runtime)+":"+user.Get("LD_LIBRARY_PATH"), ":"),
+		"PIP_CACHE_DIR="+filepath.Join(pipCache, "pip"),
+		"PIP_DISABLE_PIP_VERSION_CHECK=1",
+		"PIP_NO_INPUT=1",
+		"PIP_PROGRESS_BAR=off",
+		"SOURCE_DATE_EPOCH="+sourceDateEpoch,
+		"POETRY_CACHE_DIR="+filepath.Join(pipCache, "poetry"),
+		"UV_CACHE_DIR="+filepath.Join(pipCache, "uv"),
+		"PIPENV_CACHE_DIR="+filepath.Join(pipCache, "pipenv"),
+		"PYTHONPYCACHEPREFIX=",
+		// The build's Python runs would write the bytecode of what they import from the
+		// standard library into the cpython launch layer (timestamp-checked, a different
+		// set each build). compileall and the installers write the app's and the
+		// dependencies' bytecode explicitly, which this does not stop.
+		"PYTHONDONTWRITEBYTECODE=1",
+	)
 }
 
 func cacheLayer(bc sdk.BuildContext, name string) (*sdk.Layer, error) {
@@ -259,6 +277,20 @@ func installDeps(ctx context.Context, in installer, cfg config, tool *Tool, vers
 	}
 	toolVersion := map[string]string{"pip": cfg.PipVersion, "pipenv": cfg.PipenvVersion, "poetry": cfg.PoetryVersion, "uv": cfg.UVVersion}[tool.Name]
 	want := map[string]any{"inputs": key, "python": version.String(), "tool": tool.Name, "tool-version": toolVersion, "pip": cfg.PipVersion}
+	// The tool's layer is kept (reused) while the venv is, so a change of the lock inputs
+	// later finds it in the cache.
+	bin, err := installTool(ctx, in, tool.Name, toolVersion, version, pipWheel)
+	if err != nil {
+		return "", err
+	}
+	venvPip := pipWheel
+	if tool.Name == "pip" {
+		// pip runs from the tools layer against the venv (its --python option, pip 22.3
+		// and later), so the image does not carry pip, which the app does not use at
+		// launch; an app that does lists pip in its requirements.
+		venvPip = ""
+		want["pip-in-venv"] = false
+	}
 	venv := lay.Path
 	in.env = append(in.env, "VIRTUAL_ENV="+venv, "PATH="+filepath.Join(venv, "bin")+":"+envValue(in.env, "PATH"))
 	if lay.MetadataMatches(want) && exists(filepath.Join(venv, "bin", "python")) {
@@ -268,19 +300,17 @@ func installDeps(ctx context.Context, in installer, cfg config, tool *Tool, vers
 		if err := lay.Reset(); err != nil {
 			return "", err
 		}
-		if err := in.venv(ctx, venv, pipWheel, cfg.PipVersion); err != nil {
+		pipVersion := cfg.PipVersion
+		if venvPip == "" {
+			pipVersion = ""
+		}
+		if err := in.venv(ctx, venv, venvPip, pipVersion); err != nil {
 			return "", err
 		}
 		vpy := filepath.Join(venv, "bin", "python")
 		switch tool.Name {
 		case "pip":
-			args := []string{vpy, "-m", "pip", "install"}
-			if tool.Project {
-				args = append(args, "-e", ".")
-			}
-			for _, r := range tool.Requirements {
-				args = append(args, "-r", r)
-			}
+			args := pipInstallArgs(bin, vpy, tool)
 			if err := in.run(ctx, bc.AppDir, args...); err != nil {
 				if why := probeIndex(ctx, bc.Env, bc.AppDir, tool.Requirements); why != "" {
 					return "", fmt.Errorf("pip could not install the dependencies: the index fails: %s (%w)", why, err)
@@ -288,10 +318,6 @@ func installDeps(ctx context.Context, in installer, cfg config, tool *Tool, vers
 				return "", fmt.Errorf("pip could not install the dependencies (index %s): %w", indexURL(bc.Env), err)
 			}
 		case "pipenv", "poetry", "uv":
-			bin, err := installTool(ctx, in, tool.Name, toolVersion, version, pipWheel)
-			if err != nil {
-				return "", err
-			}
 			if err := runTool(ctx, in, tool, bin, venv); err != nil {
 				return "", err
 			}
@@ -321,18 +347,40 @@ func envValue(env []string, name string) string {
 	return v
 }
 
-// installTool puts pipenv, poetry or uv (pinned version) into the tools layer, a venv of
-// its own so the tool's dependencies never mix with the app's; reused while the tool
-// version and CPython are unchanged.
+// pipInstallArgs is the pip command line that installs the app's dependencies into the
+// venv whose interpreter is vpy, with pip at pip (outside the venv).
+func pipInstallArgs(pip, vpy string, tool *Tool) []string {
+	args := []string{pip, "--python", vpy, "install"}
+	if tool.Project {
+		args = append(args, "-e", ".")
+	}
+	for _, r := range tool.Requirements {
+		args = append(args, "-r", r)
+	}
+	return args
+}
+
+// installTool puts pip, pipenv, poetry or uv (pinned version; for pip the runtime's pip
+// unless BP_PIP_VERSION is set) into the tools layer, a venv of its own so the tool's
+// dependencies never mix with the app's, and returns the tool's command; reused while
+// the tool version, pip wheel and CPython are unchanged. The layer is for the build only.
 func installTool(ctx context.Context, in installer, name, version string, py Version, pipWheel string) (string, error) {
 	lay, err := in.bc.Layers.Get(layerTools)
 	if err != nil {
 		return "", err
 	}
-	want := map[string]any{"tool": name, "version": version, "python": py.String()}
+	want := map[string]any{"tool": name, "version": version, "python": py.String(), "pip-wheel": filepath.Base(pipWheel)}
 	bin := filepath.Join(lay.Path, "bin", name)
 	if lay.MetadataMatches(want) && exists(bin) {
 		in.bc.Log.Detail("reusing %s %s", name, version)
+	} else if name == "pip" {
+		in.bc.Log.Detail("installing pip %s for the build", strings.TrimSpace(version+" "+filepath.Base(pipWheel)))
+		if err := lay.Reset(); err != nil {
+			return "", err
+		}
+		if err := in.venv(ctx, lay.Path, pipWheel, version); err != nil {
+			return "", err
+		}
 	} else {
 		in.bc.Log.Detail("installing %s %s from %s", name, version, indexURL(in.bc.Env))
 		if err := lay.Reset(); err != nil {

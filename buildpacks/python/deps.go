@@ -109,12 +109,15 @@ func indexURL(env sdk.Environ) string {
 	return "https://pypi.org/simple (pip's default; set PIP_INDEX_URL for a mirror)"
 }
 
-// venv makes a virtual environment at dir with the runtime's python and bootstraps pip
-// into it from the runtime's own pip wheel (no network): `python pip.whl/pip install
-// pip.whl` is pip's documented way to install itself.
+// venv makes a virtual environment at dir with the runtime's python and, unless pipWheel
+// is "", bootstraps pip into it from the runtime's own pip wheel (no network): `python
+// pip.whl/pip install pip.whl` is pip's documented way to install itself.
 func (in installer) venv(ctx context.Context, dir, pipWheel, pipVersion string) error {
 	if err := in.run(ctx, in.bc.AppDir, in.python, "-m", "venv", "--without-pip", dir); err != nil {
 		return fmt.Errorf("create virtual environment: %w", err)
+	}
+	if pipWheel == "" {
+		return nil
 	}
 	vpy := filepath.Join(dir, "bin", "python")
 	if err := in.run(ctx, in.bc.AppDir, vpy, filepath.Join(pipWheel, "pip"), "install", "--no-index", "--no-cache-dir", "--quiet", pipWheel); err != nil {

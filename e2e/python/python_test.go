@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -105,6 +106,14 @@ func diffIDsChanged(a, b []string) []int {
 	return changed
 }
 
+// stdlibCheck imports the standard library modules that link libraries beyond the run
+// image's (ssl: libssl, sqlite3: libsqlite3, ctypes: libffi, pyexpat: libexpat, curses and
+// readline: ncurses, dbm.ndbm: libdb, crypt: libcrypt, uuid: libuuid), uses a few, and
+// prints one line; python -c gets it in single quotes.
+const stdlibCheck = `import ssl, sqlite3, ctypes, zlib, bz2, lzma, hashlib, uuid, decimal, json, readline, curses, dbm.ndbm, crypt, zoneinfo, xml.etree.ElementTree as ET
+ctx = ssl.create_default_context()
+print("stdlib ok: sqlite", sqlite3.connect(":memory:").execute("select sqlite_version()").fetchone()[0], "ctypes", ctypes.CDLL(None).abs(-3), "expat", ET.fromstring("<a>x</a>").text, "tls", ctx.verify_mode.name, "zoneinfo", zoneinfo.ZoneInfo("Europe/Berlin").key, "lzma", len(lzma.compress(bz2.compress(zlib.compress(b"x")))) > 0, uuid.uuid4().version)`
+
 const flaskApp = `import sys
 from flask import Flask
 from slipway_greeting import greet
@@ -141,14 +150,26 @@ func TestPythonFlaskGunicorn(t *testing.T) {
 	first := e2ekit.ImageLayers(t, e.Store, "flask")
 	archive := filepath.Join(t.TempDir(), "flask.tar")
 	e.MustSlipway("save", "flask", "-o", archive)
-	// Also: bytecode was compiled at build, the run image has no Python of its own, the
-	// index is not configured in the image.
+	// Also: bytecode was compiled at build (the app's and the dependencies'), the run image
+	// has no Python of its own, the index is not configured in the image, the standard
+	// library modules that need libraries the run image lacks import, and what only the
+	// build needs (pip, its wheel, the tools layer) is not in the image.
 	got := httpGet(t, archive, "localhost/flask",
-		`ls /workspace/__pycache__`, `command -v python`, `ls /usr/bin/python3* 2>/dev/null | wc -l`, `echo "PYTHONUNBUFFERED=$PYTHONUNBUFFERED PIP_INDEX_URL=${PIP_INDEX_URL:-unset}"`)
-	for _, want := range []string{"greetings, flask on python 3.11.", "app.cpython-311.pyc", "/layers/slipway_python/venv/bin/python", "\n0\n", "PYTHONUNBUFFERED=1 PIP_INDEX_URL=unset"} {
+		`ls /workspace/__pycache__`, `echo "flask bytecode: $(ls $VIRTUAL_ENV/lib/python3.11/site-packages/flask/__pycache__/*.cpython-311.pyc | wc -l)"`,
+		`command -v python`, `ls /usr/bin/python3* 2>/dev/null | wc -l`, `echo "PYTHONUNBUFFERED=$PYTHONUNBUFFERED PIP_INDEX_URL=${PIP_INDEX_URL:-unset}"`,
+		`python -c '`+stdlibCheck+`' 2>&1`,
+		`python -m pip --version 2>&1 | tail -1`, `echo "layers: $(ls /layers/slipway_python | tr '\n' ' ')"`)
+	for _, want := range []string{"greetings, flask on python 3.11.", "app.cpython-311.pyc", "/layers/slipway_python/venv/bin/python", "\n0\n", "PYTHONUNBUFFERED=1 PIP_INDEX_URL=unset",
+		"stdlib ok: sqlite 3.", "ctypes 3 expat x tls CERT_REQUIRED zoneinfo Europe/Berlin", "No module named pip"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("image check lacks %q:\n%s", want, got)
 		}
+	}
+	if !regexp.MustCompile(`flask bytecode: [1-9]`).MatchString(got) {
+		t.Errorf("no bytecode of flask in the venv:\n%s", got)
+	}
+	if layers := regexp.MustCompile(`layers: .*`).FindString(got); !strings.Contains(layers, "cpython") || strings.Contains(layers, "pip-whl") || strings.Contains(layers, "tools") {
+		t.Errorf("launch layers: %q, want cpython and venv, not the build's pip-whl and tools", layers)
 	}
 
 	before := idx.Requests()
