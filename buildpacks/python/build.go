@@ -390,7 +390,7 @@ func installTool(ctx context.Context, in installer, name, version string, py Ver
 			return "", err
 		}
 		if err := in.run(ctx, in.bc.AppDir, filepath.Join(lay.Path, "bin", "python"), "-m", "pip", "install", "--quiet", name+"=="+version); err != nil {
-			return "", fmt.Errorf("install %s %s (index %s): %w", name, version, indexURL(in.bc.Env), err)
+			return "", fmt.Errorf("%s %s is not available: pip installs it from the index %s, which failed (%w); make it available there, or set %s to a version the index has", name, version, indexURL(in.bc.Env), err, versionVar[name])
 		}
 	}
 	lay.Metadata = want
@@ -399,6 +399,19 @@ func installTool(ctx context.Context, in installer, name, version string, py Ver
 		return "", err
 	}
 	return bin, nil
+}
+
+// versionVar is the variable that pins each tool's version.
+var versionVar = map[string]string{"pip": "BP_PIP_VERSION", "pipenv": "BP_PIPENV_VERSION", "poetry": "BP_POETRY_VERSION", "uv": "BP_UV_VERSION"}
+
+// uvIndexURL is the index uv uses, for error messages.
+func uvIndexURL(env sdk.Environ) string {
+	for _, k := range []string{"UV_INDEX_URL", "UV_DEFAULT_INDEX"} {
+		if v := env.Get(k); v != "" {
+			return v
+		}
+	}
+	return "https://pypi.org/simple (uv's default; set UV_INDEX_URL for a mirror)"
 }
 
 func runTool(ctx context.Context, in installer, tool *Tool, bin, venv string) error {
@@ -430,9 +443,11 @@ func runTool(ctx context.Context, in installer, tool *Tool, bin, venv string) er
 			return fmt.Errorf("poetry could not install the dependencies (see its message above): %w", err)
 		}
 	case "uv":
-		in.env = append(in.env, "UV_PROJECT_ENVIRONMENT="+venv, "UV_PYTHON="+filepath.Join(venv, "bin", "python"), "UV_PYTHON_DOWNLOADS=never")
+		// uv syncs the venv the buildpack made (UV_PROJECT_ENVIRONMENT) with the layer's
+		// CPython and never downloads one; it compiles no bytecode unless asked.
+		in.env = append(in.env, "UV_PROJECT_ENVIRONMENT="+venv, "UV_PYTHON="+filepath.Join(venv, "bin", "python"), "UV_PYTHON_DOWNLOADS=never", "UV_COMPILE_BYTECODE=1")
 		if err := in.run(ctx, bc.AppDir, bin, "sync", "--frozen", "--no-dev", "--no-install-project"); err != nil {
-			return fmt.Errorf("uv could not install the dependencies (see its message above; index %s): %w", bc.Env.Get("UV_INDEX_URL"), err)
+			return fmt.Errorf("uv could not install the dependencies from uv.lock (see its message above; index %s): %w", uvIndexURL(bc.Env), err)
 		}
 	default:
 		return errors.New("unknown tool " + tool.Name)
