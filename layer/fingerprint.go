@@ -54,9 +54,11 @@ func (f *fingerprinter) add(name, hostPath string) error {
 	}
 	k := statKey(fi)
 	if fi.IsDir() {
-		// A directory's ctime and link count move whenever anything is synced into it; its
-		// children are fingerprinted one by one, which is what matters for the tar.
-		k[2], k[4] = 0, 0
+		// A directory's mtime, ctime and link count move whenever an entry is added to or
+		// removed from it (a buildpack deleting sources, the workspace sync putting them
+		// back); the tar writes neither, and its children are fingerprinted one by one,
+		// which is what matters for the tar.
+		k[2], k[3], k[4] = 0, 0, 0
 	}
 	if f.content {
 		k = [6]int64{}

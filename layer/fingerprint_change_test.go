@@ -70,6 +70,21 @@ func TestFingerprintFilesFollowsListedFiles(t *testing.T) {
 	if got := fp(); got != before {
 		t.Error("an unlisted file changed the fingerprint")
 	}
+	// Unlisted files removed and put back (a buildpack deleting sources, the next workspace
+	// sync copying them again): the root's mtime moves, the tar would not change.
+	if err := os.Remove(filepath.Join(root, "other.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "main.go"), []byte("package main"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(root, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if got := fp(); got != before {
+		t.Error("unlisted files removed and added (the app dir's mtime moved) changed the fingerprint")
+	}
 	if err := os.WriteFile(filepath.Join(root, "sub", "b.txt"), []byte("bb"), 0o644); err != nil {
 		t.Fatal(err)
 	}
