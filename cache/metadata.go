@@ -32,6 +32,24 @@ type LayerMetadata struct {
 	// (layer.FingerprintDir); the reference lifecycle ignores the key. A materialised layer
 	// whose fingerprint still matches is not untarred again.
 	Fingerprint string `json:"slipway.fingerprint,omitempty"`
+	// Size is the bytes of regular files in the layer directory when it was tarred
+	// (slipway's; the reference lifecycle ignores the key).
+	Size int64 `json:"slipway.size,omitempty"`
+	// Live, when set, is the directory the last build on this host left in place, newer
+	// than the tar: slipway lets the tar of a cache-only layer in an app's own volume cache
+	// lag behind a directory that only grew a little (docs/spec-notes.md, Caches). SHA,
+	// Data and the flags still describe the tar, so a reader that ignores Live restores an
+	// older but consistent layer.
+	Live *LiveLayer `json:"slipway.live,omitempty"`
+}
+
+// LiveLayer is a cache layer directory newer than its committed tar.
+type LiveLayer struct {
+	// Fingerprint is the directory's layer.FingerprintDir: a directory that still has it is
+	// kept in place. Its metadata is the entry's Data (a changed one means a new tar).
+	Fingerprint string `json:"fingerprint"`
+	// Size is the bytes of regular files in the directory.
+	Size int64 `json:"size"`
 }
 
 // Layer returns the cached layer name of buildpack id.

@@ -1,8 +1,11 @@
 package lifecycle
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,7 +36,18 @@ type CacheExportInputs struct {
 	// exports the image and commit only once the image is written (platform.md, exporter:
 	// the cache is written after the image).
 	Proceed func() error
+	// LagTars lets a changed cache-only layer keep its committed tar when its metadata and
+	// build flag are unchanged and its directory's size moved by at most maxTarLag: the
+	// entry records the directory as Live instead of tarring it again. Only for a cache
+	// that sits beside the layers directory it caches (a platform's per-app volume cache),
+	// where the next build finds that directory in place (docs/spec-notes.md, Caches).
+	LagTars bool
 }
+
+// maxTarLag is how far (a fraction of the tarred bytes) a cache layer directory may grow
+// or shrink before LagTars tars it again: a Go build cache grows by the few objects of a
+// one-file change, and re-tarring its ~100 MB every build costs more than the change.
+const maxTarLag = 0.10
 
 // CachedLayer reports one cache layer.
 type CachedLayer struct {
@@ -63,10 +77,14 @@ func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport,
 	meta := &cache.Metadata{Buildpacks: []cache.BuildpackMetadata{}}
 	type job struct {
 		bp, name, dir, imagePath, fp string
-		lm                           *cache.LayerMetadata
-		l                            *layer.Layer
-		err                          error
-		reason                       string
+		// lm is the SHA of an unchanged layer; entry, when set, is the whole entry to keep.
+		lm     *cache.LayerMetadata
+		entry  *cache.LayerMetadata
+		cur    cache.LayerMetadata // from the layer's TOML
+		size   int64
+		l      *layer.Layer
+		err    error
+		reason string
 	}
 	var jobs []*job
 	for _, bp := range in.Group {
@@ -96,7 +114,7 @@ func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport,
 			}
 			lm := cache.LayerMetadata{Data: lt.Metadata, Build: lt.Types.Build, Launch: lt.Types.Launch, Cache: true}
 			bm.Layers[name] = lm
-			jobs = append(jobs, &job{bp: bp.ID, name: name, dir: dir, imagePath: layerImagePath(esc, name)})
+			jobs = append(jobs, &job{bp: bp.ID, name: name, dir: dir, imagePath: layerImagePath(esc, name), cur: lm})
 		}
 		meta.Buildpacks = append(meta.Buildpacks, bm)
 	}
@@ -114,11 +132,26 @@ func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport,
 			}
 			prev, ok := in.Previous.Layer(j.bp, j.name)
 			if ok && prev.Fingerprint == j.fp && prev.SHA != "" {
-				j.reason, j.lm = "reused (unchanged)", &cache.LayerMetadata{SHA: prev.SHA}
+				j.reason, j.lm = "reused (unchanged)", &cache.LayerMetadata{SHA: prev.SHA, Size: prev.Size}
+				return
+			}
+			if ok && prev.Live != nil && prev.Live.Fingerprint == j.fp && prev.SHA != "" &&
+				sameData(prev.Data, j.cur.Data) && prev.Build == j.cur.Build && !j.cur.Launch {
+				j.reason, j.entry = "reused (unchanged, its tar still lags behind)", &prev
+				return
+			}
+			if j.size, j.err = dirBytes(ctx, j.dir); j.err != nil {
 				return
 			}
 			if r, ok := known[j.bp+":"+j.name]; ok && r.Fingerprint == j.fp && r.DiffID != "" {
-				j.reason, j.lm = "reused (restored from the cache, unchanged)", &cache.LayerMetadata{SHA: r.DiffID}
+				j.reason, j.lm = "reused (restored from the cache, unchanged)", &cache.LayerMetadata{SHA: r.DiffID, Size: j.size}
+				return
+			}
+			if ok && in.LagTars && mayLag(in.Cache, prev, j.cur, j.size) {
+				e := prev
+				e.Live = &cache.LiveLayer{Fingerprint: j.fp, Size: j.size}
+				j.entry = &e
+				j.reason = fmt.Sprintf("kept its tar (directory %+d bytes since it was tarred, within %.0f%%)", j.size-prev.Size, maxTarLag*100)
 				return
 			}
 			j.reason = "rebuilt (no previous cache entry)"
@@ -145,12 +178,15 @@ func ExportCache(ctx context.Context, in CacheExportInputs) (*CacheExportReport,
 		}
 		lm := bm.Layers[j.name]
 		lm.Fingerprint = j.fp
-		if j.l != nil {
+		switch {
+		case j.entry != nil:
+			lm = *j.entry
+		case j.l != nil:
 			d, _ := j.l.DiffID()
-			lm.SHA = d.String()
+			lm.SHA, lm.Size = d.String(), j.size
 			add[d] = j.l
-		} else {
-			lm.SHA = j.lm.SHA
+		default:
+			lm.SHA, lm.Size = j.lm.SHA, j.lm.Size
 		}
 		bm.Layers[j.name] = lm
 		rep.Layers = append(rep.Layers, CachedLayer{Name: j.bp + ":" + j.name, DiffID: lm.SHA, Reason: j.reason})
@@ -182,4 +218,58 @@ func syncPath(p string) error {
 		return fmt.Errorf("sync %s: %w", p, err)
 	}
 	return nil
+}
+
+// mayLag reports whether a changed layer (cur, size bytes now) may keep prev's tar: a
+// cache-only layer with the same metadata and build flag, whose tar is committed, grown or
+// shrunk by at most maxTarLag since it was tarred.
+func mayLag(c cache.Cache, prev, cur cache.LayerMetadata, size int64) bool {
+	committed, ok := c.(interface{ Has(v1.Hash) bool })
+	if !ok || prev.SHA == "" || prev.Size <= 0 || prev.Launch || cur.Launch || prev.Build != cur.Build {
+		return false
+	}
+	if !sameData(prev.Data, cur.Data) {
+		return false
+	}
+	if d := size - prev.Size; float64(max(d, -d)) > maxTarLag*float64(prev.Size) {
+		return false
+	}
+	h, err := v1.NewHash(prev.SHA)
+	return err == nil && committed.Has(h)
+}
+
+// sameData compares layer metadata as the cache stores it (JSON: TOML's integers and
+// JSON's numbers differ in Go but not once encoded).
+func sameData(a, b map[string]any) bool {
+	if len(a) == 0 && len(b) == 0 {
+		return true
+	}
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}
+
+// dirBytes adds up the sizes of the regular files under dir.
+func dirBytes(ctx context.Context, dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("size of %s: %w", dir, err)
+	}
+	return n, nil
 }

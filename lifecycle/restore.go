@@ -52,10 +52,12 @@ type RestoreInputs struct {
 // RestoredLayer is one layer whose metadata the restorer wrote.
 type RestoredLayer struct {
 	Buildpack, Name string
-	// Contents is how the directory was restored: "kept (unchanged)", "untarred", or "" when
-	// only the metadata was restored.
+	// Contents is how the directory was restored: "kept (unchanged)", "kept (newer than its
+	// cached tar)" (cache.LayerMetadata.Live), "untarred", or "" when only the metadata was
+	// restored.
 	Contents string
-	// Fingerprint and DiffID describe the restored directory (cache layers only).
+	// Fingerprint and DiffID describe the restored directory (cache layers only); DiffID is
+	// empty for a directory newer than its tar.
 	Fingerprint, DiffID string
 }
 
@@ -128,7 +130,8 @@ func restoreBuildpack(ctx context.Context, in RestoreInputs, bp buildpack.GroupE
 	if in.Cache == nil {
 		cached = nil
 	}
-	// Decide which materialised cache layers can stay: same fingerprint as when committed.
+	// Decide which materialised cache layers can stay: same fingerprint as when committed,
+	// or as the directory the cache records as newer than its tar (Live).
 	kept := map[string]string{} // layer name → fingerprint
 	entries, err := os.ReadDir(bpDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -143,7 +146,7 @@ func restoreBuildpack(ctx context.Context, in RestoreInputs, bp buildpack.GroupE
 				if !ok {
 					fp, err = layer.FingerprintDir(ctx, filepath.Join(bpDir, name), layerImagePath(esc, name), opts)
 				}
-				if err == nil && fp == lm.Fingerprint {
+				if err == nil && (fp == lm.Fingerprint || lm.Live != nil && fp == lm.Live.Fingerprint) {
 					kept[name] = fp
 					continue
 				}
@@ -183,6 +186,9 @@ func restoreBuildpack(ctx context.Context, in RestoreInputs, bp buildpack.GroupE
 			rl := RestoredLayer{Buildpack: bp.ID, Name: name, DiffID: lm.SHA}
 			if fp, ok := kept[name]; ok {
 				rl.Contents, rl.Fingerprint = "kept (unchanged)", fp
+				if fp != lm.Fingerprint {
+					rl.Contents, rl.DiffID = "kept (newer than its cached tar)", ""
+				}
 			} else {
 				fp, err := untarLayer(ctx, in.Cache, lm.SHA, in.LayersDir, esc, name, opts)
 				if err != nil {

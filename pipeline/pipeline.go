@@ -439,6 +439,10 @@ func runPhases(ctx context.Context, o Options, ws *workspace, res *Result) error
 			LayersDir: dirs.layers, Group: group.Group, Cache: c, Previous: cacheMeta,
 			Restored: restored.Layers, UID: uid, GID: gid, Created: created,
 			Proceed: func() error { return <-imageWritten },
+			// The per-app volume cache sits beside the layers dir it caches, under the same
+			// lock: a cache-only layer that only grew a little keeps its tar (a Go build
+			// cache is ~100 MB that a one-file change grows by a few objects).
+			LagTars: o.CacheDir == "" && o.CacheImage == "" && !o.ClearCache,
 		})
 		cacheDone <- cacheExport{crep, err, time.Since(start)}
 	}()
