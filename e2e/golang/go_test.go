@@ -16,7 +16,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/slipway/slipway/imagestore"
 	"github.com/slipway/slipway/internal/e2ekit"
 	"github.com/slipway/slipway/internal/goproxymirror"
 	"github.com/slipway/slipway/internal/testimages"
@@ -104,50 +103,16 @@ kill $pid; exit 1`
 	return e2ekit.PodmanExec(t, archive, image, "/bin/bash", "-c", script)
 }
 
-// imagePaths lists every file path in the image's layers.
-func imagePaths(t *testing.T, store, name string) []string {
-	t.Helper()
-	paths, _ := imageFiles(t, store, name)
-	return paths
-}
-
-// imageFiles lists every file path in the image's layers and adds up the layers'
-// uncompressed sizes.
+// imageFiles lists every file path in the stored image's layers and adds up the entries'
+// sizes.
 func imageFiles(t *testing.T, store, name string) ([]string, int64) {
 	t.Helper()
-	s, err := imagestore.Open(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := s.Image(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
 	var size int64
-	for _, l := range ls {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, strings.TrimPrefix(h.Name, "/"))
-			size += h.Size
-		}
-		rc.Close()
-	}
+	e2ekit.WalkImage(t, e2ekit.StoredImage(t, store, name), func(h *tar.Header, _ io.Reader) {
+		out = append(out, strings.TrimPrefix(h.Name, "/"))
+		size += h.Size
+	})
 	return out, size
 }
 
@@ -196,7 +161,8 @@ func TestGoServiceWithModule(t *testing.T) {
 	first := e2ekit.ImageLayers(t, e.Store, "gosvc")
 	firstCache := cacheLayers(out)
 
-	paths := strings.Join(imagePaths(t, e.Store, "gosvc"), "\n")
+	files, _ := imageFiles(t, e.Store, "gosvc")
+	paths := strings.Join(files, "\n")
 	goContains(t, "image files", paths, "layers/slipway_go/binaries/bin/go-service", "workspace/static/index.html")
 	for _, bad := range []string{"workspace/main.go", "workspace/go.mod", "workspace/version.go", "bin/gofmt", "pkg/tool/linux_amd64/compile", "go-mod-cache"} {
 		if strings.Contains(paths, bad) {
@@ -234,6 +200,16 @@ func TestGoServiceWithModule(t *testing.T) {
 	if firstCache[goLayer][0] != secondCache[goLayer][0] || !strings.HasPrefix(secondCache[goLayer][1], "reused") {
 		t.Errorf("toolchain cache layer %s: %v then %v; want reused with the same diffID", goLayer, firstCache[goLayer], secondCache[goLayer])
 	}
+	// The build cache only grew by the objects of the change: it keeps its tar, and the
+	// mod cache is untouched. The kept static/ slice is reused without a tar, although the
+	// buildpack deleted the sources beside it and the workspace sync put them back.
+	if r := secondCache["slipway/go:go-build-cache"][1]; !strings.HasPrefix(r, "kept its tar") {
+		t.Errorf("build cache layer on the rebuild: %q; want its tar kept\n%s", r, out)
+	}
+	if r := secondCache["slipway/go:go-mod-cache"][1]; !strings.HasPrefix(r, "reused") {
+		t.Errorf("module cache layer on the rebuild: %q; want reused", r)
+	}
+	goContains(t, "rebuild output", out, "layer slice-1: reused (unchanged)")
 	second := e2ekit.ImageLayers(t, e.Store, "gosvc")
 	if len(first) != len(second) {
 		t.Fatalf("layer count %d → %d", len(first), len(second))
