@@ -140,6 +140,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 		defer d.Close()
+		d.Progress = progressTo(o.Log)
 		o.daemon = d
 	}
 	ws, err := prepare(ctx, o, res)

@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/moby/moby/client"
 
 	"github.com/slipway/slipway/lifecycle"
@@ -19,10 +24,17 @@ import (
 
 // Daemon keeps images in a Docker Engine API: Docker's, or podman's Docker-compatible
 // service (platform.md, analyzer and exporter: -daemon). Images are read with `docker save`
-// (only when their layers are needed) and written with `docker load`.
+// (only when their layers are needed) and written with `docker load`, which is sent no layer
+// the daemon already holds (see Write).
 type Daemon struct {
 	client *client.Client
 	host   string
+	// Progress, when set, receives one line per load: bytes sent and layers skipped.
+	Progress func(format string, args ...any)
+
+	mu sync.Mutex
+	// held are the layer lists (diffIDs, bottom first) of images read from this daemon.
+	held [][]v1.Hash
 }
 
 var _ lifecycle.Images = (*Daemon)(nil)
@@ -81,6 +93,13 @@ func (d *Daemon) Image(ctx context.Context, ref string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read image %s from the Docker daemon at %s: %w", ref, d.host, err)
 	}
+	// The config comes from an inspect, not an export: cheap. Its layers are ones the
+	// daemon holds, which Write need not send again.
+	if cf, err := img.ConfigFile(); err == nil {
+		d.mu.Lock()
+		d.held = append(d.held, cf.RootFS.DiffIDs)
+		d.mu.Unlock()
+	}
 	return img, nil
 }
 
@@ -95,7 +114,13 @@ func (d *Daemon) Identify(_ string, img v1.Image) (string, error) {
 }
 
 // Write loads img into the daemon under the first name and tags it with the others; the
-// report has its image ID (platform.md, Files: report.toml).
+// report has its image ID (platform.md, Files: report.toml). An image the daemon already has
+// (same image ID) is only tagged. Otherwise the `docker load` archive carries an empty
+// placeholder instead of each bottom layer the daemon already holds: the longest run of
+// bottom layers img shares with an image read from this daemon (the run and previous images)
+// or with the image the names point at now (the last build). Docker's load skips a layer
+// whose chain it has without reading the file, and podman's skips one whose diffID it has;
+// should the daemon have dropped it meanwhile, the load fails and is retried with every layer.
 func (d *Daemon) Write(ctx context.Context, names []string, img v1.Image) (platform.ImageReport, error) {
 	var tags []name.Tag
 	for _, n := range names {
@@ -105,24 +130,154 @@ func (d *Daemon) Write(ctx context.Context, names []string, img v1.Image) (platf
 		}
 		tags = append(tags, t)
 	}
-	resp, err := daemon.Write(tags[0], img, d.opts(ctx)...)
-	if err == nil {
-		err = loadError(resp)
-	}
-	if err != nil {
-		return platform.ImageReport{}, fmt.Errorf("load image %s into the Docker daemon at %s: %w", names[0], d.host, err)
-	}
-	for _, t := range tags[1:] {
-		if err := daemon.Tag(tags[0], t, d.opts(ctx)...); err != nil {
-			return platform.ImageReport{}, fmt.Errorf("tag %s as %s in the Docker daemon at %s: %w", names[0], t, d.host, err)
-		}
-	}
 	id, err := img.ConfigName()
 	if err != nil {
 		return platform.ImageReport{}, err
 	}
+	if _, err := d.client.ImageInspect(ctx, id.String()); err != nil {
+		if err := d.load(ctx, tags[0], names, img); err != nil {
+			return platform.ImageReport{}, fmt.Errorf("load image %s into the Docker daemon at %s: %w", names[0], d.host, err)
+		}
+		tags = tags[1:]
+	} else {
+		d.progressf("Image %s is in the Docker daemon already: nothing sent", id)
+	}
+	for _, t := range tags {
+		if _, err := d.client.ImageTag(ctx, client.ImageTagOptions{Source: id.String(), Target: t.String()}); err != nil {
+			return platform.ImageReport{}, fmt.Errorf("tag %s as %s in the Docker daemon at %s: %w", id, t, d.host, err)
+		}
+	}
 	return platform.ImageReport{ImageID: id.String()}, nil
 }
+
+func (d *Daemon) progressf(format string, args ...any) {
+	if d.Progress != nil {
+		d.Progress(format, args...)
+	}
+}
+
+// load sends img as a `docker load` archive tagged tag, bottom layers the daemon holds as
+// placeholders, and falls back to sending every layer.
+func (d *Daemon) load(ctx context.Context, tag name.Tag, names []string, img v1.Image) error {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	skip := d.heldPrefix(ctx, names, cf.RootFS.DiffIDs)
+	sent, err := d.loadArchive(ctx, tag, img, skip)
+	if err != nil && skip > 0 {
+		first := err
+		if sent, err = d.loadArchive(ctx, tag, img, 0); err != nil {
+			return fmt.Errorf("%w (and with placeholders for the %d layers it held: %v)", err, skip, first)
+		}
+		skip = 0
+	}
+	if err != nil {
+		return err
+	}
+	d.progressf("Loaded %s into the Docker daemon: %d bytes sent; %d of %d layers it holds were not sent", tag, sent, skip, len(cf.RootFS.DiffIDs))
+	return nil
+}
+
+// heldPrefix is how many bottom layers of diffIDs the daemon is known to hold: the longest
+// run from the bottom shared with an image read from it or the image one of names points at.
+func (d *Daemon) heldPrefix(ctx context.Context, names []string, diffIDs []v1.Hash) int {
+	d.mu.Lock()
+	lists := slices.Clone(d.held)
+	d.mu.Unlock()
+	for _, n := range names {
+		in, err := d.client.ImageInspect(ctx, n)
+		if err != nil || in.RootFS.Type != "layers" {
+			continue
+		}
+		var ids []v1.Hash
+		for _, l := range in.RootFS.Layers {
+			h, err := v1.NewHash(l)
+			if err != nil {
+				break
+			}
+			ids = append(ids, h)
+		}
+		lists = append(lists, ids)
+	}
+	return commonBottom(lists, diffIDs)
+}
+
+// commonBottom is the length of the longest run of bottom layers diffIDs shares with one of lists.
+func commonBottom(lists [][]v1.Hash, diffIDs []v1.Hash) int {
+	best := 0
+	for _, c := range lists {
+		n := 0
+		for n < len(c) && n < len(diffIDs) && c[n] == diffIDs[n] {
+			n++
+		}
+		best = max(best, n)
+	}
+	return best
+}
+
+// loadArchive streams img to the daemon's /images/load as a `docker save` archive, the
+// first skip layers as empty placeholders, and returns the bytes sent.
+func (d *Daemon) loadArchive(ctx context.Context, tag name.Tag, img v1.Image, skip int) (int64, error) {
+	pr, pw := io.Pipe()
+	sent := &countingWriter{w: pw}
+	go func() {
+		pw.CloseWithError(tarball.Write(tag, heldLayers{Image: img, skip: skip}, sent))
+	}()
+	resp, err := d.client.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(false))
+	if err != nil {
+		pr.CloseWithError(err)
+		return 0, err
+	}
+	defer resp.Close()
+	body, err := io.ReadAll(resp)
+	pr.CloseWithError(io.ErrClosedPipe) // the daemon answered: stop the writer if it still runs
+	if err != nil {
+		return 0, err
+	}
+	return sent.n.Load(), loadError(string(body))
+}
+
+type countingWriter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// heldLayers is an image whose first skip layers are placeholders: the same digest and
+// diffID, no bytes. Only for an archive a daemon that holds those layers loads.
+type heldLayers struct {
+	v1.Image
+	skip int
+}
+
+func (h heldLayers) Layers() ([]v1.Layer, error) {
+	ls, err := h.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(ls)
+	for i := 0; i < h.skip && i < len(out); i++ {
+		out[i] = placeholder{out[i]}
+	}
+	return out, nil
+}
+
+// placeholder is a layer a daemon already holds: its identity without its bytes.
+type placeholder struct{ v1.Layer }
+
+func (placeholder) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader("")), nil
+}
+func (placeholder) Uncompressed() (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader("")), nil
+}
+func (placeholder) Size() (int64, error) { return 0, nil }
 
 // loadError is the error a `docker load` response reports: the Engine API answers 200 and
 // streams JSON messages, one of which carries the failure.

@@ -1,6 +1,7 @@
 package platforms
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,9 +36,32 @@ func TestSlipwayBuildDaemon(t *testing.T) {
 	if got := r.podmanCmd(t, "run", "--rm", "--network", "none", image); !strings.Contains(got, "Hello, Local! args: default-arg") {
 		t.Errorf("the image printed %q", got)
 	}
-	e.MustSlipway(args...)
+	sent, _ := loadStats(t, out)
+	out = e.MustSlipway(args...)
 	if again := strings.TrimSpace(r.podmanCmd(t, "image", "inspect", "--format", "{{.Id}}", image)); again != id {
 		t.Errorf("an unchanged rebuild gave image %s, the first build %s", again, id)
+	}
+	e2ekit.MustContain(t, out, "is in the Docker daemon already: nothing sent")
+
+	// A changed app: every layer below the app's is the last build's, which the daemon holds;
+	// the load sends none of them (podman skips a layer whose diffID it has, Docker one whose
+	// chain it has), so the run image's layers are not sent again.
+	e2ekit.WriteFile(t, filepath.Join(app, "hello.txt"), "Changed")
+	out = e.MustSlipway(args...)
+	sentAgain, skipped := loadStats(t, out)
+	runLayers, _ := r.runImg.Layers()
+	var runSize int64
+	for _, l := range runLayers {
+		n, _ := l.Size()
+		runSize += n
+	}
+	if skipped < len(runLayers) || sentAgain > sent-runSize/2 {
+		t.Errorf("changed rebuild: %d bytes sent, %d layers skipped; want the %d run image layers (%d bytes) skipped of the first build's %d bytes",
+			sentAgain, skipped, len(runLayers), runSize, sent)
+	}
+	t.Logf("daemon load: first build %d bytes, changed rebuild %d bytes (%d layers not sent)", sent, sentAgain, skipped)
+	if got := r.podmanCmd(t, "run", "--rm", "--network", "none", image); !strings.Contains(got, "Hello, Changed! args: default-arg") {
+		t.Errorf("the rebuilt image printed %q", got)
 	}
 
 	missing := "unix://" + filepath.Join(t.TempDir(), "no-daemon.sock")
@@ -52,6 +76,22 @@ func TestSlipwayBuildDaemon(t *testing.T) {
 	if err == nil || !strings.Contains(string(b), "no Docker daemon answers at "+missing) {
 		t.Errorf("analyzer -daemon without a daemon: %v, want an error naming %s:\n%s", err, missing, b)
 	}
+}
+
+// loadStats reads the bytes sent and the layers not sent from slipway's report of a load
+// into the daemon.
+func loadStats(t *testing.T, out string) (sent int64, skipped int) {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if i := strings.Index(line, "into the Docker daemon: "); i >= 0 {
+			var total int
+			if _, err := fmt.Sscanf(line[i:], "into the Docker daemon: %d bytes sent; %d of %d layers", &sent, &skipped, &total); err == nil {
+				return sent, skipped
+			}
+		}
+	}
+	t.Fatalf("no load report in:\n%s", out)
+	return 0, 0
 }
 
 // writeLayout writes img as an OCI image layout at dir.

@@ -132,6 +132,9 @@ func runPhase(ctx context.Context, phase string, args []string, stdout, stderr i
 			return fail(platform.NewError(platform.CodeFailed, err))
 		}
 		defer closeImages()
+		if d, ok := images.(*publish.Daemon); ok {
+			d.Progress = func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
+		}
 		o.Images = images
 	}
 	if err := phases[phase](ctx, in, o); err != nil {
