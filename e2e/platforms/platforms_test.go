@@ -1,21 +1,8 @@
 package platforms
 
 import (
-	"archive/tar"
-	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"io"
-	"math/big"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,50 +14,6 @@ import (
 	"github.com/slipway/slipway/internal/e2ekit"
 	"github.com/slipway/slipway/internal/npmmirror"
 )
-
-// testTLS makes a self-signed CA (written as PEM to a file) and a server certificate for
-// 127.0.0.1 signed by it: what a TLS-inspecting proxy presents on a corporate network.
-func testTLS(t *testing.T) (caFile string, server tls.Certificate) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Slipway Test Intercepting Proxy CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile = filepath.Join(t.TempDir(), "corp-proxy-ca.pem")
-	e2ekit.WriteFile(t, caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})))
-	return caFile, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-// startTLS serves h over HTTPS on 127.0.0.1 with a certificate only the test CA vouches for.
-func startTLS(t *testing.T, h http.Handler, cert tls.Certificate) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 // probeBuilder writes a builder.toml with the probe buildpack (its HTTPS client compiled
 // for the sandbox) on the test images.
@@ -105,59 +48,14 @@ func probeBuilder(e *e2ekit.Env) string {
 	return path
 }
 
-// layerContains reports whether any layer of the stored image has a file whose path or
-// content contains needle.
-func layerContains(t *testing.T, store, name, needle string) bool {
-	t.Helper()
-	s, err := imagestore.Open(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := s.Image(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range ls {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(h.Name, needle) {
-				rc.Close()
-				return true
-			}
-			b, _ := io.ReadAll(tr)
-			if bytes.Contains(b, []byte(needle)) {
-				rc.Close()
-				return true
-			}
-		}
-		rc.Close()
-	}
-	return false
-}
-
 // Issue 10 §3: behind a TLS-inspecting proxy (here an HTTPS server on 127.0.0.1 whose
 // certificate a test CA signed) a buildpack's download fails with an unknown-CA error;
 // --ca-certificates, or `slipway config ca-certificates` once, makes it succeed without
 // touching the build image, and the app image is the same as without the flag.
 func TestCACertificates(t *testing.T) {
 	e := e2ekit.NewEnv(t)
-	caFile, cert := testTLS(t)
-	srv := startTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	caFile, cert := e2ekit.TestCA(t)
+	srv := e2ekit.StartTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "hello through the proxy")
 	}), cert)
 	builder := probeBuilder(e)
@@ -172,7 +70,7 @@ func TestCACertificates(t *testing.T) {
 	out = e.MustSlipway(append(args, "--ca-certificates", caFile)...)
 	e2ekit.MustContain(t, out, "httpsget: 200 OK hello through the proxy",
 		"NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
-		"binding ca-certificates type ca-certificates entries 00-corp-proxy-ca.pem")
+		"binding ca-certificates type ca-certificates entries 00-"+filepath.Base(caFile))
 
 	// Persistent: set once, every build trusts it; --unset goes back.
 	e2ekit.MustContain(t, e.MustSlipway("config", "ca-certificates", caFile), "CA certificates (1) set")
@@ -205,10 +103,8 @@ func TestCACertificates(t *testing.T) {
 	pemBytes, _ := os.ReadFile(caFile)
 	line := strings.Split(string(pemBytes), "\n")[2] // a base64 line of the certificate body
 	for _, img := range []string{"trusting", "probe"} {
-		for _, needle := range []string{line, "corp-proxy-ca"} {
-			if layerContains(t, e.Store, img, needle) {
-				t.Errorf("image %s: the extra CA (%q) reached a layer", img, needle)
-			}
+		if found := e2ekit.ImageHolds(t, e2ekit.StoredImage(t, e.Store, img), line, filepath.Base(caFile)); found != "" {
+			t.Errorf("image %s: the extra CA (%q) reached the image", img, found)
 		}
 	}
 	// At run time the app trusts them when the platform mounts them as a ca-certificates
@@ -251,11 +147,12 @@ func TestBindingsAndVolumes(t *testing.T) {
 	e2ekit.MustContain(t, out, "SERVICE_BINDING_ROOT=/platform/bindings",
 		"binding maven type maven entries secret", "binding maven secret "+secret,
 		"binding npm type npmrc", "volume says from the host", "volume is read-only")
-	if !layerContains(t, e.Store, "bound", "probed") {
-		t.Fatal("layerContains misses the probe layer's content; the checks below would prove nothing")
+	bound := e2ekit.StoredImage(t, e.Store, "bound")
+	if e2ekit.ImageHolds(t, bound, "probed") == "" {
+		t.Fatal("ImageHolds misses the probe layer's content; the checks below would prove nothing")
 	}
-	if layerContains(t, e.Store, "bound", secret) || layerContains(t, e.Store, "bound", "platform/bindings") {
-		t.Error("a binding reached an image layer")
+	if found := e2ekit.ImageHolds(t, bound, secret, "platform/bindings"); found != "" {
+		t.Errorf("a binding (%q) reached the image", found)
 	}
 	if _, err := os.Stat(filepath.Join(vol, "written")); err == nil {
 		t.Error("a read-only volume was written")
@@ -292,13 +189,13 @@ func TestBindingsAndVolumes(t *testing.T) {
 func TestCACertificatesNodejsHTTPSMirror(t *testing.T) {
 	e := e2ekit.NewEnv(t)
 	builder := e.NodeBuilder()
-	caFile, cert := testTLS(t)
+	caFile, cert := e2ekit.TestCA(t)
 	cache := filepath.Join(os.TempDir(), "slipway-buildpacks-test-registry") // npmmirror.Start's, shared
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	h := &npmmirror.Handler{Cache: cache, Upstream: npmmirror.Upstream}
-	srv := startTLS(t, h, cert)
+	srv := e2ekit.StartTLS(t, h, cert)
 	h.Base = srv.URL
 	appDir := filepath.Join(t.TempDir(), "app")
 	if out, err := exec.Command("cp", "-a", filepath.Join(e2ekit.RepoRoot, "buildpacks", "testdata", "apps", "npm-express"), appDir).CombinedOutput(); err != nil {
