@@ -210,15 +210,22 @@ func (r *rig) podmanEnv() []string {
 // podmanCmd runs the podman CLI on the service's storage and returns its combined output.
 func (r *rig) podmanCmd(t *testing.T, args ...string) string {
 	t.Helper()
+	out, err := r.podmanRun(t, args...)
+	if err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// podmanRun is podmanCmd returning the error (a container's exit status) instead of failing.
+func (r *rig) podmanRun(t *testing.T, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "podman", append(append([]string{}, r.podman...), args...)...)
 	cmd.Env = r.podmanEnv()
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return string(out), err
 }
 
 // runPack runs pack against the podman service with its own PACK_HOME.
