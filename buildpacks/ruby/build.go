@@ -155,7 +155,16 @@ func (b *builder) build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResu
 
 	if railsAssets(bc.AppDir, lock, cfg.RailsAssets) {
 		log.Step("Precompiling Rails assets (bin/rails assets:precompile)")
-		if err := brun.run(ctx, "exec", "bin/rails", "assets:precompile"); err != nil {
+		// In the environment the app runs in (the launch defaults above), as Heroku and
+		// Paketo precompile, unless the build sets it.
+		pre := *brun
+		pre.env = append([]string(nil), brun.env...)
+		for _, k := range []string{"RAILS_ENV", "RACK_ENV"} {
+			if bc.Env.Config(bc.PlatformDir, k, "") == "" {
+				pre.env = append(pre.env, k+"=production")
+			}
+		}
+		if err := pre.run(ctx, "exec", "bin/rails", "assets:precompile"); err != nil {
 			return res, fmt.Errorf("rails assets:precompile failed (see its output above; BP_RAILS_ASSETS=false skips it): %w", err)
 		}
 	}

@@ -268,6 +268,7 @@ func TestRubyRack(t *testing.T) {
 	}
 
 	sinatraApp(t, e, src, dir, args)
+	railsApp(t, e, src, dir, args)
 }
 
 // sinatraApp turns the app of TestRubyRack into a Sinatra-shaped app (a modular
