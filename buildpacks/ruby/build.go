@@ -169,6 +169,12 @@ func (b *builder) build(ctx context.Context, bc sdk.BuildContext) (sdk.BuildResu
 		}
 	}
 
+	if isRails(bc.AppDir, lock) {
+		if err := makeRailsWritable(bc.AppDir); err != nil {
+			return res, err
+		}
+	}
+
 	if exists(filepath.Join(bc.AppDir, "Procfile")) {
 		log.Step("Procfile present: its processes are used")
 		return res, nil

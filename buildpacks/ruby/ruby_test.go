@@ -287,3 +287,20 @@ func TestBundlerSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestMakeRailsWritable(t *testing.T) {
+	app := t.TempDir()
+	// tmp/ as assets:precompile leaves it: created by the build user with its umask.
+	if err := os.MkdirAll(filepath.Join(app, "tmp", "cache", "assets"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := makeRailsWritable(app); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"tmp", "tmp/cache", "tmp/pids", "tmp/sockets", "log"} {
+		fi, err := os.Stat(filepath.Join(app, d))
+		if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o070 != 0o070 {
+			t.Errorf("%s: %v, %v; want a group-writable directory", d, fi, err)
+		}
+	}
+}
