@@ -147,7 +147,7 @@ func railsApp(t *testing.T, e *e2ekit.Env, src *gemsource.Source, dir string, ar
 	out := e.MustSlipway(args...)
 	t.Logf("Rails build on the Rack app's cache: %s", time.Since(start).Round(time.Millisecond))
 	e2ekit.MustContain(t, out, "Reusing Ruby 3.1.2 layer", "Installing railties 6.1.7.10", "Installing nokogiri 1.13.10",
-		"Precompiling Rails assets (bin/rails assets:precompile)", "Writing application-",
+		"Precompiling Rails assets (bin/rails assets:precompile)",
 		"Process web: exec bundle exec bin/rails server -b 0.0.0.0 -p \"${PORT:-8080}\" (Rails (bin/rails, railties in the lockfile))")
 	archive := filepath.Join(t.TempDir(), "ruby-rails.tar")
 	e.MustSlipway("save", "ruby-rack", "-o", archive)
