@@ -109,5 +109,22 @@ func GemFromDeb(deb, tmp, name, version string, deps ...Dep) (Gem, error) {
 	if len(g.Files) == 0 {
 		return Gem{}, fmt.Errorf("%s: no files of gem %s %s", filepath.Base(deb), name, version)
 	}
+	// Debian's gemspec starts with RubyGems' stub line, "# stub: NAME VERSION PLATFORM
+	// PATHS", PATHS the require paths joined by NUL.
+	specs, _ := filepath.Glob(filepath.Join(dir, "usr/*/*rubygems-integration/*/specifications", name+"-"+version+".gemspec"))
+	more, _ := filepath.Glob(filepath.Join(dir, "usr/lib/*/rubygems-integration/*/specifications", name+"-"+version+".gemspec"))
+	for _, s := range append(specs, more...) {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			return Gem{}, err
+		}
+		for _, line := range strings.SplitN(string(b), "\n", 4) {
+			if f := strings.Fields(strings.TrimPrefix(line, "# stub: ")); strings.HasPrefix(line, "# stub: ") && len(f) == 4 {
+				if paths := strings.Split(f[3], "\x00"); !(len(paths) == 1 && paths[0] == "lib") {
+					g.RequirePaths = paths
+				}
+			}
+		}
+	}
 	return g, nil
 }

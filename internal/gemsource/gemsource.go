@@ -37,6 +37,9 @@ type Gem struct {
 	Executables []string
 	// BinDir is where the executables are ("bin" when empty; Bundler's is "exe").
 	BinDir string
+	// RequirePaths go on the load path when the gem is activated (["lib"] when empty;
+	// concurrent-ruby's is lib/concurrent-ruby).
+	RequirePaths []string
 	// Extensions are extconf.rb paths RubyGems builds at install.
 	Extensions []string
 }
@@ -352,7 +355,12 @@ func specYAML(g Gem, files []string) string {
 	yamlList(&b, "extensions", g.Extensions)
 	b.WriteString("extra_rdoc_files: []\n")
 	yamlList(&b, "files", files)
-	b.WriteString("homepage:\nlicenses:\n- 'MIT'\nmetadata: {}\npost_install_message:\nrdoc_options: []\nrequire_paths:\n- 'lib'\n")
+	b.WriteString("homepage:\nlicenses:\n- 'MIT'\nmetadata: {}\npost_install_message:\nrdoc_options: []\n")
+	paths := g.RequirePaths
+	if len(paths) == 0 {
+		paths = []string{"lib"}
+	}
+	yamlList(&b, "require_paths", paths)
 	yamlRequirement(&b, "", "required_ruby_version", ">= 0")
 	yamlRequirement(&b, "", "required_rubygems_version", ">= 0")
 	b.WriteString("requirements: []\nrubygems_version: '3.3.15'\nsigning_key:\nspecification_version: 4\n")
