@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
-packages=(bubblewrap slirp4netns podman crun runc uidmap skopeo docker-registry debootstrap debian-archive-keyring ca-certificates git make curl hyperfine jq time)
+# openjdk-17-jdk-headless: e2e/java compiles its fixture jars with the host's javac.
+packages=(bubblewrap slirp4netns podman crun runc uidmap skopeo docker-registry debootstrap debian-archive-keyring ca-certificates git make curl hyperfine jq time openjdk-17-jdk-headless)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

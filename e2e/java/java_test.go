@@ -91,7 +91,7 @@ const layersIdx = `- "dependencies":
 func javac(t *testing.T, dir string, classpath string, sources map[string]string) {
 	t.Helper()
 	if _, err := exec.LookPath("javac"); err != nil {
-		t.Skip("the test compiles its fixture apps with the host's javac (apt-get install openjdk-17-jdk-headless)")
+		t.Fatal("the test compiles its fixture apps with the host's javac: run scripts/setup-debian.sh (it installs openjdk-17-jdk-headless)")
 	}
 	src := t.TempDir()
 	args := []string{"--release", "17", "-d", dir}
