@@ -26,6 +26,7 @@
 # removed on exit: it never touches your slipway store, cache, config or podman storage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 export PATH=/usr/local/go/bin:$PATH
 RUNS=${RUNS:-5}
 DRIVER=${PODMAN_STORAGE_DRIVER:-overlay}
@@ -129,18 +130,11 @@ printf 'package main\n\nconst release = "%s"\n' "$(date +%s%N)" >"$1/version.go"
 EOF
 chmod +x "$T/edit.sh"
 
-run() { # name command [hyperfine options...]
-  local name=$1 cmd=$2
-  shift 2
-  hyperfine -N --runs "$RUNS" --style basic --export-json "$T/$name.json" "$@" -n "$name" "$cmd" >"$T/$name.log" 2>&1 \
-    || { cat "$T/$name.log"; exit 1; }
-  jq -r '.results[0].median' "$T/$name.json"
-}
 declare -A M
 echo "== timing: one-file change, warm ($RUNS runs per case)"
-M[slipway]=$(run slipway "$SBUILD" --warmup 1 --prepare "$T/edit.sh $T/sapp")
-M[gobuild]=$(run gobuild "$GOBUILD" --warmup 1 --prepare "$T/edit.sh $T/happ")
-M[podman]=$(run podman "$PBUILD -t bench-go-docker $T/papp" --warmup 1 --prepare "$T/edit.sh $T/papp")
+M[slipway]=$(bench_median slipway "$SBUILD" --warmup 1 --prepare "$T/edit.sh $T/sapp")
+M[gobuild]=$(bench_median gobuild "$GOBUILD" --warmup 1 --prepare "$T/edit.sh $T/happ")
+M[podman]=$(bench_median podman "$PBUILD -t bench-go-docker $T/papp" --warmup 1 --prepare "$T/edit.sh $T/papp")
 
 # Sizes: podman's uncompressed size of each image in the same storage.
 size() { $P image inspect --format '{{.Size}}' "$1" | awk '{printf "%.1f", $1 / 1e6}'; }

@@ -32,6 +32,7 @@
 # (/var/tmp/slipway-test-cache/debian-bookworm-minbase).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RUNS=${RUNS:-3}
 DRIVER=${PODMAN_STORAGE_DRIVER:-overlay}
 DEBS=${SLIPWAY_DEB_CACHE:-/var/tmp/slipway-test-cache/debs}
@@ -102,24 +103,9 @@ echo "// edit $(date +%s%N)" >>"$1/src/main/java/hello/Greeting.java"
 EOF2
 chmod +x "$T/edit.sh"
 
-run() { # name command [hyperfine options...]
-  local name=$1 cmd=$2
-  shift 2
-  hyperfine -N --runs "$RUNS" --style basic --export-json "$T/$name.json" "$@" -n "$name" "$cmd" >"$T/$name.log" 2>&1 \
-    || { cat "$T/$name.log"; exit 1; }
-  jq -r '.results[0].median' "$T/$name.json"
-}
 declare -A M
 echo "== timing ($RUNS runs per case)"
-M[slipway-cold]=$(run slipway-cold "$SBUILD" --prepare "sh -c '$SW rmi bench-java >/dev/null 2>&1; rm -rf $T/cache/slipway/apps'")
-M[podman-cold]=$(run podman-cold "$P build -q --no-cache --network host --build-context m2-settings=$T/settings -t bench-java $T/papp" \
-  --prepare "sh -c '$P rmi -f bench-java >/dev/null 2>&1; $P image prune -f >/dev/null 2>&1; true'")
-$SBUILD >/dev/null 2>&1
-$PBUILD >/dev/null 2>&1
-M[slipway-warm]=$(run slipway-warm "$SBUILD" --warmup 1)
-M[podman-warm]=$(run podman-warm "$PBUILD" --warmup 1)
-M[slipway-onefile]=$(run slipway-onefile "$SBUILD" --warmup 1 --prepare "$T/edit.sh $T/sapp")
-M[podman-onefile]=$(run podman-onefile "$PBUILD" --warmup 1 --prepare "$T/edit.sh $T/papp")
+bench_cases bench-java $T/sapp $T/papp
 
 # Both images answer HTTP; then sizes, the slipway image loaded into the same storage,
 # where it takes over the name bench-java.
@@ -147,12 +133,7 @@ SBASE=$($P image inspect --format '{{.Size}}' localhost/slipway/run:bookworm)
 
 echo
 echo "== results (medians of $RUNS runs; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg); podman storage: $DRIVER; Debian openjdk-17 + maven 3.8, one dependency)"
-printf '%-10s %12s %12s %16s\n' case slipway podman slipway/podman
-for c in cold warm onefile; do
-  s=${M[slipway-$c]} p=${M[podman-$c]}
-  printf '%-10s %11.2fs %11.2fs %16.2f\n' "$c" "$s" "$p" "$(echo "$s $p" | awk '{print $1 / $2}')"
-done
-mb() { echo "$1" | awk '{printf "%.1f", $1 / 1e6}'; }
+bench_time_table
 printf '%-10s %11sM %11sM %16.2f   (uncompressed, podman image inspect .Size)\n' size "$(mb "$SSIZE")" "$(mb "$PSIZE")" "$(echo "$SSIZE $PSIZE" | awk '{print $1 / $2}')"
 printf '%-10s %11sM %11sM   (slipway/run:bookworm vs the Debian minbase)\n' base "$(mb "$SBASE")" "$(mb "$PBASE")"
 printf '%-10s %11sM %11sM %16.2f\n' added "$(mb $((SSIZE - SBASE)))" "$(mb $((PSIZE - PBASE)))" "$(echo "$SSIZE $SBASE $PSIZE $PBASE" | awk '{print ($1 - $2) / ($3 - $4)}')"

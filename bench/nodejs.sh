@@ -44,6 +44,7 @@
 # it never touches your slipway store, cache, config or podman storage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RUNS=${RUNS:-5}
 [ "$RUNS" -ge 5 ] || { echo "RUNS must be at least 5" >&2; exit 2; }
 DRIVER=${PODMAN_STORAGE_DRIVER:-overlay}
@@ -194,24 +195,9 @@ echo "// edit $(date +%s%N)" >>"$1/server.js"
 EOF
 chmod +x "$T/edit.sh"
 
-run() { # name command [hyperfine options...]
-  local name=$1 cmd=$2
-  shift 2
-  hyperfine -N --runs "$RUNS" --style basic --export-json "$T/$name.json" "$@" -n "$name" "$cmd" >"$T/$name.log" 2>&1 \
-    || { cat "$T/$name.log"; exit 1; }
-  jq -r '.results[0].median' "$T/$name.json"
-}
 declare -A M
 echo "== timing ($RUNS runs per case)"
-M[slipway-cold]=$(run slipway-cold "$SBUILD" --prepare "sh -c '$SW rmi bench-app >/dev/null 2>&1; rm -rf $T/cache/slipway/apps'")
-M[podman-cold]=$(run podman-cold "$P build -q --no-cache --network host --build-context node=$N --build-arg npm_config_registry=$REG/ -t bench-app $T/papp" \
-  --prepare "sh -c '$P rmi -f bench-app >/dev/null 2>&1; $P image prune -f >/dev/null 2>&1; true'")
-$SBUILD >/dev/null 2>&1
-$PBUILD >/dev/null 2>&1
-M[slipway-warm]=$(run slipway-warm "$SBUILD" --warmup 1)
-M[podman-warm]=$(run podman-warm "$PBUILD" --warmup 1)
-M[slipway-onefile]=$(run slipway-onefile "$SBUILD" --warmup 1 --prepare "$T/edit.sh $T/sapp")
-M[podman-onefile]=$(run podman-onefile "$PBUILD" --warmup 1 --prepare "$T/edit.sh $T/papp")
+bench_cases bench-app $T/sapp $T/papp
 
 # Sizes: podman's uncompressed size for both (the slipway image loaded into the same
 # storage, where it takes over the name bench-app), plus slipway's own figure (compressed
@@ -225,11 +211,7 @@ SSIZE_STORE=$("$SW" images | awk '$1 == "localhost/bench-app:latest" {print $4, 
 
 echo
 echo "== results (medians of $RUNS runs; $(nproc) cores; podman storage: $DRIVER; Node.js $NODE_V, npm $NPM_V)"
-printf '%-10s %12s %12s %16s\n' case slipway podman slipway/podman
-for c in cold warm onefile; do
-  s=${M[slipway-$c]} p=${M[podman-$c]}
-  printf '%-10s %11.2fs %11.2fs %16.2f\n' "$c" "$s" "$p" "$(echo "$s $p" | awk '{print $1 / $2}')"
-done
+bench_time_table
 printf '%-10s %11.1fM %11.1fM %16.2f   (uncompressed, podman image inspect .Size; slipway store: %s compressed)\n' \
   size "$(echo "$SSIZE" | awk '{print $1 / 1e6}')" "$(echo "$PSIZE" | awk '{print $1 / 1e6}')" \
   "$(echo "$SSIZE $PSIZE" | awk '{print $1 / $2}')" "$SSIZE_STORE"

@@ -26,6 +26,7 @@
 # minbase root file system the e2e tests make (/var/tmp/slipway-test-cache/debian-bookworm-minbase).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RUNS=${RUNS:-3}
 DRIVER=${PODMAN_STORAGE_DRIVER:-overlay}
 DEBS=${SLIPWAY_DEB_CACHE:-/var/tmp/slipway-test-cache/debs}
@@ -110,24 +111,9 @@ echo "<?php // edit $(date +%s%N)" >>"$1/public/index.php"
 EOF2
 chmod +x "$T/edit.sh"
 
-run() { # name command [hyperfine options...]
-  local name=$1 cmd=$2
-  shift 2
-  hyperfine -N --runs "$RUNS" --style basic --export-json "$T/$name.json" "$@" -n "$name" "$cmd" >"$T/$name.log" 2>&1 \
-    || { cat "$T/$name.log"; exit 1; }
-  jq -r '.results[0].median' "$T/$name.json"
-}
 declare -A M
 echo "== timing ($RUNS runs per case)"
-M[slipway-cold]=$(run slipway-cold "$SBUILD" --prepare "sh -c '$SW rmi bench-php >/dev/null 2>&1; rm -rf $T/cache/slipway/apps'")
-M[podman-cold]=$(run podman-cold "$P build -q --no-cache --network host --build-context composer-home=$T/composer-home -t bench-php $T/papp" \
-  --prepare "sh -c '$P rmi -f bench-php >/dev/null 2>&1; $P image prune -f >/dev/null 2>&1; true'")
-$SBUILD >/dev/null 2>&1
-$PBUILD >/dev/null 2>&1
-M[slipway-warm]=$(run slipway-warm "$SBUILD" --warmup 1)
-M[podman-warm]=$(run podman-warm "$PBUILD" --warmup 1)
-M[slipway-onefile]=$(run slipway-onefile "$SBUILD" --warmup 1 --prepare "$T/edit.sh $T/sapp")
-M[podman-onefile]=$(run podman-onefile "$PBUILD" --warmup 1 --prepare "$T/edit.sh $T/papp")
+bench_cases bench-php $T/sapp $T/papp
 
 PSIZE=$($P image inspect --format '{{.Size}}' localhost/bench-php:latest)
 PBASE=$($P image inspect --format '{{.Size}}' localhost/bench/debian:bookworm)
@@ -141,12 +127,7 @@ SBASE=$($P image inspect --format '{{.Size}}' localhost/slipway/run:bookworm)
 
 echo
 echo "== results (medians of $RUNS runs; $(nproc) cores; podman storage: $DRIVER; Debian PHP 8.2, nginx + php-fpm, one Composer package)"
-printf '%-10s %12s %12s %16s\n' case slipway podman slipway/podman
-for c in cold warm onefile; do
-  s=${M[slipway-$c]} p=${M[podman-$c]}
-  printf '%-10s %11.2fs %11.2fs %16.2f\n' "$c" "$s" "$p" "$(echo "$s $p" | awk '{print $1 / $2}')"
-done
-mb() { echo "$1" | awk '{printf "%.1f", $1 / 1e6}'; }
+bench_time_table
 printf '%-10s %11sM %11sM %16.2f   (uncompressed, podman image inspect .Size)\n' size "$(mb "$SSIZE")" "$(mb "$PSIZE")" "$(echo "$SSIZE $PSIZE" | awk '{print $1 / $2}')"
 printf '%-10s %11sM %11sM   (slipway/run:bookworm vs the Debian minbase)\n' base "$(mb "$SBASE")" "$(mb "$PBASE")"
 printf '%-10s %11sM %11sM %16.2f\n' added "$(mb $((SSIZE - SBASE)))" "$(mb $((PSIZE - PBASE)))" "$(echo "$SSIZE $SBASE $PSIZE $PBASE" | awk '{print ($1 - $2) / ($3 - $4)}')"

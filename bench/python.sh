@@ -32,6 +32,7 @@
 # in a temp dir removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RUNS=${RUNS:-5}
 [ "$RUNS" -ge 5 ] || { echo "RUNS must be at least 5" >&2; exit 2; }
 DRIVER=${PODMAN_STORAGE_DRIVER:-overlay}
@@ -163,33 +164,14 @@ echo "# edit $(date +%s%N)" >>"$1/app.py"
 EOF2
 chmod +x "$T/edit.sh"
 
-run() { # name command [hyperfine options...]
-  local name=$1 cmd=$2
-  shift 2
-  hyperfine -N --runs "$RUNS" --style basic --export-json "$T/$name.json" "$@" -n "$name" "$cmd" >"$T/$name.log" 2>&1 \
-    || { cat "$T/$name.log"; exit 1; }
-  jq -r '.results[0].median' "$T/$name.json"
-}
 declare -A M
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== timing ($RUNS runs per case; load average $LOAD_BEFORE)"
-M[slipway-cold]=$(run slipway-cold "$SBUILD" --prepare "sh -c '$SW rmi bench-py >/dev/null 2>&1; rm -rf $T/cache/slipway/apps'")
-M[podman-cold]=$(run podman-cold "$P build -q --no-cache --network host --build-context python=$T/python --build-arg PIP_INDEX_URL=$IDX -t bench-py $T/papp" \
-  --prepare "sh -c '$P rmi -f bench-py >/dev/null 2>&1; $P image prune -f >/dev/null 2>&1; true'")
-$SBUILD >/dev/null 2>&1
-$PBUILD >/dev/null 2>&1
-M[slipway-warm]=$(run slipway-warm "$SBUILD" --warmup 1)
-M[podman-warm]=$(run podman-warm "$PBUILD" --warmup 1)
-M[slipway-onefile]=$(run slipway-onefile "$SBUILD" --warmup 1 --prepare "$T/edit.sh $T/sapp")
-M[podman-onefile]=$(run podman-onefile "$PBUILD" --warmup 1 --prepare "$T/edit.sh $T/papp")
+bench_cases bench-py $T/sapp $T/papp
 sizes
 
 echo
 echo "== results (medians of $RUNS runs; $(nproc) cores; podman storage: $DRIVER; Debian CPython 3.11, Flask + gunicorn)"
 echo "   load average (1/5/15 min) before timing: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-10s %12s %12s %16s\n' case slipway podman slipway/podman
-for c in cold warm onefile; do
-  s=${M[slipway-$c]} p=${M[podman-$c]}
-  printf '%-10s %11.2fs %11.2fs %16.2f\n' "$c" "$s" "$p" "$(echo "$s $p" | awk '{print $1 / $2}')"
-done
+bench_time_table
 size_row
