@@ -3,6 +3,16 @@
 # SBUILD and PBUILD (the two build commands; PBUILD starts "$P build -q") and write
 # $T/edit.sh DIR, the one-file edit, before calling bench_cases.
 
+# bench_store: slipway's store, cache and config under $T (the caller's own, never the user's),
+# the .deb cache DEBS shared, and the e2e tests' default stack hard-linked in when it exists.
+bench_store() {
+  export SLIPWAY_STORE=$T/store XDG_CACHE_HOME=$T/cache SLIPWAY_CONFIG=$T/config.toml
+  mkdir -p "$T/cache/slipway" "$DEBS"
+  ln -s "$DEBS" "$T/cache/slipway/debs"
+  STACK=$(ls -d /var/tmp/slipway-test-cache/default-stack-*[0-9a-f] 2>/dev/null | head -1 || true)
+  if [ -n "$STACK" ]; then cp -al "$STACK" "$T/store"; echo "== default stack from $STACK"; fi
+}
+
 # bench_median NAME COMMAND [hyperfine options...]: COMMAND run RUNS times by hyperfine
 # (its log in $T/NAME.log, its JSON in $T/NAME.json); prints the median in seconds.
 bench_median() {

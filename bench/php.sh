@@ -50,11 +50,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export SLIPWAY_STORE=$T/store XDG_CACHE_HOME=$T/cache SLIPWAY_CONFIG=$T/config.toml
-mkdir -p "$T/cache/slipway" "$DEBS"
-ln -s "$DEBS" "$T/cache/slipway/debs"
-STACK=$(ls -d /var/tmp/slipway-test-cache/default-stack-*[0-9a-f] 2>/dev/null | head -1 || true)
-if [ -n "$STACK" ]; then cp -al "$STACK" "$T/store"; echo "== default stack from $STACK"; fi
+bench_store
 
 go build -o "$T/composerrepo" ./bench/composerrepo
 "$T/composerrepo" -app "$T/sapp" -home "$T/composer-home" -url-file "$T/url" &
